@@ -1,0 +1,418 @@
+/*
+ * query — the list grammar parser (see query.h).
+ *
+ * The parse is one pass over the pairs: each key is either a common
+ * parameter (page, page_size, include_total, sort) or one of the
+ * collection's filters; anything else is a 422 naming the allowed keys.
+ * Scalar parameters may appear once; *_in lists may repeat and are joined.
+ * Text patterns are trimmed, bounded, lower-cased (ASCII) and LIKE-escaped
+ * here, so the planner only binds them.
+ */
+#include "query.h"
+
+#include "../util/buf.h"
+#include "../util/text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(struct lq_error *err, const char *loc, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct lq_error *err, const char *loc, const char *type, const char *fmt, ...)
+{
+    snprintf(err->loc, sizeof err->loc, "%s", loc);
+    snprintf(err->type, sizeof err->type, "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->as_string = false;
+    return -1;
+}
+
+void lq_free(struct list_query *q)
+{
+    free(q->arena);
+    q->arena = NULL;
+    q->arena_len = q->arena_cap = 0;
+}
+
+/* Copies n bytes into the arena (which was sized up front, so it never
+ * moves and earlier pointers stay valid). */
+static char *arena_put(struct list_query *q, const char *s, size_t n)
+{
+    if (q->arena_len + n + 1 > q->arena_cap) return NULL; /* sized up front: cannot happen */
+    char *d = q->arena + q->arena_len;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    q->arena_len += n + 1;
+    return d;
+}
+
+bool lq_valid_slug(const char *s, size_t n)
+{
+    if (n < 1 || n > 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* "%" + escape(lower(s)) + "%", escaping %, _ and \ with \. */
+static const char *like_pattern(struct list_query *q, const char *s, size_t n, size_t *out_len)
+{
+    char *d = q->arena + q->arena_len;
+    if (q->arena_len + 2 * n + 3 > q->arena_cap) return NULL;
+    size_t o = 0;
+    d[o++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+        if (c == '%' || c == '_' || c == '\\') d[o++] = '\\';
+        d[o++] = c;
+    }
+    d[o++] = '%';
+    d[o] = '\0';
+    q->arena_len += o + 1;
+    *out_len = o;
+    return d;
+}
+
+static const char *enum_list(const char *const *vals, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; vals[i]; i++) {
+        int w = snprintf(out + o, cap - o, "%s'%s'", i == 0 ? "" : (vals[i + 1] ? ", " : " or "), vals[i]);
+        if (w < 0 || (size_t)w >= cap - o) break;
+        o += (size_t)w;
+    }
+    return out;
+}
+
+/* Validates one filter value of the type of f's field and appends it. */
+static int add_value(struct list_query *q, const struct filter *f, const char *s, size_t n, struct lq_error *err)
+{
+    const struct field *fd = f->field;
+    struct lq_value v = {0};
+    if (q->nvals == LQ_MAX_VALUES)
+        return fail(err, f->param, "too_long", "At most %d filter values are accepted in one request", LQ_MAX_VALUES);
+    if (n == 0) return fail(err, f->param, "string_too_short", "Value must not be empty");
+    if (f->op == OP_TAG_IN) {
+        long cps = utf8_count(s, n);
+        if (cps < 0) return fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
+        if (cps > LQ_MAX_TAG)
+            return fail(err, f->param, "string_too_long", "Tags have at most %d characters", LQ_MAX_TAG);
+        v.s = s, v.len = n;
+    } else {
+        switch (fd->type) {
+        case FT_UUID: {
+            char canon[37];
+            if (!uuid_parse(s, n, canon))
+                return fail(err, f->param, "uuid_parsing", "Input should be a valid UUID");
+            v.s = arena_put(q, canon, 36);
+            v.len = 36;
+            break;
+        }
+        case FT_ENUM: {
+            bool ok = false;
+            for (size_t i = 0; fd->enum_values[i] && !ok; i++) ok = text_eq(s, n, fd->enum_values[i]);
+            if (!ok) {
+                char list[256];
+                return fail(err, f->param, "enum", "Input should be %s",
+                            enum_list(fd->enum_values, list, sizeof list));
+            }
+            v.s = s, v.len = n;
+            break;
+        }
+        case FT_SLUG:
+            if (!lq_valid_slug(s, n))
+                return fail(err, f->param, "string_pattern_mismatch",
+                            "String should match pattern '^[a-z0-9][a-z0-9-]{0,63}$'");
+            v.s = s, v.len = n;
+            break;
+        case FT_TEXT:
+        case FT_EMAIL: {
+            long cps = utf8_count(s, n);
+            if (cps < 0) return fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
+            if (cps > LQ_MAX_EQ_TEXT)
+                return fail(err, f->param, "string_too_long", "String should have at most %d characters",
+                            LQ_MAX_EQ_TEXT);
+            v.s = s, v.len = n;
+            break;
+        }
+        case FT_BOOL: {
+            bool b;
+            if (!bool_parse(s, n, &b))
+                return fail(err, f->param, "bool_parsing", "Input should be a valid boolean, unable to interpret input");
+            v.i = b;
+            break;
+        }
+        case FT_TIME:
+            if (!time_parse(s, n, &v.i))
+                return fail(err, f->param, "datetime_parsing",
+                            "Input should be a valid datetime or date (RFC 3339, e.g. 2025-03-01T09:30:00Z)");
+            break;
+        case FT_INT:
+            if (!int_parse(s, n, &v.i))
+                return fail(err, f->param, "int_parsing", "Input should be a valid integer");
+            break;
+        default:
+            return fail(err, f->param, "value_error", "This parameter cannot be filtered on");
+        }
+    }
+    q->vals[q->nvals++] = v;
+    return 0;
+}
+
+static int parse_int_param(const char *name, const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out,
+                           struct lq_error *err)
+{
+    if (!int_parse(s, n, out))
+        return fail(err, name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer");
+    if (*out < lo) return fail(err, name, "greater_than_equal", "Input should be greater than or equal to %lld", (long long)lo);
+    if (*out > hi) return fail(err, name, "less_than_equal", "Input should be less than or equal to %lld", (long long)hi);
+    return 0;
+}
+
+static int parse_sort(const struct collection *c, const char *s, size_t n, struct list_query *q, struct lq_error *err)
+{
+    size_t i = 0;
+    q->nsort = 0;
+    while (i <= n) {
+        size_t start = i;
+        while (i < n && s[i] != ',') i++;
+        const char *tok = s + start;
+        size_t len = i - start;
+        i++;
+        text_trim(&tok, &len);
+        if (len == 0) continue;
+        bool desc = false;
+        if (tok[0] == '-' || tok[0] == '+') {
+            desc = tok[0] == '-';
+            tok++, len--;
+            text_trim(&tok, &len);
+        }
+        const struct sort_key *key = NULL;
+        for (size_t k = 0; k < c->nsorts && !key; k++)
+            if (text_ieq(tok, len, c->sorts[k].name)) key = &c->sorts[k];
+        if (!key) {
+            fail(err, "sort", "value_error", "Unsupported sort field '%.*s'. Allowed: %s", (int)(len > 64 ? 64 : len),
+                 tok, c->allowed_sorts);
+            err->as_string = true;
+            return -1;
+        }
+        bool dup = false;
+        for (int k = 0; k < q->nsort; k++) dup |= q->sort[k].key == key;
+        if (dup) continue; /* first wins */
+        if (q->nsort == LQ_MAX_SORT) {
+            fail(err, "sort", "value_error", "Too many sort fields (max %d).", LQ_MAX_SORT);
+            err->as_string = true;
+            return -1;
+        }
+        q->sort[q->nsort].key = key;
+        q->sort[q->nsort].desc = desc;
+        q->nsort++;
+    }
+    return 0;
+}
+
+static void finish_sort(const struct collection *c, struct list_query *q)
+{
+    if (q->nsort == 0) {
+        const char *d = c->default_sort;
+        bool desc = d[0] == '-';
+        if (desc) d++;
+        for (size_t k = 0; k < c->nsorts; k++)
+            if (strcmp(c->sorts[k].name, d) == 0) {
+                q->sort[0].key = &c->sorts[k];
+                q->sort[0].desc = desc;
+                q->nsort = 1;
+            }
+    }
+    for (int k = 0; k < q->nsort; k++)
+        if (strcmp(q->sort[k].key->column, c->pk->column) == 0) return;
+    /* tie-breaker: the primary key, in the first field's direction */
+    for (size_t k = 0; k < c->nsorts; k++)
+        if (strcmp(c->sorts[k].column, c->pk->column) == 0) {
+            q->sort[q->nsort].key = &c->sorts[k];
+            q->sort[q->nsort].desc = q->nsort ? q->sort[0].desc : false;
+            q->nsort++;
+            return;
+        }
+}
+
+static const struct filter *find_filter(const struct collection *c, const char *k, size_t n)
+{
+    for (size_t i = 0; i < c->nfilters; i++)
+        if (text_eq(k, n, c->filters[i].param)) return &c->filters[i];
+    return NULL;
+}
+
+static struct lq_cond *cond_for(struct list_query *q, const struct filter *f)
+{
+    for (int i = 0; i < q->nconds; i++)
+        if (q->conds[i].filter == f) return &q->conds[i];
+    return NULL;
+}
+
+static bool is_list_op(enum fop op)
+{
+    return op == OP_IN || op == OP_TAG_IN;
+}
+
+static int parse_pairs(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
+                       struct lq_error *err)
+{
+    static const char *const common[] = {"page", "page_size", "include_total", "sort"};
+    int seen_common[4] = {0};
+
+    /* Pass 1: names, repetition, and the scalar parameters. */
+    for (int i = 0; i < npairs; i++) {
+        const struct qpair *p = &pairs[i];
+        int ci = -1;
+        for (int k = 0; k < 4; k++)
+            if (text_eq(p->key, p->key_len, common[k])) ci = k;
+        if (ci >= 0) {
+            if (seen_common[ci]++)
+                return fail(err, common[ci], "multiple_values", "Parameter '%s' may be given only once", common[ci]);
+            if (ci != 3 && p->value_len == 0)
+                return fail(err, common[ci], "missing", "Value must not be empty");
+            int64_t v;
+            bool b;
+            switch (ci) {
+            case 0:
+                if (parse_int_param("page", p->value, p->value_len, 1, LQ_MAX_PAGE, &v, err) < 0) return -1;
+                q->page = v;
+                break;
+            case 1:
+                if (parse_int_param("page_size", p->value, p->value_len, 1, LQ_MAX_PAGE_SIZE, &v, err) < 0) return -1;
+                q->page_size = (int)v;
+                break;
+            case 2:
+                if (!bool_parse(p->value, p->value_len, &b))
+                    return fail(err, "include_total", "bool_parsing",
+                                "Input should be a valid boolean, unable to interpret input");
+                q->include_total = b;
+                break;
+            case 3:
+                if (parse_sort(c, p->value, p->value_len, q, err) < 0) return -1;
+                break;
+            }
+            continue;
+        }
+        const struct filter *f = find_filter(c, p->key, p->key_len);
+        if (!f) {
+            char name[64];
+            size_t kl = p->key_len < 40 ? p->key_len : 40;
+            memcpy(name, p->key, kl);
+            name[kl] = '\0';
+            return fail(err, name, "extra_forbidden", "Unknown query parameter '%s%s'. Allowed: %s", name,
+                        p->key_len > 40 ? "..." : "", c->allowed_params);
+        }
+        struct lq_cond *cond = cond_for(q, f);
+        if (cond && !is_list_op(f->op))
+            return fail(err, f->param, "multiple_values", "Parameter '%s' may be given only once", f->param);
+        if (!cond) {
+            if (q->nconds == LQ_MAX_CONDS) return fail(err, f->param, "too_long", "Too many filters");
+            cond = &q->conds[q->nconds++];
+            cond->filter = f;
+            cond->first = 0;
+            cond->count = 0;
+        }
+    }
+
+    /* Pass 2: filter values, grouped per condition so each one's values are
+     * contiguous (repeated *_in parameters are joined). */
+    for (int ci = 0; ci < q->nconds; ci++) {
+        struct lq_cond *cond = &q->conds[ci];
+        const struct filter *f = cond->filter;
+        cond->first = q->nvals;
+        for (int i = 0; i < npairs; i++) {
+            const struct qpair *p = &pairs[i];
+            if (!text_eq(p->key, p->key_len, f->param)) continue;
+            const char *s = p->value;
+            size_t n = p->value_len;
+            if (is_list_op(f->op)) {
+                size_t j = 0;
+                while (j <= n) {
+                    size_t st = j;
+                    while (j < n && s[j] != ',') j++;
+                    const char *item = s + st;
+                    size_t il = j - st;
+                    j++;
+                    text_trim(&item, &il);
+                    if (il == 0) continue; /* empty items are ignored */
+                    if (add_value(q, f, item, il, err) < 0) return -1;
+                }
+                continue;
+            }
+            if (n == 0) return fail(err, f->param, "missing", "Value must not be empty");
+            switch (f->op) {
+            case OP_SEARCH:
+            case OP_CONTAINS: {
+                text_trim(&s, &n);
+                long cps = utf8_count(s, n);
+                int lo = f->op == OP_SEARCH ? LQ_MIN_SEARCH : 1;
+                int hi = f->op == OP_SEARCH ? LQ_MAX_SEARCH : LQ_MAX_CONTAINS;
+                if (cps < 0) return fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
+                if (cps < lo)
+                    return fail(err, f->param, "string_too_short",
+                                "String should have at least %d character%s after trimming", lo, lo == 1 ? "" : "s");
+                if (cps > hi)
+                    return fail(err, f->param, "string_too_long", "String should have at most %d characters", hi);
+                struct lq_value v = {0};
+                v.s = like_pattern(q, s, n, &v.len);
+                q->vals[q->nvals++] = v;
+                break;
+            }
+            case OP_IS_NULL:
+            case OP_INCLUDE_DELETED: {
+                bool b;
+                if (!bool_parse(s, n, &b))
+                    return fail(err, f->param, "bool_parsing",
+                                "Input should be a valid boolean, unable to interpret input");
+                if (f->op == OP_INCLUDE_DELETED) {
+                    q->include_deleted = b;
+                } else {
+                    struct lq_value v = {0};
+                    v.i = b;
+                    q->vals[q->nvals++] = v;
+                }
+                break;
+            }
+            default:
+                if (add_value(q, f, s, n, err) < 0) return -1;
+            }
+        }
+        cond->count = q->nvals - cond->first;
+        if (is_list_op(f->op) && cond->count == 0)
+            return fail(err, f->param, "missing", "List must have at least one non-empty item");
+    }
+    return 0;
+}
+
+int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
+             struct lq_error *err)
+{
+    memset(q, 0, sizeof *q);
+    memset(err, 0, sizeof *err);
+    q->coll = c;
+    q->page = 1;
+    q->page_size = LQ_DEFAULT_PAGE_SIZE;
+    size_t total = 64;
+    for (int i = 0; i < npairs; i++) total += 2 * pairs[i].value_len + 40;
+    q->arena_cap = total;
+    q->arena = xmalloc(total);
+    if (parse_pairs(c, pairs, npairs, q, err) < 0) {
+        lq_free(q);
+        return -1;
+    }
+    finish_sort(c, q);
+    return 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * query — the list grammar of CONTRACT.md §3, as a pure function.
+ *
+ *   lq_parse(collection, query pairs) -> validated struct list_query | error
+ *
+ * No I/O, no globals but the (immutable after start) collection tables, no
+ * SQL: the planner (plan.h) turns a list_query into SQL.  Every limit the
+ * grammar enforces is a constant below.  Values in a list_query either point
+ * into the pairs (which must outlive it) or into its own arena (lq_free).
+ */
+#ifndef FM_QUERY_H
+#define FM_QUERY_H
+
+#include "../model/collection.h"
+#include "../util/url.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LQ_DEFAULT_PAGE_SIZE 25
+#define LQ_MAX_PAGE_SIZE 100
+#define LQ_MAX_PAGE 1000000
+#define LQ_MAX_SORT 3
+#define LQ_MIN_SEARCH 2
+#define LQ_MAX_SEARCH 128
+#define LQ_MAX_CONTAINS 128
+#define LQ_MAX_EQ_TEXT 128
+#define LQ_MAX_TAG 64
+#define LQ_MAX_VALUES 100 /* items across all *_in lists of one request */
+#define LQ_MAX_CONDS 32
+
+struct lq_value {
+    const char *s; /* text values (UUIDs canonical, patterns LIKE-escaped) */
+    size_t len;
+    int64_t i;     /* FT_TIME, FT_INT, FT_BOOL */
+};
+
+struct lq_sort {
+    const struct sort_key *key;
+    bool desc;
+};
+
+struct lq_cond {
+    const struct filter *filter;
+    int first, count; /* its values: vals[first .. first+count) */
+};
+
+struct list_query {
+    const struct collection *coll;
+    int64_t page;
+    int page_size;
+    bool include_total;
+    bool include_deleted;
+    struct lq_sort sort[LQ_MAX_SORT + 1]; /* resolved, tie-breaker included */
+    int nsort;
+    struct lq_cond conds[LQ_MAX_CONDS];
+    int nconds;
+    struct lq_value vals[LQ_MAX_VALUES];
+    int nvals;
+    char *arena; /* owned */
+    size_t arena_len, arena_cap;
+};
+
+/* A client error.  `as_string` selects {"detail":"msg"} over the list form
+ * {"detail":[{"loc":["query",loc],"msg":msg,"type":type}]}. */
+struct lq_error {
+    char loc[64];
+    char msg[512];
+    char type[40];
+    bool as_string;
+};
+
+/* Parses and validates.  Returns 0 and fills q, or -1 and fills err (q is
+ * then already freed).  Always call lq_free(q) after a 0. */
+int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
+             struct lq_error *err);
+void lq_free(struct list_query *q);
+
+/* Helpers shared with body validation. */
+bool lq_valid_slug(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,488 @@
+/*
+ * pg — the PostgreSQL backend, through libpq.
+ *
+ * One PGconn per struct store (one per worker thread).  Every connection is
+ * opened with a 2 s connect_timeout, TCP keepalives and client_encoding UTF8,
+ * then set to TIME ZONE 'UTC' and a 30 s statement_timeout so that no request
+ * can hold a connection (or a lock) forever.
+ *
+ * Statements: the first time a SQL text is seen on a connection it is
+ * prepared under a fresh name ("s<N>", N from the stmt_cache) with parameter
+ * types left for the server to infer; the name is cached and later uses only
+ * Bind/Execute.  Parameters always travel in text format, results come back
+ * as text: integers as decimal, booleans as "t"/"f" (store.h allows both).
+ *
+ * Errors are classified from the SQLSTATE through one table (pg_errmap).  A
+ * lost connection is STORE_UNAVAILABLE.  The connection's life:
+ *
+ *     GOOD --(query fails, libpq reports CONNECTION_BAD)--> BAD
+ *     BAD  --(next exec/begin/script/ping outside a transaction)--> one
+ *             reconnect attempt (bounded by connect_timeout) --> GOOD or BAD
+ *
+ * A reconnect forgets the statement cache without DEALLOCATE (the server side
+ * went away with the old session).  A connection lost inside a transaction is
+ * never silently replaced: the transaction is gone, so every call up to the
+ * caller's rollback answers STORE_UNAVAILABLE, and the next begin reconnects.
+ * Nothing is retried in a loop: a failed attempt answers at once, so the HTTP
+ * layer can send a 503 within about connect_timeout.
+ *
+ * A prepared statement that vanished under us (SQLSTATE 26000, e.g. after a
+ * DISCARD ALL) or whose cached plan went stale after a schema change (0A000,
+ * "cached plan must not change result type") is prepared again and run once
+ * more, but only when the failure left no transaction open: outside a
+ * transaction the failed statement had no effect, inside one the whole
+ * transaction is already aborted.
+ */
+#include "store_int.h"
+
+#include "../util/buf.h"
+#include "stmt_cache.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG_STMT_CACHE 512
+#define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
+
+struct pg_store {
+    struct store base;
+    PGconn *conn;           /* NULL or a connection, possibly gone BAD */
+    char *conninfo;         /* owned copy, for reconnects */
+    struct stmt_cache *stmts; /* SQL text -> malloc'd statement name */
+    struct buf scratch;     /* NUL-terminated copies of parameters */
+    bool in_tx;             /* a transaction is open (as of the last answer) */
+    bool bulk;              /* re-apply bulk mode after a reconnect */
+};
+
+static const struct dialect pg_dialect = {
+    .name = "postgresql",
+    .param_prefix = '$',
+    /* Columns are COLLATE "C", so lower() folds ASCII only, like SQLite's LIKE. */
+    .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
+    .for_update = " FOR UPDATE",
+};
+
+/* SQLSTATE -> store_kind.  A two-character code matches a whole class.  The
+ * first matching row wins, so exact codes come before their class. */
+static const struct {
+    const char *code;
+    enum store_kind kind;
+} pg_errmap[] = {
+    {"23505", STORE_UNIQUE},      /* unique_violation */
+    {"23", STORE_CONSTRAINT},     /* integrity constraint violation */
+    {"40001", STORE_BUSY},        /* serialization_failure */
+    {"40P01", STORE_BUSY},        /* deadlock_detected */
+    {"55P03", STORE_BUSY},        /* lock_not_available */
+    {"57014", STORE_BUSY},        /* query_canceled (statement_timeout) */
+    {"08", STORE_UNAVAILABLE},    /* connection exception */
+    {"57P01", STORE_UNAVAILABLE}, /* admin_shutdown */
+    {"57P02", STORE_UNAVAILABLE}, /* crash_shutdown */
+    {"57P03", STORE_UNAVAILABLE}, /* cannot_connect_now (starting up) */
+    {"53300", STORE_UNAVAILABLE}, /* too_many_connections */
+};
+
+static enum store_kind kind_of_sqlstate(const char *state)
+{
+    for (size_t i = 0; i < sizeof pg_errmap / sizeof pg_errmap[0]; i++)
+        if (strncmp(state, pg_errmap[i].code, strlen(pg_errmap[i].code)) == 0) return pg_errmap[i].kind;
+    return STORE_ERROR;
+}
+
+static bool conn_ok(const struct pg_store *s)
+{
+    return s->conn && PQstatus(s->conn) == CONNECTION_OK;
+}
+
+/* Records whether a transaction is open, from the server's last answer.
+ * Unknown (connection gone) keeps what we knew. */
+static void track_tx(struct pg_store *s)
+{
+    if (!conn_ok(s)) return;
+    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+    if (ts == PQTRANS_IDLE) s->in_tx = false;
+    else if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) s->in_tx = true;
+}
+
+/* Copies the first line of a libpq message (which may span several lines and
+ * end in a newline) into out. */
+static void first_line(char *out, size_t n, const char *msg)
+{
+    if (!msg || !*msg) msg = "connection lost";
+    size_t len = strcspn(msg, "\n");
+    if (len >= n) len = n - 1;
+    memcpy(out, msg, len);
+    out[len] = '\0';
+}
+
+static int fail_unavailable(struct pg_store *s, const char *why, struct store_err *err)
+{
+    char line[200];
+    first_line(line, sizeof line, why ? why : (s->conn ? PQerrorMessage(s->conn) : NULL));
+    return store_fail(err, STORE_UNAVAILABLE, "database unavailable: %s", line);
+}
+
+/* Fills err from a failed result (res may be NULL).  The message is the
+ * server's primary message, which names constraints and columns but not
+ * values; for data exceptions (class 22), whose messages quote the offending
+ * value, only the SQLSTATE is kept. */
+static int fail_result(struct pg_store *s, const PGresult *res, struct store_err *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!conn_ok(s) || !state) {
+        /* No SQLSTATE: libpq itself failed, almost always because the
+         * connection died.  With a live connection it is still ours to
+         * report as unavailable only if libpq says the link is bad. */
+        if (!conn_ok(s)) return fail_unavailable(s, res ? PQresultErrorMessage(res) : NULL, err);
+        char line[200];
+        first_line(line, sizeof line, res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+        return store_fail(err, STORE_ERROR, "postgresql: %s", line);
+    }
+    enum store_kind kind = kind_of_sqlstate(state);
+    if (kind == STORE_UNAVAILABLE) return fail_unavailable(s, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), err);
+    if (strncmp(state, "22", 2) == 0) return store_fail(err, kind, "postgresql: invalid value (SQLSTATE %s)", state);
+    char line[200];
+    first_line(line, sizeof line, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    return store_fail(err, kind, "postgresql: %s (SQLSTATE %s)", line, state);
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Runs one parameterless command on c and checks it answered COMMAND_OK or
+ * TUPLES_OK.  Returns the result's status (PGRES_FATAL_ERROR on failure) and
+ * leaves the result in *out for the caller to PQclear, or clears it if out is
+ * NULL. */
+static ExecStatusType run_simple(PGconn *c, const char *sql, PGresult **out)
+{
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (out) *out = res;
+    else PQclear(res);
+    return st;
+}
+
+static bool status_ok(ExecStatusType st)
+{
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Opens and sets up a connection.  Returns it, or NULL with err filled (no
+ * PGconn is left allocated). */
+static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err)
+{
+    /* Keywords before dbname are defaults the conninfo may override (the
+     * expanded URI replaces earlier values); those after it are forced. */
+    static const char *const keys[] = {
+        "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+        "fallback_application_name", "dbname", "client_encoding", NULL,
+    };
+    const char *vals[] = {"2", "1", "30", "10", "3", "firemode", conninfo, "UTF8", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    PGresult *res = NULL;
+    if (!c) {
+        store_fail(err, STORE_UNAVAILABLE, "database unavailable: out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        char line[200];
+        first_line(line, sizeof line, PQerrorMessage(c));
+        store_fail(err, STORE_UNAVAILABLE, "database unavailable: %s", line);
+        goto fail;
+    }
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
+    const char *setup = bulk ? "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; SET synchronous_commit = off"
+                             : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'";
+    if (!status_ok(run_simple(c, setup, &res))) {
+        char line[200];
+        first_line(line, sizeof line, res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+        store_fail(err, PQstatus(c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE,
+                   "%s: %s", PQstatus(c) == CONNECTION_OK ? "postgresql" : "database unavailable", line);
+        goto fail;
+    }
+    PQclear(res);
+    return c;
+fail:
+    PQclear(res);
+    PQfinish(c);
+    return NULL;
+}
+
+/* Makes sure there is a good connection to run the next statement on.
+ * Outside a transaction a bad connection is replaced (one attempt); inside
+ * one the transaction died with the connection, so it only reports. */
+static int ensure_conn(struct pg_store *s, struct store_err *err)
+{
+    if (conn_ok(s)) return 0;
+    if (s->in_tx) return fail_unavailable(s, "connection lost during a transaction", err);
+    if (s->conn) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+    /* With s->conn NULL the free callback only frees names. */
+    stmt_cache_clear(s->stmts);
+    s->conn = pg_connect(s->conninfo, s->bulk, err);
+    return s->conn ? 0 : -1;
+}
+
+/* stmt_cache free callback: handle is the malloc'd statement name. */
+static void free_stmt(void *ctx, void *handle)
+{
+    struct pg_store *s = ctx;
+    char *name = handle;
+    PGTransactionStatusType ts = conn_ok(s) ? PQtransactionStatus(s->conn) : PQTRANS_UNKNOWN;
+    if (ts == PQTRANS_IDLE || ts == PQTRANS_INTRANS) {
+        char sql[48];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
+        run_simple(s->conn, sql, NULL);
+    }
+    free(name);
+}
+
+/* The cached statement name for sql, preparing it first if needed.  NULL
+ * with err set on failure. */
+static const char *prepared(struct pg_store *s, const char *sql, int np, struct store_err *err)
+{
+    char *name = stmt_cache_get(s->stmts, sql);
+    if (name) return name;
+    name = xmalloc(24);
+    snprintf(name, 24, "s%lu", stmt_cache_next_id(s->stmts));
+    PGresult *res = PQprepare(s->conn, name, sql, np, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fail_result(s, res, err);
+        PQclear(res);
+        free(name);
+        return NULL;
+    }
+    PQclear(res);
+    stmt_cache_put(s->stmts, sql, name);
+    return name;
+}
+
+/* Forgets sql's statement after the server reported it missing (26000) or
+ * stale (0A000). */
+static void drop_prepared(struct pg_store *s, const char *sql, const char *state)
+{
+    char *name = stmt_cache_get(s->stmts, sql);
+    if (!name) return;
+    stmt_cache_forget(s->stmts, sql);
+    if (strcmp(state, "26000") == 0) free(name); /* nothing to DEALLOCATE */
+    else free_stmt(s, name);
+}
+
+/* Copies the parameters into s->scratch as NUL-terminated text and points
+ * vals[i] at them (NULL for SQL NULL).  -1 with err set if a text value holds
+ * a NUL byte, which PostgreSQL text cannot store. */
+static int format_params(struct pg_store *s, const struct store_param *p, int np, const char **vals,
+                         struct store_err *err)
+{
+    size_t offs[STORE_MAX_PARAMS];
+    buf_reset(&s->scratch);
+    for (int i = 0; i < np; i++) {
+        offs[i] = s->scratch.len;
+        switch (p[i].type) {
+        case SP_NULL: break;
+        case SP_TEXT:
+            if (p[i].s && p[i].len) {
+                if (memchr(p[i].s, '\0', p[i].len))
+                    return store_fail(err, STORE_CONSTRAINT, "postgresql: text parameter %d contains a NUL byte",
+                                      i + 1);
+                buf_append(&s->scratch, p[i].s, p[i].len);
+            }
+            break;
+        case SP_INT: buf_printf(&s->scratch, "%" PRId64, p[i].i); break;
+        case SP_BOOL: buf_putc(&s->scratch, p[i].i ? '1' : '0'); break;
+        }
+        buf_putc(&s->scratch, '\0');
+    }
+    /* Only now: appending may have moved the data. */
+    for (int i = 0; i < np; i++) vals[i] = p[i].type == SP_NULL ? NULL : s->scratch.data + offs[i];
+    return 0;
+}
+
+/* Hands res's rows to fn until it returns nonzero. */
+static void deliver_rows(const PGresult *res, store_row_fn fn, void *ctx)
+{
+    int ncols = PQnfields(res), nrows = PQntuples(res);
+    const char *vals_small[PG_ROW_COLS];
+    size_t lens_small[PG_ROW_COLS];
+    const char **vals = vals_small;
+    size_t *lens = lens_small;
+    if (ncols > PG_ROW_COLS) {
+        vals = xcalloc((size_t)ncols, sizeof *vals);
+        lens = xcalloc((size_t)ncols, sizeof *lens);
+    }
+    for (int r = 0; r < nrows; r++) {
+        for (int i = 0; i < ncols; i++) {
+            if (PQgetisnull(res, r, i)) {
+                vals[i] = NULL;
+                lens[i] = 0;
+            } else {
+                vals[i] = PQgetvalue(res, r, i);
+                lens[i] = (size_t)PQgetlength(res, r, i);
+            }
+        }
+        struct store_row row = {ncols, vals, lens};
+        if (fn(ctx, &row)) break;
+    }
+    if (vals != vals_small) {
+        free(vals);
+        free(lens);
+    }
+}
+
+static long pg_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                    void *ctx, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    const char *vals[STORE_MAX_PARAMS];
+    PGresult *res = NULL;
+    long rows = -1;
+    if (np < 0 || np > STORE_MAX_PARAMS || (np > 0 && !p))
+        return store_fail(err, STORE_ERROR, "postgresql: %d parameters (at most %d)", np, STORE_MAX_PARAMS);
+    if (format_params(s, p, np, vals, err) < 0) return -1;
+    if (ensure_conn(s, err) < 0) return -1;
+    for (int attempt = 0;; attempt++) {
+        const char *name = prepared(s, sql, np, err);
+        if (!name) goto out;
+        res = PQexecPrepared(s->conn, name, np, vals, NULL, NULL, 0);
+        ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (rs == PGRES_TUPLES_OK) {
+            rows = PQntuples(res);
+            if (fn) deliver_rows(res, fn, ctx);
+            goto out;
+        }
+        if (rs == PGRES_COMMAND_OK) {
+            rows = strtol(PQcmdTuples(res), NULL, 10);
+            goto out;
+        }
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        bool stale = state && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0);
+        if (attempt == 0 && stale && conn_ok(s) && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
+            drop_prepared(s, sql, state);
+            PQclear(res);
+            res = NULL;
+            continue;
+        }
+        fail_result(s, res, err);
+        goto out;
+    }
+out:
+    PQclear(res);
+    track_tx(s);
+    return rows;
+}
+
+static int pg_script(struct store *st, const char *sql, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    PGresult *res = NULL;
+    int rc = -1;
+    if (ensure_conn(s, err) < 0) return -1;
+    if (status_ok(run_simple(s->conn, sql, &res))) rc = 0;
+    else fail_result(s, res, err);
+    PQclear(res);
+    track_tx(s);
+    return rc;
+}
+
+static int pg_begin(struct store *st, bool write, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    /* A transaction whose connection died is over, whether or not the
+     * caller rolled it back: let ensure_conn reconnect. */
+    if (s->in_tx && !conn_ok(s)) s->in_tx = false;
+    if (s->in_tx) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
+    /* READ COMMITTED is enough even for writers: the schema serializes them
+     * on the write_seq counter row. */
+    return pg_script(st, "BEGIN", err);
+}
+
+static int pg_commit(struct store *st, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    PGresult *res = NULL;
+    int rc = -1;
+    if (!conn_ok(s)) {
+        s->in_tx = false;
+        return fail_unavailable(s, "connection lost during a transaction", err);
+    }
+    ExecStatusType rs = run_simple(s->conn, "COMMIT", &res);
+    if (rs != PGRES_COMMAND_OK) {
+        fail_result(s, res, err);
+    } else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        /* The transaction had failed earlier; COMMIT only ended it. */
+        store_fail(err, STORE_ERROR, "postgresql: transaction was rolled back after an earlier error");
+    } else {
+        rc = 0;
+    }
+    PQclear(res);
+    /* A failed COMMIT ends the transaction; make sure nothing stays open. */
+    if (rc < 0 && conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        run_simple(s->conn, "ROLLBACK", NULL);
+    s->in_tx = false;
+    return rc;
+}
+
+static void pg_rollback(struct store *st)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    if (conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE) run_simple(s->conn, "ROLLBACK", NULL);
+    s->in_tx = false;
+}
+
+static int pg_ping(struct store *st, struct store_err *err)
+{
+    return pg_exec(st, "SELECT 1", NULL, 0, NULL, NULL, err) < 0 ? -1 : 0;
+}
+
+static int pg_bulk_mode(struct store *st, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    if (pg_script(st, "SET synchronous_commit = off", err) < 0) return -1;
+    s->bulk = true;
+    return 0;
+}
+
+static void pg_close(struct store *st)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    /* DEALLOCATE is pointless right before PQfinish: forget the session. */
+    PQfinish(s->conn);
+    s->conn = NULL;
+    stmt_cache_free(s->stmts);
+    buf_free(&s->scratch);
+    free(s->conninfo);
+    free(s);
+}
+
+static const struct store_ops pg_ops = {
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .script = pg_script,
+    .ping = pg_ping,
+    .bulk_mode = pg_bulk_mode,
+    .migrate_lock_sql = "SELECT pg_advisory_xact_lock(7274001)",
+    .close = pg_close,
+};
+
+struct store *store_pg_open(const char *conninfo, struct store_err *err)
+{
+    PGconn *c = pg_connect(conninfo, false, err);
+    if (!c) return NULL;
+    struct pg_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &pg_ops;
+    s->base.dialect = &pg_dialect;
+    s->conn = c;
+    s->conninfo = xstrndup(conninfo, strlen(conninfo));
+    s->stmts = stmt_cache_new(PG_STMT_CACHE, free_stmt, s);
+    buf_init(&s->scratch);
+    return &s->base;
+}

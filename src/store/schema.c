@@ -1,0 +1,101 @@
+/*
+ * schema — the database schema, written once and instantiated per dialect.
+ *
+ * Text columns are byte-ordered on both backends (SQLite's BINARY collation,
+ * PostgreSQL's COLLATE "C"); timestamps are BIGINT microseconds since the
+ * epoch (UTC); booleans are INTEGER 0/1 on SQLite and BOOLEAN on PostgreSQL.
+ * Tags and vector clocks are stored as canonical JSON text ready to render;
+ * document_tags duplicates the tags for filtering.
+ *
+ * Every collection row keeps `vclock` (its vector clock) and `seq`, its
+ * position in the order of writes: each write transaction takes the next
+ * value of firemode_counters.write_seq, whose row lock (PostgreSQL) or the
+ * database write lock (SQLite) orders writers, so seq order is commit order.
+ *
+ * To change the schema, append a step; never edit a released one.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+#define STEP1(T, B)                                                                                                   \
+    "CREATE TABLE IF NOT EXISTS firemode_counters (name " T " PRIMARY KEY, value BIGINT NOT NULL);"                    \
+    "INSERT INTO firemode_counters (name, value) VALUES ('write_seq', 0) ON CONFLICT DO NOTHING;"                     \
+    "CREATE TABLE IF NOT EXISTS users ("                                                                             \
+    " user_id " T " PRIMARY KEY, email " T " NOT NULL, email_canonical " T " NOT NULL,"                              \
+    " display_name " T ", is_active " B " NOT NULL, is_service_account " B " NOT NULL, is_admin " B " NOT NULL,"     \
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_login_at BIGINT,"                                  \
+    " vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                                                  \
+    "CREATE UNIQUE INDEX IF NOT EXISTS users_email_canonical ON users (email_canonical);"                           \
+    "CREATE INDEX IF NOT EXISTS users_active_created ON users (is_active, created_at, user_id);"                    \
+    "CREATE INDEX IF NOT EXISTS users_created ON users (created_at, user_id);"                                      \
+    "CREATE INDEX IF NOT EXISTS users_seq ON users (seq);"                                                          \
+    "CREATE TABLE IF NOT EXISTS api_tokens ("                                                                        \
+    " token_id " T " PRIMARY KEY, user_id " T " NOT NULL REFERENCES users (user_id),"                                \
+    " token_hash " T " NOT NULL, created_at BIGINT NOT NULL);"                                                       \
+    "CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_hash ON api_tokens (token_hash);"                                 \
+    "CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens (user_id);"                                           \
+    "CREATE TABLE IF NOT EXISTS workspaces ("                                                                        \
+    " workspace_id " T " PRIMARY KEY, name " T " NOT NULL,"                                                          \
+    " created_by_user_id " T " NOT NULL REFERENCES users (user_id),"                                                 \
+    " created_at BIGINT NOT NULL, vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                      \
+    "CREATE INDEX IF NOT EXISTS workspaces_created ON workspaces (created_at, workspace_id);"                       \
+    "CREATE INDEX IF NOT EXISTS workspaces_seq ON workspaces (seq);"                                                \
+    "CREATE TABLE IF NOT EXISTS workspace_members ("                                                                 \
+    " workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"                                             \
+    " user_id " T " NOT NULL REFERENCES users (user_id), created_at BIGINT NOT NULL,"                                \
+    " PRIMARY KEY (workspace_id, user_id));"                                                                         \
+    "CREATE INDEX IF NOT EXISTS workspace_members_user ON workspace_members (user_id, workspace_id);"               \
+    "CREATE TABLE IF NOT EXISTS documents ("                                                                         \
+    " document_id " T " PRIMARY KEY, workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"              \
+    " original_filename " T " NOT NULL, byte_size BIGINT NOT NULL CHECK (byte_size >= 0),"                           \
+    " status " T " NOT NULL, source " T " NOT NULL,"                                                                 \
+    " uploaded_by_user_id " T " NOT NULL REFERENCES users (user_id), tags " T " NOT NULL,"                           \
+    " created_at BIGINT NOT NULL, last_run_at BIGINT, deleted_at BIGINT,"                                            \
+    " vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                                                  \
+    "CREATE INDEX IF NOT EXISTS documents_ws_created ON documents (workspace_id, created_at, document_id);"          \
+    "CREATE INDEX IF NOT EXISTS documents_ws_status_created ON documents (workspace_id, status, created_at);"       \
+    "CREATE INDEX IF NOT EXISTS documents_ws_last_run ON documents (workspace_id, last_run_at);"                    \
+    "CREATE INDEX IF NOT EXISTS documents_ws_seq ON documents (workspace_id, seq);"                                 \
+    "CREATE TABLE IF NOT EXISTS document_tags ("                                                                     \
+    " document_id " T " NOT NULL REFERENCES documents (document_id), tag " T " NOT NULL,"                            \
+    " PRIMARY KEY (document_id, tag));"                                                                              \
+    "CREATE INDEX IF NOT EXISTS document_tags_tag ON document_tags (tag, document_id);"                             \
+    "CREATE TABLE IF NOT EXISTS configs ("                                                                           \
+    " config_id " T " PRIMARY KEY, workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"                \
+    " slug " T " NOT NULL, title " T " NOT NULL, created_by_user_id " T " NOT NULL REFERENCES users (user_id),"      \
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT,"                                    \
+    " vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                                                  \
+    "CREATE UNIQUE INDEX IF NOT EXISTS configs_ws_slug_live ON configs (workspace_id, slug) WHERE deleted_at IS NULL;" \
+    "CREATE INDEX IF NOT EXISTS configs_ws_created ON configs (workspace_id, created_at, config_id);"               \
+    "CREATE INDEX IF NOT EXISTS configs_ws_seq ON configs (workspace_id, seq);"                                     \
+    "CREATE TABLE IF NOT EXISTS jobs ("                                                                              \
+    " job_id " T " PRIMARY KEY, workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"                   \
+    " config_id " T " NOT NULL REFERENCES configs (config_id), config_version_id " T ","                             \
+    " status " T " NOT NULL, submitted_by_user_id " T " NOT NULL REFERENCES users (user_id),"                        \
+    " trace_id " T ", retry_of_job_id " T " REFERENCES jobs (job_id),"                                               \
+    " created_at BIGINT NOT NULL, queued_at BIGINT NOT NULL, started_at BIGINT, completed_at BIGINT,"                \
+    " vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                                                  \
+    "CREATE INDEX IF NOT EXISTS jobs_ws_created ON jobs (workspace_id, created_at, job_id);"                        \
+    "CREATE INDEX IF NOT EXISTS jobs_ws_status_created ON jobs (workspace_id, status, created_at);"                 \
+    "CREATE INDEX IF NOT EXISTS jobs_status_queued ON jobs (status, queued_at);"                                    \
+    "CREATE INDEX IF NOT EXISTS jobs_ws_seq ON jobs (workspace_id, seq);"                                           \
+    "CREATE TABLE IF NOT EXISTS test_sessions ("                                                                     \
+    " id " T " PRIMARY KEY, building_id " T " NOT NULL, status " T " NOT NULL, technician_id " T ", notes " T ","    \
+    " created_by " T " NOT NULL REFERENCES users (user_id),"                                                         \
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, vclock " T " NOT NULL, seq BIGINT NOT NULL);"          \
+    "CREATE INDEX IF NOT EXISTS test_sessions_owner_created ON test_sessions (created_by, created_at, id);"         \
+    "CREATE INDEX IF NOT EXISTS test_sessions_owner_seq ON test_sessions (created_by, seq);"
+
+static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER")};
+static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN")};
+
+const char *const *schema_steps(const struct dialect *d, size_t *n)
+{
+    if (strcmp(d->name, "sqlite") == 0) {
+        *n = sizeof steps_sqlite / sizeof steps_sqlite[0];
+        return steps_sqlite;
+    }
+    *n = sizeof steps_pg / sizeof steps_pg[0];
+    return steps_pg;
+}

@@ -1,0 +1,137 @@
+/*
+ * store — the one interface both databases sit behind.
+ *
+ * A struct store is one database connection, owned by one thread at a time
+ * (the HTTP layer keeps one per worker thread).  Handlers and the planner see
+ * only this header: never sqlite3 * or PGconn *.
+ *
+ * SQL text given to store_exec comes from the planner (src/grammar/plan.c)
+ * or from fixed strings in the code: identifiers only from the declared
+ * collection tables, every value a bound parameter.  Parameters are written
+ * in the dialect's own placeholder form (struct dialect).  Each backend
+ * prepares a statement the first time it sees a given SQL text on a
+ * connection and reuses it afterwards (src/store/stmt_cache.c).
+ *
+ * Values cross this boundary as text (NULL pointer = SQL NULL) so rows read
+ * the same from both backends:
+ *   - integers and timestamps (int64 microseconds since the epoch) as decimal;
+ *   - booleans as "1"/"0" when bound; when read back, "1"/"t" mean true;
+ *   - everything else as UTF-8 text.
+ *
+ * Errors: every call that can fail returns -1 and fills a struct store_err,
+ * whose kind the HTTP layer maps to a status in exactly one place.
+ */
+#ifndef FM_STORE_H
+#define FM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_kind {
+    STORE_OK = 0,
+    STORE_UNIQUE,      /* a unique constraint failed           -> 409 */
+    STORE_CONSTRAINT,  /* check / foreign key / not null failed -> 422 */
+    STORE_UNAVAILABLE, /* cannot reach the database, or it is restarting -> 503 */
+    STORE_BUSY,        /* lock timeout / serialization failure  -> 503 */
+    STORE_ERROR,       /* anything else (a bug of ours)          -> 500 */
+};
+
+struct store_err {
+    enum store_kind kind;
+    char msg[256];
+};
+
+enum store_ptype { SP_NULL, SP_TEXT, SP_INT, SP_BOOL };
+
+struct store_param {
+    enum store_ptype type;
+    const char *s; /* SP_TEXT: borrowed, len bytes, need not be NUL-terminated */
+    size_t len;
+    int64_t i;     /* SP_INT, SP_BOOL (0/1) */
+};
+
+#define STORE_MAX_PARAMS 256
+
+/* One result row, valid only during the callback. */
+struct store_row {
+    int ncols;
+    const char *const *vals; /* vals[i] == NULL means SQL NULL; NUL-terminated */
+    const size_t *lens;
+};
+
+/* Called once per row; return 0 to go on, nonzero to stop early. */
+typedef int (*store_row_fn)(void *ctx, const struct store_row *row);
+
+/* What differs between the SQL dialects, as data the planner reads. */
+struct dialect {
+    const char *name;   /* "sqlite" or "postgresql" */
+    char param_prefix;  /* '?' (SQLite ?NNN) or '$' (PostgreSQL $N) */
+    /* Case-insensitive (ASCII only) substring match of a column against a
+     * bound pattern that is already lower-case and LIKE-escaped with '\'.
+     * printf format taking: column (%s), prefix (%c), param number (%d). */
+    const char *ci_like_fmt;
+    const char *for_update; /* appended to a SELECT that reads-before-write */
+};
+
+struct store;
+
+/* Opens a connection for url ("sqlite:PATH", "sqlite::memory:",
+ * "postgresql://..." or "postgres://...").  On failure returns NULL and fills
+ * err.  The caller owns the result and frees it with store_close. */
+struct store *store_open(const char *url, struct store_err *err);
+/* NULL-safe.  Finalizes cached statements and closes the connection. */
+void store_close(struct store *st);
+const struct dialect *store_dialect(const struct store *st);
+/* true if url names a database this build can open. */
+bool store_url_valid(const char *url);
+
+/* Runs one statement with np bound parameters.  fn (may be NULL) is called
+ * for each row.  Returns the number of rows changed (INSERT/UPDATE/DELETE) or
+ * returned (SELECT), or -1 with err set.  After a STORE_UNAVAILABLE error the
+ * store reconnects by itself on a later call. */
+long store_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
+                struct store_err *err);
+
+/* Transactions.  store_begin(st, true, …) takes the write lock up front
+ * (SQLite BEGIN IMMEDIATE) so that a read-then-write cannot deadlock.
+ * store_commit returns only once the transaction is durable. */
+int store_begin(struct store *st, bool write, struct store_err *err);
+int store_commit(struct store *st, struct store_err *err);
+/* NULL-safe; never fails from the caller's point of view. */
+void store_rollback(struct store *st);
+
+/* Creates or migrates the schema to the current version.  Safe to call from
+ * several processes at once (PostgreSQL: an advisory lock). */
+int store_migrate(struct store *st, struct store_err *err);
+
+/* A cheap round trip: 0 if the database answers. */
+int store_ping(struct store *st, struct store_err *err);
+
+/* Bulk-load mode for `firemode seed`: trades durability for speed on this
+ * connection until store_close (SQLite: synchronous=OFF).  0 or -1. */
+int store_bulk_mode(struct store *st, struct store_err *err);
+
+/* Helpers to build parameters. */
+static inline struct store_param sp_text(const char *s, size_t len)
+{
+    struct store_param p = {SP_TEXT, s, len, 0};
+    return p;
+}
+static inline struct store_param sp_int(int64_t v)
+{
+    struct store_param p = {SP_INT, NULL, 0, v};
+    return p;
+}
+static inline struct store_param sp_bool(bool v)
+{
+    struct store_param p = {SP_BOOL, NULL, 0, v ? 1 : 0};
+    return p;
+}
+static inline struct store_param sp_null(void)
+{
+    struct store_param p = {SP_NULL, NULL, 0, 0};
+    return p;
+}
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * store_int — what the backends share and the rest of the server does not
+ * see: the operations table each backend fills in, and the schema.
+ */
+#ifndef FM_STORE_INT_H
+#define FM_STORE_INT_H
+
+#include "store.h"
+
+struct store_ops {
+    long (*exec)(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
+                 struct store_err *err);
+    int (*begin)(struct store *st, bool write, struct store_err *err);
+    int (*commit)(struct store *st, struct store_err *err);
+    void (*rollback)(struct store *st);
+    /* Runs several ;-separated statements without parameters (the schema). */
+    int (*script)(struct store *st, const char *sql, struct store_err *err);
+    int (*ping)(struct store *st, struct store_err *err);
+    int (*bulk_mode)(struct store *st, struct store_err *err);
+    /* SQL run first inside the migration transaction (PostgreSQL: an
+     * advisory lock, so that servers starting together migrate once), or NULL. */
+    const char *migrate_lock_sql;
+    void (*close)(struct store *st);
+};
+
+/* Every backend's connection struct starts with this. */
+struct store {
+    const struct store_ops *ops;
+    const struct dialect *dialect;
+};
+
+struct store *store_sqlite_open(const char *path, struct store_err *err);
+struct store *store_pg_open(const char *conninfo, struct store_err *err);
+
+/* Fills err and returns -1: the one way backends report failures. */
+int store_fail(struct store_err *err, enum store_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The schema, as ordered migration steps; step i brings the schema to
+ * version i+1.  Instantiated once per dialect from one definition. */
+const char *const *schema_steps(const struct dialect *d, size_t *n);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * crypto — the few primitives the server needs, from OpenSSL's libcrypto:
+ * random bytes, SHA-256, constant-time comparison, and API tokens.
+ *
+ * Tokens are 32 random bytes shown to the client once as "fm_" + base64url;
+ * the database keeps only their SHA-256 (hex), so a leaked database does not
+ * leak working tokens.
+ */
+#ifndef FM_CRYPTO_H
+#define FM_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Fills p with n cryptographically random bytes; aborts if the OS cannot. */
+void crypto_random(void *p, size_t n);
+/* Writes the lower-case hex SHA-256 of data into out[65]. */
+void crypto_sha256_hex(const void *data, size_t n, char out[65]);
+/* Constant-time equality of two equally long buffers. */
+bool crypto_equal(const void *a, const void *b, size_t n);
+/* A new token: out gets "fm_" + 43 base64url characters + NUL (47 bytes). */
+void crypto_token_new(char out[47]);
+
+#endif
