@@ -298,6 +298,7 @@ static struct field session_fields[] = {
     CALLER("created_by"),
     CREATED_AT,
     UPDATED_AT,
+    {.name = "deleted_at", .type = FT_TIME, .flags = F_NULLABLE | F_NO_ISNULL | F_HIDDEN},
     CLOCK,
     SEQ,
 };
@@ -315,7 +316,7 @@ struct collection coll_test_sessions = {
     .item_name = "test session",
     .scope = SCOPE_OWNER,
     .owner_column = "created_by",
-    .soft_delete = false,
+    .soft_delete = true,
     .item_methods = M_GET | M_HEAD | M_PUT | M_PATCH | M_DELETE | M_OPTIONS,
     .fields = session_fields,
     .nfields = N(session_fields),

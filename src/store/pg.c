@@ -77,6 +77,7 @@ static const struct {
     {"40P01", STORE_BUSY},        /* deadlock_detected */
     {"55P03", STORE_BUSY},        /* lock_not_available */
     {"57014", STORE_BUSY},        /* query_canceled (statement_timeout) */
+    {"08P01", STORE_ERROR},       /* protocol_violation: e.g. our parameter count was wrong */
     {"08", STORE_UNAVAILABLE},    /* connection exception */
     {"57P01", STORE_UNAVAILABLE}, /* admin_shutdown */
     {"57P02", STORE_UNAVAILABLE}, /* crash_shutdown */
@@ -131,20 +132,21 @@ static int fail_unavailable(struct pg_store *s, const char *why, struct store_er
 static int fail_result(struct pg_store *s, const PGresult *res, struct store_err *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!conn_ok(s) || !state) {
-        /* No SQLSTATE: libpq itself failed, almost always because the
-         * connection died.  With a live connection it is still ours to
-         * report as unavailable only if libpq says the link is bad. */
-        if (!conn_ok(s)) return fail_unavailable(s, res ? PQresultErrorMessage(res) : NULL, err);
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!primary && res && *PQresultErrorMessage(res)) primary = PQresultErrorMessage(res);
+    /* The link is gone (whatever the SQLSTATE, e.g. 57P01 on shutdown), or
+     * libpq failed on its own without one because the connection died. */
+    if (!conn_ok(s)) return fail_unavailable(s, primary, err);
+    if (!state) {
         char line[200];
-        first_line(line, sizeof line, res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+        first_line(line, sizeof line, primary ? primary : PQerrorMessage(s->conn));
         return store_fail(err, STORE_ERROR, "postgresql: %s", line);
     }
     enum store_kind kind = kind_of_sqlstate(state);
-    if (kind == STORE_UNAVAILABLE) return fail_unavailable(s, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), err);
+    if (kind == STORE_UNAVAILABLE) return fail_unavailable(s, primary, err);
     if (strncmp(state, "22", 2) == 0) return store_fail(err, kind, "postgresql: invalid value (SQLSTATE %s)", state);
     char line[200];
-    first_line(line, sizeof line, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    first_line(line, sizeof line, primary);
     return store_fail(err, kind, "postgresql: %s (SQLSTATE %s)", line, state);
 }
 
@@ -213,12 +215,26 @@ fail:
     return NULL;
 }
 
+/* Whether the connection still looks good, reading (without blocking) what
+ * the server sent while it sat idle: a server that shut down or restarted
+ * sent a FATAL error (which libpq, while idle, hands to the notice processor)
+ * and then closed the socket.  Noticing it here costs two non-blocking reads
+ * and saves a failed request once the server is back. */
+static bool conn_alive(struct pg_store *s)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!conn_ok(s) || !PQconsumeInput(s->conn)) return false;
+        (void)PQisBusy(s->conn); /* parses what arrived */
+    }
+    return conn_ok(s);
+}
+
 /* Makes sure there is a good connection to run the next statement on.
  * Outside a transaction a bad connection is replaced (one attempt); inside
  * one the transaction died with the connection, so it only reports. */
 static int ensure_conn(struct pg_store *s, struct store_err *err)
 {
-    if (conn_ok(s)) return 0;
+    if (conn_alive(s)) return 0;
     if (s->in_tx) return fail_unavailable(s, "connection lost during a transaction", err);
     if (s->conn) {
         PQfinish(s->conn);
@@ -396,7 +412,7 @@ static int pg_begin(struct store *st, bool write, struct store_err *err)
     struct pg_store *s = (struct pg_store *)st;
     /* A transaction whose connection died is over, whether or not the
      * caller rolled it back: let ensure_conn reconnect. */
-    if (s->in_tx && !conn_ok(s)) s->in_tx = false;
+    if (s->in_tx && !conn_alive(s)) s->in_tx = false;
     if (s->in_tx) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
     /* READ COMMITTED is enough even for writers: the schema serializes them
      * on the write_seq counter row. */
@@ -469,7 +485,12 @@ static const struct store_ops pg_ops = {
     .script = pg_script,
     .ping = pg_ping,
     .bulk_mode = pg_bulk_mode,
-    .migrate_lock_sql = "SELECT pg_advisory_xact_lock(7274001)",
+    /* Runs inside the migration transaction: several servers starting on an
+     * empty database migrate once.  A migration step (an index on a big
+     * table) and the wait behind another server's migration may both take
+     * longer than the 30 s request limit, so that limit is lifted for this
+     * one transaction (SET LOCAL ends with it). */
+    .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,
 };
 

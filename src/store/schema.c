@@ -83,7 +83,8 @@
     "CREATE TABLE IF NOT EXISTS test_sessions ("                                                                     \
     " id " T " PRIMARY KEY, building_id " T " NOT NULL, status " T " NOT NULL, technician_id " T ", notes " T ","    \
     " created_by " T " NOT NULL REFERENCES users (user_id),"                                                         \
-    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, vclock " T " NOT NULL, seq BIGINT NOT NULL);"          \
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT,"                                       \
+    " vclock " T " NOT NULL, seq BIGINT NOT NULL);"                                                                  \
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_created ON test_sessions (created_by, created_at, id);"         \
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_seq ON test_sessions (created_by, seq);"
 

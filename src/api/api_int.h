@@ -1,0 +1,79 @@
+/*
+ * api_int — what the pieces of the API layer share.
+ */
+#ifndef FM_API_INT_H
+#define FM_API_INT_H
+
+#include "../http/http.h"
+#include "../model/collection.h"
+#include "../store/store.h"
+#include "../util/buf.h"
+
+struct caller {
+    char user_id[37];
+    bool is_admin;
+};
+
+/* One request being handled. */
+struct ctx {
+    struct request *r;
+    struct store *st;
+    const struct dialect *d;
+    struct caller who;
+};
+
+extern const char *api_node_id;
+
+/* The one map from a storage error to an HTTP answer. */
+void api_store_error(struct request *r, const struct store_err *e);
+
+/* Renders the item in row (columns in c->select_list order) as JSON. */
+void render_item(struct buf *b, const struct collection *c, const struct store_row *row);
+
+/* ---- body validation (body.c) ---- */
+
+enum body_mode { BODY_CREATE, BODY_PATCH, BODY_PUT };
+
+struct body_value {
+    bool present; /* given by the client (or filled by a default on create/PUT) */
+    struct store_param p;
+    char *owned;  /* storage behind p.s, if any */
+};
+
+struct body {
+    struct body_value v[32]; /* indexed like c->fields */
+    void *json;              /* the parsed document (json_t *) */
+};
+
+/* Parses r->body as a JSON object and validates it against c for mode.
+ * On a client error answers 422/415 and returns -1; else 0.  body_free
+ * always (NULL-safe parts). */
+int body_parse(struct ctx *x, const struct collection *c, enum body_mode mode, struct body *out);
+void body_free(struct body *b);
+/* The string value of a required FT_UUID/FT_TEXT member (mini bodies like
+ * {"user_id": ...}); answers 422 and returns NULL when absent or invalid. */
+const char *body_uuid_member(struct ctx *x, const char *name, char out[37]);
+
+/* ---- the generic engine (crud.c) ---- */
+
+void crud_list(struct ctx *x, const struct collection *c);
+void crud_create(struct ctx *x, const struct collection *c);
+void crud_get(struct ctx *x, const struct collection *c, const char *id);
+void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode);
+void crud_delete(struct ctx *x, const struct collection *c, const char *id);
+/* 1 if the caller may see workspace ws, 0 if not (answered 404), -1 on a
+ * storage error (answered). */
+int crud_workspace_visible(struct ctx *x, const char *ws);
+/* Next position in the order of writes (inside a write transaction). */
+int crud_next_seq(struct ctx *x, int64_t *seq, struct store_err *err);
+
+/* ---- accounts (accounts.c) ---- */
+
+/* Authenticates the bearer token; answers 401/403 and returns -1 when the
+ * caller may not proceed. */
+int acct_authenticate(struct ctx *x);
+void acct_me(struct ctx *x);
+void acct_new_token(struct ctx *x, const char *user_id);
+void acct_add_member(struct ctx *x, const char *ws);
+
+#endif

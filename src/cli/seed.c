@@ -1,0 +1,431 @@
+/*
+ * seed — fills a database with realistic synthetic data, fast.
+ *
+ * Deterministic for a given --seed: one PRNG (splitmix64) drives every
+ * choice, ids included (UUIDv7 layout from the row's created_at plus PRNG
+ * bits).  Rows go in through the same store interface as the server's, in
+ * large transactions with one prepared INSERT per table, and with the
+ * connection in bulk mode (SQLite: synchronous=OFF; a final COMMIT and
+ * checkpoint make the result durable).
+ */
+#include "cli.h"
+
+#include "../api/api.h"
+#include "../store/store.h"
+#include "../util/buf.h"
+#include "../util/text.h"
+#include "../util/vclock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 20000
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t next(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t below(struct rng *r, uint64_t n)
+{
+    return n ? next(r) % n : 0;
+}
+
+static void seeded_uuid(struct rng *r, int64_t us, char out[37])
+{
+    unsigned char b[16];
+    uint64_t ms = (uint64_t)(us / 1000), a = next(r), c = next(r);
+    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    for (int i = 6; i < 16; i++) b[i] = (unsigned char)((i < 11 ? a : c) >> (8 * (i % 8)));
+    b[6] = (unsigned char)(0x70 | (b[6] & 0x0F));
+    b[8] = (unsigned char)(0x80 | (b[8] & 0x3F));
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[36] = '\0';
+}
+
+static const char *const first_names[] = {"Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
+                                          "Edsger", "Radia", "Niklaus", "Hedy", "Alan", "Katherine", "Tim", "Sophie",
+                                          "José", "Zoë", "Łukasz", "Åsa"};
+static const char *const last_names[] = {"Lovelace", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
+                                         "Allen", "Dijkstra", "Perlman", "Wirth", "Lamarr", "Turing", "Johnson",
+                                         "Berners-Lee", "Wilson", "Núñez", "O'Brien", "Kowalski", "Lindqvist"};
+static const char *const domains[] = {"example.com", "firemode.test", "acme.io", "north.example", "labs.example"};
+static const char *const words[] = {"annual", "fire", "drill", "sprinkler", "alarm", "report", "inspection", "floor",
+                                    "plan", "exit", "smoke", "detector", "audit", "Q3", "east-wing", "lobby",
+                                    "basement", "roof", "hydrant", "evacuation", "panel", "zone", "draft", "final"};
+static const char *const exts[] = {"pdf", "docx", "xlsx", "png", "jpg", "csv", "txt", "dwg"};
+static const char *const tags[] = {"urgent", "review", "archived", "blueprint", "invoice", "safety", "north", "south",
+                                   "q1", "q2", "q3", "q4", "legal", "ops", "draft", "Signed"};
+static const char *const doc_status[] = {"uploaded", "queued", "processing", "processed", "processed", "failed"};
+static const char *const doc_source[] = {"upload", "upload", "email", "api", "import"};
+static const char *const job_status[] = {"queued", "running", "succeeded", "succeeded", "failed", "cancelled"};
+static const char *const ws_kinds[] = {"Headquarters", "Warehouse", "Plant", "Campus", "Tower", "Depot", "Clinic"};
+static const char *const cities[] = {"Oslo", "Lyon", "Austin", "Kyoto", "Porto", "Gdańsk", "Quito", "Perth"};
+#define PICK(r, a) (a[below(r, sizeof(a) / sizeof(a[0]))])
+
+struct progress {
+    long done, total;
+    int last_pct;
+    bool tty;
+    struct timespec start;
+};
+
+static void progress(struct progress *p, long add)
+{
+    p->done += add;
+    if (!p->tty || p->total == 0) return;
+    int pct = (int)(p->done * 100 / p->total);
+    if (pct == p->last_pct && p->done != p->total) return;
+    p->last_pct = pct;
+    int w = pct * 40 / 100;
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %ld/%ld rows", w, "########################################", 40 - w, "", pct,
+            p->done, p->total);
+    if (p->done >= p->total) fputc('\n', stderr);
+}
+
+struct seeder {
+    struct store *st;
+    const struct dialect *d;
+    struct rng rng;
+    struct store_err err;
+    struct progress prog;
+    long in_batch;
+    int64_t seq;
+    char clock[128];
+    int64_t t0, span; /* created_at range */
+};
+
+static int batch_tick(struct seeder *s)
+{
+    if (++s->in_batch < BATCH) return 0;
+    s->in_batch = 0;
+    progress(&s->prog, BATCH);
+    if (store_commit(s->st, &s->err) < 0 || store_begin(s->st, true, &s->err) < 0) return -1;
+    return 0;
+}
+
+static const char *insert_sql(struct seeder *s, struct buf *b, const char *table, const char *cols, int n)
+{
+    buf_reset(b);
+    buf_printf(b, "INSERT INTO %s (%s) VALUES (", table, cols);
+    for (int i = 1; i <= n; i++) buf_printf(b, "%s%c%d", i > 1 ? ", " : "", s->d->param_prefix, i);
+    buf_putc(b, ')');
+    return b->data;
+}
+
+static long arg_long(int argc, char **argv, const char *name, long def)
+{
+    for (int i = 1; i < argc - 1; i++)
+        if (strcmp(argv[i], name) == 0) return strtol(argv[i + 1], NULL, 10);
+    return def;
+}
+
+static void usage(void)
+{
+    fputs("usage: firemode seed [--db URL] [--seed N] [--users N] [--workspaces N] [--documents N]\n"
+          "                     [--jobs N] [--configs N] [--sessions N]\n"
+          "Fills the database with deterministic synthetic data (same --seed, same data).\n"
+          "Defaults: --seed 1 --users 1000 --workspaces 50 --documents 100000 --jobs 50000 --configs 2000\n"
+          "          --sessions 5000.  Shows a progress bar when stderr is a terminal.\n",
+          stderr);
+}
+
+int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return 0;
+        }
+    static const char *const known[] = {"--db", "--seed", "--users", "--workspaces", "--documents",
+                                        "--jobs", "--configs", "--sessions", "--node-id", NULL};
+    for (int i = 1; i < argc; i += 2) {
+        bool ok = false;
+        for (int k = 0; known[k]; k++) ok |= strcmp(argv[i], known[k]) == 0;
+        if (!ok || i + 1 >= argc) {
+            fprintf(stderr, "firemode seed: unknown or incomplete option '%s'\n", argv[i]);
+            usage();
+            return 2;
+        }
+    }
+    long n_users = arg_long(argc, argv, "--users", 1000), n_ws = arg_long(argc, argv, "--workspaces", 50),
+         n_docs = arg_long(argc, argv, "--documents", 100000), n_jobs = arg_long(argc, argv, "--jobs", 50000),
+         n_cfg = arg_long(argc, argv, "--configs", 2000), n_sess = arg_long(argc, argv, "--sessions", 5000);
+    if (n_users < 1 || n_ws < 1 || n_docs < 0 || n_jobs < 0 || n_cfg < 0 || n_sess < 0 || (n_jobs > 0 && n_cfg < 1)) {
+        fputs("firemode seed: sizes must be >= 0, with at least one user and workspace (and a config for jobs)\n",
+              stderr);
+        return 2;
+    }
+    struct seeder s = {0};
+    s.rng.s = (uint64_t)arg_long(argc, argv, "--seed", 1);
+    s.st = store_open(db_url, &s.err);
+    if (!s.st) {
+        fprintf(stderr, "firemode seed: %s\n", s.err.msg);
+        return 1;
+    }
+    s.d = store_dialect(s.st);
+    int rc = 1;
+    struct buf sql, b2;
+    buf_init(&sql);
+    buf_init(&b2);
+    char (*user_ids)[37] = xcalloc((size_t)n_users, 37);
+    char (*ws_ids)[37] = xcalloc((size_t)n_ws, 37);
+    char (*cfg_ids)[37] = xcalloc((size_t)(n_cfg ? n_cfg : 1), 37);
+    long *cfg_ws = xcalloc((size_t)(n_cfg ? n_cfg : 1), sizeof(long));
+    char (*job_ids)[37] = xcalloc((size_t)(n_jobs ? n_jobs : 1), 37);
+    if (store_migrate(s.st, &s.err) < 0 || store_bulk_mode(s.st, &s.err) < 0) goto fail;
+    {
+        struct vclock vc = {0};
+        struct buf cb;
+        buf_init(&cb);
+        vclock_tick(&vc, node_id);
+        vclock_render(&vc, &cb);
+        snprintf(s.clock, sizeof s.clock, "%s", cb.data);
+        buf_free(&cb);
+    }
+    s.prog.tty = isatty(2);
+    s.prog.total = n_users + n_ws + n_docs + n_jobs + n_cfg + n_sess;
+    s.prog.last_pct = -1;
+    s.span = 2LL * 365 * 86400 * 1000000; /* two years up to 2026-01-01 */
+    s.t0 = 1767225600LL * 1000000 - s.span;
+    struct timespec t_start, t_end;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
+    if (store_begin(s.st, true, &s.err) < 0) goto fail;
+    {
+        struct ctx_seq {
+            int64_t v;
+        };
+        s.seq = 0;
+    }
+    /* seq: continue after whatever the database already holds */
+    {
+        struct store_param none[1];
+        (void)none;
+    }
+
+    /* users */
+    const char *u_sql = xstrndup("", 0);
+    free((void *)u_sql);
+    insert_sql(&s, &sql, "users",
+               "user_id, email, email_canonical, display_name, is_active, is_service_account, is_admin, created_at, "
+               "updated_at, last_login_at, vclock, seq",
+               12);
+    for (long i = 0; i < n_users; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        seeded_uuid(&s.rng, created, user_ids[i]);
+        char email[160], display[120];
+        const char *fn = PICK(&s.rng, first_names), *ln = PICK(&s.rng, last_names);
+        snprintf(email, sizeof email, "%s.%s%ld@%s", fn, ln, i, PICK(&s.rng, domains));
+        snprintf(display, sizeof display, "%s %s", fn, ln);
+        char *canon = text_ascii_lower(email, strlen(email));
+        bool has_login = below(&s.rng, 4) != 0;
+        int64_t login = created + (int64_t)below(&s.rng, (uint64_t)(s.t0 + s.span - created));
+        bool svc = below(&s.rng, 20) == 0;
+        struct store_param p[12] = {sp_text(user_ids[i], 36), sp_text(email, strlen(email)),
+                                    sp_text(canon, strlen(canon)),
+                                    below(&s.rng, 10) ? sp_text(display, strlen(display)) : sp_null(),
+                                    sp_bool(below(&s.rng, 10) != 0), sp_bool(svc), sp_bool(i == 0),
+                                    sp_int(created), sp_int(created + (int64_t)below(&s.rng, 86400000000LL)),
+                                    has_login ? sp_int(login) : sp_null(), sp_text(s.clock, strlen(s.clock)),
+                                    sp_int(++s.seq)};
+        long r = store_exec(s.st, sql.data, p, 12, NULL, NULL, &s.err);
+        free(canon);
+        if (r < 0 || batch_tick(&s) < 0) goto fail;
+    }
+    /* workspaces, each with a few members */
+    insert_sql(&s, &sql, "workspaces", "workspace_id, name, created_by_user_id, created_at, vclock, seq", 6);
+    insert_sql(&s, &b2, "workspace_members", "workspace_id, user_id, created_at", 3);
+    for (long i = 0; i < n_ws; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        seeded_uuid(&s.rng, created, ws_ids[i]);
+        char name[120];
+        snprintf(name, sizeof name, "%s %s %ld", PICK(&s.rng, cities), PICK(&s.rng, ws_kinds), i + 1);
+        long owner = (long)below(&s.rng, (uint64_t)n_users);
+        struct store_param p[6] = {sp_text(ws_ids[i], 36), sp_text(name, strlen(name)), sp_text(user_ids[owner], 36),
+                                   sp_int(created), sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
+        if (store_exec(s.st, sql.data, p, 6, NULL, NULL, &s.err) < 0) goto fail;
+        long members = 1 + (long)below(&s.rng, 8);
+        for (long m = 0; m < members; m++) {
+            long u = m == 0 ? owner : (long)below(&s.rng, (uint64_t)n_users);
+            struct store_param mp[3] = {sp_text(ws_ids[i], 36), sp_text(user_ids[u], 36), sp_int(created)};
+            buf_reset(&b2);
+            buf_printf(&b2, "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3) "
+                            "ON CONFLICT DO NOTHING",
+                       s.d->param_prefix, s.d->param_prefix, s.d->param_prefix);
+            if (store_exec(s.st, b2.data, mp, 3, NULL, NULL, &s.err) < 0) goto fail;
+        }
+        if (batch_tick(&s) < 0) goto fail;
+    }
+    /* configs */
+    insert_sql(&s, &sql, "configs",
+               "config_id, workspace_id, slug, title, created_by_user_id, created_at, updated_at, deleted_at, vclock, "
+               "seq",
+               10);
+    for (long i = 0; i < n_cfg; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        seeded_uuid(&s.rng, created, cfg_ids[i]);
+        cfg_ws[i] = (long)below(&s.rng, (uint64_t)n_ws);
+        char slug[80], title[160];
+        const char *w1 = PICK(&s.rng, words), *w2 = PICK(&s.rng, words);
+        snprintf(slug, sizeof slug, "cfg-%ld", i);
+        snprintf(title, sizeof title, "%c%s %s settings", w1[0] >= 'a' ? w1[0] - 32 : w1[0], w1 + 1, w2);
+        bool deleted = below(&s.rng, 20) == 0;
+        struct store_param p[10] = {sp_text(cfg_ids[i], 36), sp_text(ws_ids[cfg_ws[i]], 36), sp_text(slug, strlen(slug)),
+                                    sp_text(title, strlen(title)), sp_text(user_ids[below(&s.rng, (uint64_t)n_users)], 36),
+                                    sp_int(created), sp_int(created + (int64_t)below(&s.rng, 3600000000LL)),
+                                    deleted ? sp_int(created + 7200000000LL) : sp_null(),
+                                    sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
+        if (store_exec(s.st, sql.data, p, 10, NULL, NULL, &s.err) < 0 || batch_tick(&s) < 0) goto fail;
+    }
+    /* documents and their tags */
+    insert_sql(&s, &sql, "documents",
+               "document_id, workspace_id, original_filename, byte_size, status, source, uploaded_by_user_id, tags, "
+               "created_at, last_run_at, deleted_at, vclock, seq",
+               13);
+    buf_reset(&b2);
+    buf_printf(&b2, "INSERT INTO document_tags (document_id, tag) VALUES (%c1, %c2)", s.d->param_prefix,
+               s.d->param_prefix);
+    for (long i = 0; i < n_docs; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        char id[37], fname[200], tagjson[400];
+        seeded_uuid(&s.rng, created, id);
+        snprintf(fname, sizeof fname, "%s_%s_%ld.%s", PICK(&s.rng, words), PICK(&s.rng, words), i, PICK(&s.rng, exts));
+        /* 0-3 distinct tags in byte order */
+        unsigned mask = 0;
+        int ntags = (int)below(&s.rng, 4);
+        for (int t = 0; t < ntags; t++) mask |= 1u << below(&s.rng, 16);
+        const char *chosen[16];
+        int nc = 0;
+        for (int t = 0; t < 16; t++)
+            if (mask & (1u << t)) chosen[nc++] = tags[t];
+        for (int a = 1; a < nc; a++) /* insertion sort, byte order */
+            for (int k = a; k > 0 && strcmp(chosen[k - 1], chosen[k]) > 0; k--) {
+                const char *tmp = chosen[k];
+                chosen[k] = chosen[k - 1];
+                chosen[k - 1] = tmp;
+            }
+        size_t o = 0;
+        tagjson[o++] = '[';
+        for (int t = 0; t < nc; t++) o += (size_t)snprintf(tagjson + o, sizeof tagjson - o, "%s\"%s\"", t ? "," : "", chosen[t]);
+        tagjson[o++] = ']';
+        tagjson[o] = '\0';
+        long ws = (long)below(&s.rng, (uint64_t)n_ws);
+        bool ran = below(&s.rng, 3) != 0;
+        struct store_param p[13] = {
+            sp_text(id, 36), sp_text(ws_ids[ws], 36), sp_text(fname, strlen(fname)),
+            sp_int((int64_t)below(&s.rng, 50000000)), sp_text(PICK(&s.rng, doc_status), strlen(doc_status[0]) * 0 + 0),
+            sp_null(), sp_text(user_ids[below(&s.rng, (uint64_t)n_users)], 36), sp_text(tagjson, o), sp_int(created),
+            ran ? sp_int(created + (int64_t)below(&s.rng, 864000000000LL)) : sp_null(),
+            below(&s.rng, 25) == 0 ? sp_int(created + 1000000) : sp_null(), sp_text(s.clock, strlen(s.clock)),
+            sp_int(++s.seq)};
+        const char *st_ = PICK(&s.rng, doc_status), *src = PICK(&s.rng, doc_source);
+        p[4] = sp_text(st_, strlen(st_));
+        p[5] = sp_text(src, strlen(src));
+        if (store_exec(s.st, sql.data, p, 13, NULL, NULL, &s.err) < 0) goto fail;
+        for (int t = 0; t < nc; t++) {
+            struct store_param tp[2] = {sp_text(id, 36), sp_text(chosen[t], strlen(chosen[t]))};
+            if (store_exec(s.st, b2.data, tp, 2, NULL, NULL, &s.err) < 0) goto fail;
+        }
+        if (batch_tick(&s) < 0) goto fail;
+    }
+    /* jobs: a config of the same workspace; some retries of earlier jobs */
+    insert_sql(&s, &sql, "jobs",
+               "job_id, workspace_id, config_id, config_version_id, status, submitted_by_user_id, trace_id, "
+               "retry_of_job_id, created_at, queued_at, started_at, completed_at, vclock, seq",
+               14);
+    long *first_job_of_ws = xcalloc((size_t)n_ws, sizeof(long));
+    for (long w = 0; w < n_ws; w++) first_job_of_ws[w] = -1;
+    for (long i = 0; i < n_jobs; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        seeded_uuid(&s.rng, created, job_ids[i]);
+        long cfg = (long)below(&s.rng, (uint64_t)n_cfg);
+        long ws = cfg_ws[cfg];
+        const char *stt = PICK(&s.rng, job_status);
+        bool started = strcmp(stt, "queued") != 0;
+        bool done = started && strcmp(stt, "running") != 0;
+        int64_t st_at = created + (int64_t)below(&s.rng, 600000000LL);
+        char ver[32], trace[40];
+        snprintf(ver, sizeof ver, "v%d", (int)below(&s.rng, 20) + 1);
+        snprintf(trace, sizeof trace, "trace-%016llx", (unsigned long long)next(&s.rng));
+        long retry = first_job_of_ws[ws];
+        bool is_retry = retry >= 0 && below(&s.rng, 10) == 0;
+        struct store_param p[14] = {
+            sp_text(job_ids[i], 36), sp_text(ws_ids[ws], 36), sp_text(cfg_ids[cfg], 36),
+            below(&s.rng, 3) ? sp_text(ver, strlen(ver)) : sp_null(), sp_text(stt, strlen(stt)),
+            sp_text(user_ids[below(&s.rng, (uint64_t)n_users)], 36),
+            below(&s.rng, 2) ? sp_text(trace, strlen(trace)) : sp_null(),
+            is_retry ? sp_text(job_ids[retry], 36) : sp_null(), sp_int(created), sp_int(created),
+            started ? sp_int(st_at) : sp_null(), done ? sp_int(st_at + (int64_t)below(&s.rng, 3600000000LL)) : sp_null(),
+            sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
+        if (store_exec(s.st, sql.data, p, 14, NULL, NULL, &s.err) < 0) goto fail;
+        if (first_job_of_ws[ws] < 0) first_job_of_ws[ws] = i;
+        if (batch_tick(&s) < 0) {
+            free(first_job_of_ws);
+            goto fail;
+        }
+    }
+    free(first_job_of_ws);
+    /* test sessions */
+    insert_sql(&s, &sql, "test_sessions",
+               "id, building_id, status, technician_id, notes, created_by, created_at, updated_at, deleted_at, vclock, "
+               "seq",
+               11);
+    static const char *const sess_status[] = {"scheduled", "in_progress", "completed", "completed", "failed",
+                                              "cancelled"};
+    for (long i = 0; i < n_sess; i++) {
+        int64_t created = s.t0 + (int64_t)below(&s.rng, (uint64_t)s.span);
+        char id[37], building[37], tech[40], notes[200];
+        seeded_uuid(&s.rng, created, id);
+        seeded_uuid(&s.rng, created, building);
+        snprintf(tech, sizeof tech, "tech-%03d", (int)below(&s.rng, 200));
+        snprintf(notes, sizeof notes, "%s %s check, %s", PICK(&s.rng, words), PICK(&s.rng, words), PICK(&s.rng, cities));
+        const char *stt = PICK(&s.rng, sess_status);
+        struct store_param p[11] = {sp_text(id, 36), sp_text(building, 36), sp_text(stt, strlen(stt)),
+                                    below(&s.rng, 4) ? sp_text(tech, strlen(tech)) : sp_null(),
+                                    below(&s.rng, 2) ? sp_text(notes, strlen(notes)) : sp_null(),
+                                    sp_text(user_ids[below(&s.rng, (uint64_t)n_users)], 36), sp_int(created),
+                                    sp_int(created), sp_null(), sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
+        if (store_exec(s.st, sql.data, p, 11, NULL, NULL, &s.err) < 0 || batch_tick(&s) < 0) goto fail;
+    }
+    {
+        char cs[200];
+        snprintf(cs, sizeof cs, "UPDATE firemode_counters SET value = %c1 WHERE name = 'write_seq' AND value < %c1",
+                 s.d->param_prefix, s.d->param_prefix);
+        struct store_param p = sp_int(s.seq);
+        if (store_exec(s.st, cs, &p, 1, NULL, NULL, &s.err) < 0) goto fail;
+    }
+    if (store_commit(s.st, &s.err) < 0) goto fail;
+    progress(&s.prog, s.in_batch);
+    clock_gettime(CLOCK_MONOTONIC, &t_end);
+    double secs = (double)(t_end.tv_sec - t_start.tv_sec) + (double)(t_end.tv_nsec - t_start.tv_nsec) / 1e9;
+    fprintf(stderr, "seeded %ld rows in %.2f s (%.0f rows/s)\n", s.prog.total, secs,
+            secs > 0 ? (double)s.prog.total / secs : 0.0);
+    rc = 0;
+    goto out;
+fail:
+    if (s.in_batch >= 0) store_rollback(s.st);
+    fprintf(stderr, "\nfiremode seed: %s\n", s.err.msg[0] ? s.err.msg : "failed");
+    if (s.err.kind == STORE_UNIQUE) fputs("firemode seed: the database already holds seeded rows; use a fresh database or another --seed\n", stderr);
+out:
+    free(user_ids), free(ws_ids), free(cfg_ids), free(cfg_ws), free(job_ids);
+    buf_free(&sql);
+    buf_free(&b2);
+    store_close(s.st);
+    return rc;
+}

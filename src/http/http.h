@@ -1,0 +1,73 @@
+/*
+ * http — the request as the API layer sees it, and the one place responses
+ * are made.
+ *
+ * A struct request lives from the first byte of a request to the end of its
+ * response (allocated on the first callback, freed in the completed
+ * callback, so client aborts clean up too).  The API layer reads the parsed
+ * target, headers and body, and answers with one of the resp_* functions;
+ * errors become {"detail": ...} bodies here and nowhere else.
+ */
+#ifndef FM_HTTP_H
+#define FM_HTTP_H
+
+#include "../model/collection.h"
+#include "../util/buf.h"
+#include "../util/url.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_TARGET 8192
+#define HTTP_MAX_HEADERS (16 * 1024)
+#define HTTP_MAX_RESP_HEADERS 8
+
+struct MHD_Connection;
+
+struct resp_header {
+    char *name;  /* owned */
+    char *value; /* owned */
+};
+
+struct request {
+    /* request */
+    struct MHD_Connection *conn;
+    enum method method;
+    const char *method_name;
+    char *target;      /* owned raw request target */
+    size_t target_len;
+    struct url url;    /* parsed target */
+    struct buf body;
+    char request_id[65];
+    int64_t start_us;  /* monotonic, for the log */
+    int64_t now_us;    /* wall clock, the request's "now" */
+    /* routing, filled by the API layer's precheck */
+    const void *route;
+    char path_ws[37];  /* canonical {workspace_id} from the path, or "" */
+    char path_id[37];  /* canonical {id} from the path, or "" */
+    /* response */
+    int status;
+    struct buf out;
+    struct resp_header headers[HTTP_MAX_RESP_HEADERS];
+    int nheaders;
+    bool responded;
+};
+
+/* A request header's value (case-insensitive name), or NULL. */
+const char *req_header(struct request *r, const char *name);
+
+/* Adds a response header (copied). */
+void resp_header(struct request *r, const char *name, const char *value);
+/* Answers with status and body (JSON); takes over body's contents. */
+void resp_json(struct request *r, int status, struct buf *body);
+/* {"detail": "<detail>"} */
+void resp_error(struct request *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 422 {"detail":[{"loc":[where, name...],"msg":msg,"type":type}]}; name may be NULL. */
+void resp_invalid(struct request *r, const char *where, const char *name, const char *msg, const char *type);
+/* No body (204, 304). */
+void resp_empty(struct request *r, int status);
+/* Plain text (metrics). */
+void resp_text(struct request *r, int status, const char *content_type, struct buf *body);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * server — see server.h.
+ *
+ * Threads: libmicrohttpd's internal thread pool (epoll), `threads` workers.
+ * Each worker lazily opens its own database connection (a thread-specific
+ * key closes it when the worker exits), so prepared statements are reused
+ * per connection and no lock is shared on the request path.
+ *
+ * A request's life:
+ *   URI log callback   -> struct request allocated, raw target kept
+ *   first access call  -> method, target, header limits; body limits from
+ *                         Content-Length; then MHD_YES to read the body
+ *   more access calls  -> body appended (413 as soon as it passes 1 MiB)
+ *   last access call   -> api_handle() answers; the response is queued
+ *   completed callback -> log line, metrics, request freed
+ * A stalled client costs one connection slot until the connection timeout;
+ * it never blocks a worker, because MHD reads and writes without blocking.
+ */
+#include "server.h"
+
+#include "../api/api.h"
+#include "../store/store.h"
+#include "../util/crypto.h"
+#include "../util/text.h"
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct server_config *g_cfg;
+static pthread_key_t g_store_key;
+static atomic_int g_in_flight;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- responses: the only place a status and body are put together ---- */
+
+const char *req_header(struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void resp_header(struct request *r, const char *name, const char *value)
+{
+    if (r->nheaders == HTTP_MAX_RESP_HEADERS) return;
+    r->headers[r->nheaders].name = xstrndup(name, strlen(name));
+    r->headers[r->nheaders].value = xstrndup(value, strlen(value));
+    r->nheaders++;
+}
+
+void resp_json(struct request *r, int status, struct buf *body)
+{
+    buf_free(&r->out);
+    r->out = *body;
+    buf_init(body);
+    r->status = status;
+    r->responded = true;
+    resp_header(r, "Content-Type", "application/json");
+}
+
+void resp_text(struct request *r, int status, const char *content_type, struct buf *body)
+{
+    buf_free(&r->out);
+    r->out = *body;
+    buf_init(body);
+    r->status = status;
+    r->responded = true;
+    resp_header(r, "Content-Type", content_type);
+}
+
+void resp_empty(struct request *r, int status)
+{
+    buf_free(&r->out);
+    r->status = status;
+    r->responded = true;
+}
+
+void resp_error(struct request *r, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"detail\":");
+    buf_json_str(&b, msg, strlen(msg));
+    buf_putc(&b, '}');
+    resp_json(r, status, &b);
+}
+
+void resp_invalid(struct request *r, const char *where, const char *name, const char *msg, const char *type)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"detail\":[{\"loc\":[");
+    buf_json_str(&b, where, strlen(where));
+    if (name) {
+        buf_putc(&b, ',');
+        buf_json_str(&b, name, strlen(name));
+    }
+    buf_puts(&b, "],\"msg\":");
+    buf_json_str(&b, msg, strlen(msg));
+    buf_puts(&b, ",\"type\":");
+    buf_json_str(&b, type, strlen(type));
+    buf_puts(&b, "}]}");
+    resp_json(r, 422, &b);
+}
+
+/* ---- the request life cycle ------------------------------------------ */
+
+static void request_free(struct request *r)
+{
+    if (!r) return;
+    free(r->target);
+    url_free(&r->url);
+    buf_free(&r->body);
+    buf_free(&r->out);
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r);
+}
+
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct request *r = xcalloc(1, sizeof *r);
+    r->conn = conn;
+    r->start_us = mono_us();
+    r->now_us = time_now_us();
+    r->target_len = strlen(uri);
+    r->target = xstrndup(uri, r->target_len > HTTP_MAX_TARGET + 1 ? HTTP_MAX_TARGET + 1 : r->target_len);
+    buf_init(&r->body);
+    buf_init(&r->out);
+    atomic_fetch_add(&g_in_flight, 1);
+    return r;
+}
+
+static const struct {
+    const char *name;
+    enum method m;
+} methods[] = {
+    {"GET", M_GET}, {"HEAD", M_HEAD}, {"POST", M_POST}, {"PUT", M_PUT},
+    {"PATCH", M_PATCH}, {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS},
+};
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *total = cls;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static bool valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result respond_now(struct MHD_Connection *conn, struct request *r)
+{
+    size_t len;
+    char *data = buf_steal(&r->out, &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    for (int i = 0; i < r->nheaders; i++) MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void store_dtor(void *p)
+{
+    store_close(p);
+}
+
+/* This worker's database connection, opened on first use; NULL (and err
+ * filled) when the database cannot be reached now. */
+static struct store *worker_store(struct store_err *err)
+{
+    struct store *st = pthread_getspecific(g_store_key);
+    if (st) return st;
+    st = store_open(g_cfg->db_url, err);
+    if (st) pthread_setspecific(g_store_key, st);
+    return st;
+}
+
+static bool body_allowed(enum method m)
+{
+    return m == M_POST || m == M_PUT || m == M_PATCH;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    struct request *r = *req_cls;
+    if (!r) return MHD_NO; /* cannot happen: the URI logger always runs first */
+
+    if (r->method_name == NULL) {
+        /* First call: headers are complete. */
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && valid_request_id(rid)) {
+            snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+        } else {
+            char u[37];
+            uuid7_new(u);
+            snprintf(r->request_id, sizeof r->request_id, "%s", u);
+        }
+        r->method_name = method;
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+            if (strcmp(method, methods[i].name) == 0) r->method = methods[i].m;
+        if (!r->method) {
+            resp_error(r, 501, "Method '%.32s' is not implemented", method);
+            return respond_now(conn, r);
+        }
+        if (r->target_len > HTTP_MAX_TARGET) {
+            resp_error(r, 414, "Request target longer than %d bytes", HTTP_MAX_TARGET);
+            return respond_now(conn, r);
+        }
+        size_t hsize = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_header, &hsize);
+        if (hsize > HTTP_MAX_HEADERS) {
+            resp_error(r, 431, "Request headers larger than %d bytes", HTTP_MAX_HEADERS);
+            return respond_now(conn, r);
+        }
+        enum url_status us = url_parse(r->target, r->target_len, &r->url);
+        if (us == URL_BAD_ENCODING) {
+            resp_error(r, 400, "Malformed percent-encoding in the request target");
+            return respond_now(conn, r);
+        }
+        if (us == URL_BAD_PATH || us == URL_TOO_MANY) {
+            resp_error(r, 404, "Not Found");
+            return respond_now(conn, r);
+        }
+        if (us == URL_TOO_MANY_PAIRS) {
+            resp_invalid(r, "query", NULL, "Too many query parameters", "too_long");
+            return respond_now(conn, r);
+        }
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            int64_t n;
+            if (!int_parse(cl, strlen(cl), &n) || n < 0) {
+                resp_error(r, 400, "Malformed Content-Length");
+                return respond_now(conn, r);
+            }
+            if (n > HTTP_MAX_BODY) {
+                resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
+                return respond_now(conn, r);
+            }
+        }
+        /* Route and method before the body, so a wrong method or path is
+         * answered without reading what the client sends. */
+        if (api_precheck(r)) return respond_now(conn, r);
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        if (r->responded) { /* already answered (413): discard the rest */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (r->body.len + *upload_data_size > HTTP_MAX_BODY || !body_allowed(r->method)) {
+            if (!body_allowed(r->method))
+                resp_error(r, 400, "%s requests take no body", r->method_name);
+            else
+                resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
+            *upload_data_size = 0;
+            return respond_now(conn, r);
+        }
+        buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->responded) return MHD_YES;
+
+    struct store_err err = {0};
+    struct store *st = worker_store(&err);
+    api_handle(r, st, &err);
+    if (!r->responded) resp_error(r, 500, "Internal Server Error");
+    return respond_now(conn, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct request *r = *req_cls;
+    if (!r) return;
+    int64_t dur = mono_us() - r->start_us;
+    int status = r->responded ? r->status : 0;
+    /* one line per request: method path status duration request-id */
+    fprintf(stderr, "%s %.*s %d %.3fms rid=%s%s\n", r->method_name ? r->method_name : "-",
+            (int)(r->target_len > 512 ? 512 : r->target_len), r->target, status, (double)dur / 1000.0,
+            r->request_id[0] ? r->request_id : "-", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    api_observe(r->method_name, status, dur);
+    request_free(r);
+    *req_cls = NULL;
+    atomic_fetch_sub(&g_in_flight, 1);
+}
+
+int server_parse_listen(const char *listen, char *host, unsigned long hostcap, unsigned *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || !colon[1]) return 0;
+    int64_t p;
+    if (!int_parse(colon + 1, strlen(colon + 1), &p) || p < 0 || p > 65535) return 0;
+    size_t hl = (size_t)(colon - listen);
+    const char *h = listen;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
+    if (hl == 0) h = "0.0.0.0", hl = 7;
+    if (hl >= hostcap) return 0;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (unsigned)p;
+    return 1;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    fputs("firemode: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+int server_run(const struct server_config *cfg)
+{
+    g_cfg = cfg;
+    char host[128];
+    unsigned port;
+    if (!server_parse_listen(cfg->listen, host, sizeof host, &port)) {
+        fprintf(stderr, "firemode: bad listen address '%s' (want HOST:PORT)\n", cfg->listen);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        fprintf(stderr, "firemode: listen address '%s' is not an IP address\n", host);
+        return -1;
+    }
+    pthread_key_create(&g_store_key, store_dtor);
+
+    /* Signals are taken by this thread only (sigwait below). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "firemode: cannot listen on %s\n", cfg->listen);
+        return -1;
+    }
+    fprintf(stderr, "firemode: serving on http://%s (db %s, node %s, %d threads)\n", cfg->listen,
+            strncmp(cfg->db_url, "sqlite:", 7) == 0 ? cfg->db_url : "postgresql", cfg->node_id, cfg->threads);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "firemode: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    MHD_socket ls = MHD_quiesce_daemon(d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    /* Let requests in flight finish, up to 10 s; idle keep-alive
+     * connections are closed by MHD_stop_daemon. */
+    for (int i = 0; i < 1000 && atomic_load(&g_in_flight) > 0; i++) usleep(10000);
+    MHD_stop_daemon(d);
+    fprintf(stderr, "firemode: stopped\n");
+    return 0;
+}

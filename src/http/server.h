@@ -1,0 +1,23 @@
+/*
+ * server — libmicrohttpd glue: listening, the request life cycle, limits,
+ * one log line per request, and graceful shutdown.
+ */
+#ifndef FM_SERVER_H
+#define FM_SERVER_H
+
+struct server_config {
+    const char *listen;  /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    const char *db_url;
+    const char *node_id;
+    int threads;         /* worker threads, each with its own DB connection */
+    int conn_timeout_s;  /* idle/stalled connection timeout */
+};
+
+/* Serves until SIGTERM or SIGINT, then stops accepting, lets requests in
+ * flight finish (up to a bound) and returns 0; -1 if it could not start. */
+int server_run(const struct server_config *cfg);
+
+/* Splits "host:port"; false if malformed.  host[] gets the address text. */
+int server_parse_listen(const char *listen, char *host, unsigned long hostcap, unsigned *port);
+
+#endif

@@ -1,0 +1,660 @@
+/*
+ * test_text — the pure helpers under the grammar: strict URL parsing
+ * (url.c), RFC 3339 timestamps, UUIDs, UTF-8, bool/int parsing (text.c) and
+ * JSON string escaping (buf.c).  Expected timestamps were computed
+ * independently (Python datetime), not by the code under test.
+ */
+#include "tests.h"
+
+#include "util/buf.h"
+#include "util/text.h"
+#include "util/url.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+/* ---- url_parse ------------------------------------------------------- */
+
+static enum url_status parse(const char *target, struct url *u)
+{
+    return url_parse(target, strlen(target), u);
+}
+
+static void assert_seg(const struct url *u, int i, const char *want)
+{
+    assert_true(i < u->nseg);
+    assert_int_equal(u->seg_len[i], strlen(want));
+    assert_memory_equal(u->seg[i], want, strlen(want));
+    assert_int_equal(u->seg[i][u->seg_len[i]], '\0');
+}
+
+static void assert_pair(const struct url *u, int i, const char *key, const char *value)
+{
+    assert_true(i < u->npairs);
+    assert_int_equal(u->pairs[i].key_len, strlen(key));
+    assert_memory_equal(u->pairs[i].key, key, strlen(key));
+    assert_int_equal(u->pairs[i].key[u->pairs[i].key_len], '\0');
+    assert_int_equal(u->pairs[i].value_len, strlen(value));
+    assert_memory_equal(u->pairs[i].value, value, strlen(value));
+    assert_int_equal(u->pairs[i].value[u->pairs[i].value_len], '\0');
+}
+
+static void url_basic(void **state)
+{
+    struct url u;
+    assert_int_equal(parse("/workspaces/0190c0de-0000-7000-8000-000000000001/documents?page=2&sort=-created_at", &u),
+                     URL_OK);
+    assert_int_equal(u.nseg, 3);
+    assert_seg(&u, 0, "workspaces");
+    assert_seg(&u, 1, "0190c0de-0000-7000-8000-000000000001");
+    assert_seg(&u, 2, "documents");
+    assert_false(u.trailing_slash);
+    assert_int_equal(u.npairs, 2);
+    assert_pair(&u, 0, "page", "2");
+    assert_pair(&u, 1, "sort", "-created_at");
+    url_free(&u);
+    assert_null(u.arena);
+    url_free(&u); /* idempotent */
+}
+
+static void url_root_and_trailing_slash(void **state)
+{
+    struct url u;
+    assert_int_equal(parse("/", &u), URL_OK);
+    assert_int_equal(u.nseg, 0);
+    assert_int_equal(u.npairs, 0);
+    url_free(&u);
+
+    assert_int_equal(parse("/users/", &u), URL_OK);
+    assert_int_equal(u.nseg, 1);
+    assert_seg(&u, 0, "users");
+    assert_true(u.trailing_slash);
+    url_free(&u);
+
+    assert_int_equal(parse("/users", &u), URL_OK);
+    assert_int_equal(u.nseg, 1);
+    assert_false(u.trailing_slash);
+    url_free(&u);
+
+    assert_int_equal(parse("/users/?page=1", &u), URL_OK);
+    assert_int_equal(u.nseg, 1);
+    assert_true(u.trailing_slash);
+    assert_int_equal(u.npairs, 1);
+    assert_pair(&u, 0, "page", "1");
+    url_free(&u);
+
+    assert_int_equal(parse("/?", &u), URL_OK);
+    assert_int_equal(u.nseg, 0);
+    assert_int_equal(u.npairs, 0);
+    url_free(&u);
+}
+
+static void url_bad_encoding(void **state)
+{
+    static const char *const bad[] = {
+        "/a?q=%zz", "/a?q=%4",  "/a?q=%",    "/a?q=%00",  "/a?q=a%0", "/a?%zz=1", "/a?k%=1",
+        "/a%zz",    "/a%",      "/a%4/b",    "/a%00b",    "/a?q=%g0", "/a?q=%0g", "/%",
+        "/a?x=1&q=%", "/a?q=%%41",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct url u;
+        enum url_status st = parse(bad[i], &u);
+        if (st != URL_BAD_ENCODING) fprintf(stderr, "input: %s -> %d\n", bad[i], (int)st);
+        assert_int_equal(st, URL_BAD_ENCODING);
+        url_free(&u);
+    }
+}
+
+static void url_bad_path(void **state)
+{
+    static const char *const bad[] = {
+        "", "users", "?a=1", "//", "/a//b", "/a//", "/.", "/./a", "/a/..", "/a/../b", "/a/%2e%2E", "/%2E",
+        "/a%2Fb", "/a%2fb/c",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct url u;
+        enum url_status st = parse(bad[i], &u);
+        if (st != URL_BAD_PATH) fprintf(stderr, "input: '%s' -> %d\n", bad[i], (int)st);
+        assert_int_equal(st, URL_BAD_PATH);
+        url_free(&u);
+    }
+    /* Dots that are not whole segments are plain names. */
+    struct url u;
+    assert_int_equal(parse("/.a/a../...", &u), URL_OK);
+    assert_int_equal(u.nseg, 3);
+    assert_seg(&u, 0, ".a");
+    assert_seg(&u, 1, "a..");
+    assert_seg(&u, 2, "...");
+    url_free(&u);
+}
+
+static void url_plus_and_percent(void **state)
+{
+    struct url u;
+    assert_int_equal(parse("/a+b/c%20d?q=x+y%2Bz&%70age=%31&k+1=%C3%A9", &u), URL_OK);
+    assert_int_equal(u.nseg, 2);
+    assert_seg(&u, 0, "a+b"); /* '+' is a space only in the query */
+    assert_seg(&u, 1, "c d");
+    assert_int_equal(u.npairs, 3);
+    assert_pair(&u, 0, "q", "x y+z");
+    assert_pair(&u, 1, "page", "1");
+    assert_pair(&u, 2, "k 1", "\xC3\xA9");
+    url_free(&u);
+}
+
+static void url_pairs_shapes(void **state)
+{
+    struct url u;
+    assert_int_equal(parse("/a?a=1&&b=2", &u), URL_OK);
+    assert_int_equal(u.npairs, 2);
+    assert_pair(&u, 0, "a", "1");
+    assert_pair(&u, 1, "b", "2");
+    url_free(&u);
+
+    assert_int_equal(parse("/a?&&a=1&", &u), URL_OK);
+    assert_int_equal(u.npairs, 1);
+    assert_pair(&u, 0, "a", "1");
+    url_free(&u);
+
+    /* key without '=' has an empty value; '=' inside a value is kept */
+    assert_int_equal(parse("/a?flag&k=&x=b=c&=v", &u), URL_OK);
+    assert_int_equal(u.npairs, 4);
+    assert_pair(&u, 0, "flag", "");
+    assert_pair(&u, 1, "k", "");
+    assert_pair(&u, 2, "x", "b=c");
+    assert_pair(&u, 3, "", "v");
+    url_free(&u);
+
+    /* repeated keys are kept in order */
+    assert_int_equal(parse("/a?s=1&s=2&s=3", &u), URL_OK);
+    assert_int_equal(u.npairs, 3);
+    assert_pair(&u, 0, "s", "1");
+    assert_pair(&u, 2, "s", "3");
+    url_free(&u);
+}
+
+static void url_fragment(void **state)
+{
+    struct url u;
+    assert_int_equal(parse("/a?b=1#frag&c=2", &u), URL_OK);
+    assert_int_equal(u.npairs, 1);
+    assert_pair(&u, 0, "b", "1");
+    url_free(&u);
+
+    /* A '?' after the '#' is part of the fragment, not a query. */
+    assert_int_equal(parse("/a#x?b=1", &u), URL_OK);
+    assert_int_equal(u.nseg, 1);
+    assert_seg(&u, 0, "a");
+    assert_int_equal(u.npairs, 0);
+    url_free(&u);
+}
+
+static void url_limits(void **state)
+{
+    struct buf b;
+    struct url u;
+
+    buf_init(&b);
+    for (int i = 0; i < URL_MAX_SEGMENTS; i++) buf_puts(&b, "/s");
+    assert_int_equal(url_parse(b.data, b.len, &u), URL_OK);
+    assert_int_equal(u.nseg, URL_MAX_SEGMENTS);
+    url_free(&u);
+    buf_puts(&b, "/s");
+    assert_int_equal(url_parse(b.data, b.len, &u), URL_TOO_MANY);
+    url_free(&u);
+    buf_free(&b);
+
+    buf_init(&b);
+    buf_puts(&b, "/a?");
+    for (int i = 0; i < URL_MAX_PAIRS; i++) buf_printf(&b, "%sk%d=%d", i ? "&" : "", i, i);
+    assert_int_equal(url_parse(b.data, b.len, &u), URL_OK);
+    assert_int_equal(u.npairs, URL_MAX_PAIRS);
+    assert_pair(&u, URL_MAX_PAIRS - 1, "k63", "63");
+    url_free(&u);
+    buf_puts(&b, "&one=more");
+    assert_int_equal(url_parse(b.data, b.len, &u), URL_TOO_MANY_PAIRS);
+    url_free(&u);
+    buf_free(&b);
+}
+
+static void url_not_nul_terminated(void **state)
+{
+    /* The target is pointer + length: bytes after n must not be read. */
+    char *t = malloc(8);
+    memcpy(t, "/a?q=%4", 7);
+    struct url u;
+    assert_int_equal(url_parse(t, 7, &u), URL_BAD_ENCODING);
+    url_free(&u);
+    memcpy(t, "/a?q=xy", 7);
+    assert_int_equal(url_parse(t, 7, &u), URL_OK);
+    assert_pair(&u, 0, "q", "xy");
+    url_free(&u);
+    free(t);
+}
+
+static void url_decode_direct(void **state)
+{
+    char out[32];
+    size_t n = 99;
+    assert_true(url_decode(S("a%41+%7e"), false, out, &n));
+    assert_int_equal(n, 5);
+    assert_string_equal(out, "aA+~");
+    assert_true(url_decode(S("a%41+%7e"), true, out, &n));
+    assert_string_equal(out, "aA ~");
+    assert_true(url_decode("", 0, true, out, &n));
+    assert_int_equal(n, 0);
+    assert_string_equal(out, "");
+    assert_false(url_decode(S("%"), true, out, &n));
+    assert_false(url_decode(S("ab%4"), true, out, &n));
+    assert_false(url_decode(S("%00"), true, out, &n));
+    assert_false(url_decode(S("%G1"), true, out, &n));
+    assert_true(url_decode(S("%ff%FF"), true, out, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal((unsigned char)out[0], 0xFF);
+}
+
+/* ---- timestamps ------------------------------------------------------ */
+
+static void assert_time(const char *s, int64_t want)
+{
+    int64_t got = 12345;
+    bool ok = time_parse(s, strlen(s), &got);
+    if (!ok || got != want) fprintf(stderr, "time_parse(%s) = %d, %lld\n", s, ok, (long long)got);
+    assert_true(ok);
+    assert_int_equal(got, want);
+}
+
+static void assert_bad_time(const char *s)
+{
+    int64_t got;
+    bool ok = time_parse(s, strlen(s), &got);
+    if (ok) fprintf(stderr, "time_parse(%s) accepted: %lld\n", s, (long long)got);
+    assert_false(ok);
+}
+
+static void time_parse_forms(void **state)
+{
+    assert_time("1970-01-01T00:00:00Z", 0);
+    assert_time("1970-01-01", 0);
+    assert_time("2025-03-01T09:30:00Z", 1740821400000000);
+    assert_time("2025-03-01T09:30:00z", 1740821400000000);
+    assert_time("2025-03-01t09:30:00Z", 1740821400000000);
+    assert_time("2025-03-01 09:30:00Z", 1740821400000000);
+    assert_time("2025-03-01T09:30:00", 1740821400000000);   /* naive: UTC */
+    assert_time("2025-03-01T09:30", 1740821400000000);      /* seconds optional */
+    assert_time("2025-03-01T11:30:00+02:00", 1740821400000000);
+    assert_time("2025-03-01T09:30:00+00:00", 1740821400000000);
+    assert_time("2025-03-01T09:30:00-00:00", 1740821400000000);
+    assert_time("2025-03-01T09:30:00-05:30", 1740841200000000);
+    assert_time("2025-03-01T00:00:00+01:00", 1740783600000000); /* crosses to Feb 28 */
+    assert_time("2025-03-01", 1740787200000000);
+    assert_time("2025-03-01T00:00:00.000000Z", 1740787200000000);
+}
+
+static void time_parse_fractions(void **state)
+{
+    assert_time("1970-01-01T00:00:00.5Z", 500000);
+    assert_time("1970-01-01T00:00:00.000001Z", 1);
+    assert_time("1970-01-01T00:00:00.123456Z", 123456);
+    assert_time("1970-01-01T00:00:00.1234567Z", 123456);
+    assert_time("1970-01-01T00:00:00.123456999Z", 123456);
+    assert_time("1970-01-01T00:00:00.9999999999+00:00", 999999);
+    assert_time("1970-01-01T00:00:00.0000009Z", 0);
+    assert_time("1970-01-01T00:00:01.25", 1250000);
+    assert_bad_time("1970-01-01T00:00:00.Z");
+    assert_bad_time("1970-01-01T00:00:00.");
+    assert_bad_time("1970-01-01T00:00.5Z"); /* a fraction needs seconds */
+}
+
+static void time_parse_range(void **state)
+{
+    assert_time("1969-12-31T23:59:59.999999Z", -1);
+    assert_time("1969-07-20T20:17:40Z", -14182940000000);
+    assert_time("1900-01-01", -2208988800000000);
+    assert_time("0001-01-01T00:00:00Z", -62135596800000000);
+    assert_time("9999-12-31T23:59:59.999999Z", 253402300799999999);
+    assert_time("2024-02-29T12:00:00.5Z", 1709208000500000);
+    assert_time("2000-02-29", 951782400000000);
+}
+
+static void time_parse_invalid(void **state)
+{
+    static const char *const bad[] = {
+        "", "garbage", "2025", "2025-03", "2025-3-1", "2025-03-1", "25-03-01", "2025/03/01",
+        "2025-02-30", "2025-02-29", "1900-02-29", "2025-04-31", "2025-13-01", "2025-00-10", "2025-01-00",
+        "2025-01-32", "0000-01-01", "2025-03-01T", "2025-03-01T9:30", "2025-03-01T09", "2025-03-01T09:3",
+        "2025-03-01T24:00:00", "2025-03-01T23:60", "2025-03-01T23:59:60", "2025-03-01T10:00:00+2:00",
+        "2025-03-01T10:00:00+0200", "2025-03-01T10:00:00+02", "2025-03-01T10:00:00+24:00",
+        "2025-03-01T10:00:00+02:60", "2025-03-01T10:00:00Zjunk", "2025-03-01T10:00:00ZZ",
+        "2025-03-01T10:00:00 Z", "2025-03-01Z", "2025-03-01+02:00", "2025-03-01 ", " 2025-03-01",
+        "2025-03-01X10:00", "2025-03-01T10:00:00.1234567890123456789012345678901234Z", "-2025-03-01",
+        "2025-03-01T10:00:0", "2025-03-01T-1:00", "2025-03-01T10:-1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_bad_time(bad[i]);
+    /* Not NUL-terminated: the digits after n must not be read. */
+    int64_t v;
+    assert_false(time_parse("2025-03-01T10:00:00Z", 12, &v));
+    assert_true(time_parse("2025-03-01T10:00:00Z", 10, &v));
+    assert_int_equal(v, 1740787200000000);
+}
+
+static void assert_format(int64_t us, const char *want)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, ">");
+    time_format(&b, us);
+    assert_string_equal(b.data + 1, want);
+    assert_int_equal(b.len, strlen(want) + 1);
+    int64_t back;
+    assert_true(time_parse(b.data + 1, b.len - 1, &back));
+    assert_int_equal(back, us);
+    buf_free(&b);
+}
+
+static void time_format_roundtrip(void **state)
+{
+    assert_format(0, "1970-01-01T00:00:00.000000Z");
+    assert_format(1, "1970-01-01T00:00:00.000001Z");
+    assert_format(-1, "1969-12-31T23:59:59.999999Z");
+    assert_format(-1000000, "1969-12-31T23:59:59.000000Z");
+    assert_format(-999999, "1969-12-31T23:59:59.000001Z");
+    assert_format(-86400000000, "1969-12-31T00:00:00.000000Z");
+    assert_format(-14182940000000, "1969-07-20T20:17:40.000000Z");
+    assert_format(-2208988800000000, "1900-01-01T00:00:00.000000Z");
+    assert_format(-62135596800000000, "0001-01-01T00:00:00.000000Z");
+    assert_format(1740821400000000, "2025-03-01T09:30:00.000000Z");
+    assert_format(1709208000500000, "2024-02-29T12:00:00.500000Z");
+    assert_format(951782400000000, "2000-02-29T00:00:00.000000Z");
+    assert_format(253402300799999999, "9999-12-31T23:59:59.999999Z");
+    /* every day boundary of a leap year round-trips */
+    for (int64_t d = -800; d < 800; d++) {
+        int64_t us = (1704067200 + d * 86400) * (int64_t)1000000 + d * 7;
+        struct buf b;
+        buf_init(&b);
+        time_format(&b, us);
+        int64_t back;
+        assert_true(time_parse(b.data, b.len, &back));
+        assert_int_equal(back, us);
+        buf_free(&b);
+    }
+}
+
+/* ---- UUIDs ----------------------------------------------------------- */
+
+static void uuid_forms(void **state)
+{
+    char out[37];
+    memset(out, 'x', sizeof out);
+    assert_true(uuid_parse(S("0190c0de-89ab-7cde-8f01-23456789abcd"), out));
+    assert_string_equal(out, "0190c0de-89ab-7cde-8f01-23456789abcd");
+    assert_true(uuid_parse(S("0190C0DE-89AB-7CDE-8F01-23456789ABCD"), out));
+    assert_string_equal(out, "0190c0de-89ab-7cde-8f01-23456789abcd");
+    assert_true(uuid_parse(S("00000000-0000-0000-0000-000000000000"), out));
+    assert_string_equal(out, "00000000-0000-0000-0000-000000000000");
+
+    static const char *const bad[] = {
+        "", "0190c0de-89ab-7cde-8f01-23456789abc", "0190c0de-89ab-7cde-8f01-23456789abcde",
+        "0190c0de89ab-7cde-8f01-23456789abcd0", "0190c0de-89ab-7cde-8f0123456789abcd-",
+        "0190c0dg-89ab-7cde-8f01-23456789abcd", "0190c0de_89ab_7cde_8f01_23456789abcd",
+        "{190c0de-89ab-7cde-8f01-23456789abcd", " 190c0de-89ab-7cde-8f01-23456789abcd",
+        "0190c0de-89ab-7cde-8f01-23456789abc ", "0190c0de89ab7cde8f0123456789abcd",
+        "urn:uuid:0190c0de-89ab-7cde-8f01-23456789ab",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(uuid_parse(bad[i], strlen(bad[i]), out));
+}
+
+static void uuid7_shape(void **state)
+{
+    char a[37], b[37], c[37];
+    uuid7_new(a);
+    uuid7_new(b);
+    assert_int_equal(strlen(a), 36);
+    assert_true(uuid_parse(a, 36, c));
+    assert_string_equal(a, c); /* already canonical */
+    assert_int_equal(a[14], '7'); /* version 7 */
+    assert_true(strchr("89ab", a[19]) != NULL); /* RFC 4122 variant */
+    assert_true(strcmp(a, b) < 0); /* time-ordered within the process */
+}
+
+/* ---- UTF-8 ----------------------------------------------------------- */
+
+static void utf8_counts(void **state)
+{
+    assert_int_equal(utf8_count("", 0), 0);
+    assert_int_equal(utf8_count(S("abc")), 3);
+    assert_int_equal(utf8_count(S("\xC3\xA9")), 1);             /* é */
+    assert_int_equal(utf8_count(S("\xE2\x82\xAC")), 1);         /* € */
+    assert_int_equal(utf8_count(S("\xF0\x9D\x84\x9E")), 1);     /* 𝄞 */
+    assert_int_equal(utf8_count(S("a\xC3\xA9\xE2\x82\xAC\xF0\x9D\x84\x9E" "b")), 5);
+    assert_int_equal(utf8_count(S("\xC2\x80")), 1);             /* U+0080 */
+    assert_int_equal(utf8_count(S("\xDF\xBF")), 1);             /* U+07FF */
+    assert_int_equal(utf8_count(S("\xE0\xA0\x80")), 1);         /* U+0800 */
+    assert_int_equal(utf8_count(S("\xED\x9F\xBF")), 1);         /* U+D7FF */
+    assert_int_equal(utf8_count(S("\xEE\x80\x80")), 1);         /* U+E000 */
+    assert_int_equal(utf8_count(S("\xEF\xBF\xBF")), 1);         /* U+FFFF */
+    assert_int_equal(utf8_count(S("\xF0\x90\x80\x80")), 1);     /* U+10000 */
+    assert_int_equal(utf8_count(S("\xF4\x8F\xBF\xBF")), 1);     /* U+10FFFF */
+    assert_int_equal(utf8_count(S("\x7F")), 1);
+}
+
+static void utf8_rejects(void **state)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {
+        {S("\xC0\x80")},         /* overlong NUL */
+        {S("\xC1\xBF")},         /* overlong */
+        {S("\xE0\x80\xAF")},     /* overlong '/' */
+        {S("\xE0\x9F\xBF")},     /* overlong U+07FF */
+        {S("\xF0\x80\x80\xAF")}, /* overlong */
+        {S("\xF0\x8F\xBF\xBF")}, /* overlong U+FFFF */
+        {S("\xED\xA0\x80")},     /* U+D800 surrogate */
+        {S("\xED\xBF\xBF")},     /* U+DFFF surrogate */
+        {S("\xF4\x90\x80\x80")}, /* U+110000 */
+        {S("\xF5\x80\x80\x80")},
+        {S("\xF8\x88\x80\x80\x80")},
+        {S("\xFF")},
+        {S("\xFE")},
+        {S("\x80")},             /* lone continuation */
+        {S("a\xBF")},
+        {S("\xC3")},             /* truncated */
+        {S("\xE2\x82")},
+        {S("\xF0\x9D\x84")},
+        {S("\xC3\x28")},         /* bad continuation */
+        {S("\xE2\x28\xA1")},
+        {S("\xE2\x82\x28")},
+        {"a\0b", 3},             /* NUL */
+        {"\0", 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long c = utf8_count(bad[i].s, bad[i].n);
+        if (c != -1) fprintf(stderr, "utf8 case %zu: %ld\n", i, c);
+        assert_int_equal(c, -1);
+    }
+    /* length is authoritative: a valid prefix of a longer invalid buffer */
+    assert_int_equal(utf8_count("ab\xFF", 2), 2);
+}
+
+/* ---- small text helpers ---------------------------------------------- */
+
+static void text_helpers(void **state)
+{
+    const char *s = " \t\r\n\f\vab c \n";
+    size_t n = strlen(s);
+    text_trim(&s, &n);
+    assert_int_equal(n, 4);
+    assert_memory_equal(s, "ab c", 4);
+    s = "   ";
+    n = 3;
+    text_trim(&s, &n);
+    assert_int_equal(n, 0);
+    s = "";
+    n = 0;
+    text_trim(&s, &n);
+    assert_int_equal(n, 0);
+
+    assert_true(text_ieq(S("Created_AT"), "created_at"));
+    assert_false(text_ieq(S("created_a"), "created_at"));
+    assert_false(text_ieq(S("created_att"), "created_at"));
+    assert_false(text_ieq(S("\xC3\x89"), "\xC3\xA9")); /* ASCII only */
+    assert_true(text_eq(S("page"), "page"));
+    assert_false(text_eq(S("Page"), "page"));
+    assert_false(text_eq(S("pag"), "page"));
+    char *l = text_ascii_lower(S("AbC-\xC3\x89Z"));
+    assert_string_equal(l, "abc-\xC3\x89z");
+    free(l);
+}
+
+static void bool_forms(void **state)
+{
+    static const char *const t[] = {"true", "TRUE", "True", "tRuE", "1", "yes", "YES", "Yes", "on", "ON", "On"};
+    static const char *const f[] = {"false", "FALSE", "False", "0", "no", "NO", "No", "off", "OFF", "Off"};
+    static const char *const bad[] = {"", "2", "tru", "truee", " true", "true ", "y", "n", "t", "f",
+                                      "00", "01", "-1", "enabled", "nope", "of", "onn"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        bool b = false;
+        assert_true(bool_parse(t[i], strlen(t[i]), &b));
+        assert_true(b);
+    }
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        bool b = true;
+        assert_true(bool_parse(f[i], strlen(f[i]), &b));
+        assert_false(b);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bool b;
+        assert_false(bool_parse(bad[i], strlen(bad[i]), &b));
+    }
+}
+
+static void int_forms(void **state)
+{
+    static const struct {
+        const char *s;
+        int64_t v;
+    } ok[] = {
+        {"0", 0}, {"-0", 0}, {"+7", 7}, {"42", 42}, {"007", 7}, {"-1", -1},
+        {"9223372036854775807", INT64_MAX}, {"-9223372036854775808", INT64_MIN},
+        {"-9223372036854775807", -INT64_MAX}, {"1000000000000000000", 1000000000000000000},
+    };
+    static const char *const bad[] = {"", "-", "+", "1a", " 1", "1 ", "1.0", "0x10", "1e3", "--1", "+-1",
+                                      "9223372036854775808", "-9223372036854775809", "18446744073709551616",
+                                      "99999999999999999999", "9999999999999999999"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t v = 12345;
+        assert_true(int_parse(ok[i].s, strlen(ok[i].s), &v));
+        assert_int_equal(v, ok[i].v);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t v;
+        if (int_parse(bad[i], strlen(bad[i]), &v)) fprintf(stderr, "int_parse(%s) accepted\n", bad[i]);
+        assert_false(int_parse(bad[i], strlen(bad[i]), &v));
+    }
+}
+
+/* ---- buf ------------------------------------------------------------- */
+
+static void assert_json(const char *s, size_t n, const char *want)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_json_str(&b, s, n);
+    if (strcmp(b.data, want) != 0) fprintf(stderr, "json: got %s want %s\n", b.data, want);
+    assert_string_equal(b.data, want);
+    assert_int_equal(b.len, strlen(want));
+    assert_true(utf8_count(b.data, b.len) >= 0);
+    buf_free(&b);
+}
+
+static void json_escaping(void **state)
+{
+    assert_json("", 0, "\"\"");
+    assert_json(S("plain/text"), "\"plain/text\"");
+    assert_json(S("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    assert_json(S("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
+    assert_json(S("\x01\x1f\x0b"), "\"\\u0001\\u001f\\u000b\"");
+    assert_json("a\0b", 3, "\"a\\u0000b\"");
+    assert_json(S("\x7f"), "\"\x7f\"");
+    assert_json(S("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9D\x84\x9E"), "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9D\x84\x9E\"");
+    assert_json(S("a\xFF" "b"), "\"a\\ufffdb\"");
+    assert_json(S("\xC3"), "\"\\ufffd\"");                          /* truncated at the end */
+    assert_json(S("\xC0\x80"), "\"\\ufffd\\ufffd\"");               /* overlong: each byte */
+    assert_json(S("\xED\xA0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");    /* surrogate */
+    assert_json(S("\xF4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    assert_json(S("\xC3\"x"), "\"\\ufffd\\\"x\"");
+    assert_json(S("\xE2\x82\xC3\xA9"), "\"\\ufffd\\ufffd\xC3\xA9\"");
+}
+
+static void buf_basics(void **state)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_put_i64(&b, INT64_MIN);
+    buf_putc(&b, ' ');
+    buf_put_i64(&b, 0);
+    buf_putc(&b, ' ');
+    buf_put_i64(&b, -1);
+    buf_putc(&b, ' ');
+    buf_put_i64(&b, INT64_MAX);
+    assert_string_equal(b.data, "-9223372036854775808 0 -1 9223372036854775807");
+    buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    buf_printf(&b, "<%s|%d>", big, 7);
+    assert_int_equal(b.len, 1004);
+    assert_int_equal(b.data[0], '<');
+    assert_string_equal(b.data + 1000, "|7>");
+    size_t len;
+    char *d = buf_steal(&b, &len);
+    assert_int_equal(len, 1004);
+    assert_null(b.data);
+    free(d);
+    d = buf_steal(&b, &len);
+    assert_int_equal(len, 0);
+    assert_string_equal(d, "");
+    free(d);
+}
+
+int test_text_run(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(url_basic),
+        cmocka_unit_test(url_root_and_trailing_slash),
+        cmocka_unit_test(url_bad_encoding),
+        cmocka_unit_test(url_bad_path),
+        cmocka_unit_test(url_plus_and_percent),
+        cmocka_unit_test(url_pairs_shapes),
+        cmocka_unit_test(url_fragment),
+        cmocka_unit_test(url_limits),
+        cmocka_unit_test(url_not_nul_terminated),
+        cmocka_unit_test(url_decode_direct),
+        cmocka_unit_test(time_parse_forms),
+        cmocka_unit_test(time_parse_fractions),
+        cmocka_unit_test(time_parse_range),
+        cmocka_unit_test(time_parse_invalid),
+        cmocka_unit_test(time_format_roundtrip),
+        cmocka_unit_test(uuid_forms),
+        cmocka_unit_test(uuid7_shape),
+        cmocka_unit_test(utf8_counts),
+        cmocka_unit_test(utf8_rejects),
+        cmocka_unit_test(text_helpers),
+        cmocka_unit_test(bool_forms),
+        cmocka_unit_test(int_forms),
+        cmocka_unit_test(json_escaping),
+        cmocka_unit_test(buf_basics),
+    };
+    return cmocka_run_group_tests_name("text", tests, NULL, NULL);
+}
