@@ -353,6 +353,10 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
                 continue;
             }
             if (n == 0) return fail(err, f->param, "missing", "Value must not be empty");
+            /* q, title and *_is_null take a value slot too (add_value checks the others) */
+            if (f->op != OP_INCLUDE_DELETED && q->nvals == LQ_MAX_VALUES)
+                return fail(err, f->param, "too_long", "At most %d filter values are accepted in one request",
+                            LQ_MAX_VALUES);
             switch (f->op) {
             case OP_SEARCH:
             case OP_CONTAINS: {

@@ -15,7 +15,8 @@
  * Errors are classified from the SQLSTATE through one table (pg_errmap).  A
  * lost connection is STORE_UNAVAILABLE.  The connection's life:
  *
- *     GOOD --(query fails, libpq reports CONNECTION_BAD)--> BAD
+ *     GOOD --(a query fails and libpq reports CONNECTION_BAD, or the
+ *             check before each call finds the socket closed)--> BAD
  *     BAD  --(next exec/begin/script/ping outside a transaction)--> one
  *             reconnect attempt (bounded by connect_timeout) --> GOOD or BAD
  *
@@ -38,6 +39,7 @@
 #include "../util/buf.h"
 #include "stmt_cache.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -49,12 +51,12 @@
 
 struct pg_store {
     struct store base;
-    PGconn *conn;           /* NULL or a connection, possibly gone BAD */
-    char *conninfo;         /* owned copy, for reconnects */
+    PGconn *conn;             /* NULL, or a connection (possibly gone bad) */
+    char *conninfo;           /* owned copy, for reconnects */
     struct stmt_cache *stmts; /* SQL text -> malloc'd statement name */
-    struct buf scratch;     /* NUL-terminated copies of parameters */
-    bool in_tx;             /* a transaction is open (as of the last answer) */
-    bool bulk;              /* re-apply bulk mode after a reconnect */
+    struct buf scratch;       /* NUL-terminated copies of the parameters */
+    bool in_tx;               /* a transaction is open (as of the last answer) */
+    bool bulk;                /* bulk mode: re-applied after a reconnect */
 };
 
 static const struct dialect pg_dialect = {
@@ -201,10 +203,11 @@ static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err
     const char *setup = bulk ? "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; SET synchronous_commit = off"
                              : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'";
     if (!status_ok(run_simple(c, setup, &res))) {
+        const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char line[200];
-        first_line(line, sizeof line, res ? PQresultErrorMessage(res) : PQerrorMessage(c));
-        store_fail(err, PQstatus(c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE,
-                   "%s: %s", PQstatus(c) == CONNECTION_OK ? "postgresql" : "database unavailable", line);
+        first_line(line, sizeof line, msg ? msg : PQerrorMessage(c));
+        if (PQstatus(c) == CONNECTION_OK) store_fail(err, STORE_ERROR, "postgresql: session setup: %s", line);
+        else store_fail(err, STORE_UNAVAILABLE, "database unavailable: %s", line);
         goto fail;
     }
     PQclear(res);
@@ -363,6 +366,7 @@ static long pg_exec(struct store *st, const char *sql, const struct store_param 
         return store_fail(err, STORE_ERROR, "postgresql: %d parameters (at most %d)", np, STORE_MAX_PARAMS);
     if (format_params(s, p, np, vals, err) < 0) return -1;
     if (ensure_conn(s, err) < 0) return -1;
+    assert(s->conn);
     for (int attempt = 0;; attempt++) {
         const char *name = prepared(s, sql, np, err);
         if (!name) goto out;

@@ -18,7 +18,7 @@
 
 #include <string.h>
 
-#define STEP1(T, B)                                                                                                   \
+#define STEP1(T, B, W)                                                                                                   \
     "CREATE TABLE IF NOT EXISTS firemode_counters (name " T " PRIMARY KEY, value BIGINT NOT NULL);"                    \
     "INSERT INTO firemode_counters (name, value) VALUES ('write_seq', 0) ON CONFLICT DO NOTHING;"                     \
     "CREATE TABLE IF NOT EXISTS users ("                                                                             \
@@ -44,7 +44,7 @@
     "CREATE TABLE IF NOT EXISTS workspace_members ("                                                                 \
     " workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"                                             \
     " user_id " T " NOT NULL REFERENCES users (user_id), created_at BIGINT NOT NULL,"                                \
-    " PRIMARY KEY (workspace_id, user_id));"                                                                         \
+    " PRIMARY KEY (workspace_id, user_id))" W ";"                                                                         \
     "CREATE INDEX IF NOT EXISTS workspace_members_user ON workspace_members (user_id, workspace_id);"               \
     "CREATE TABLE IF NOT EXISTS documents ("                                                                         \
     " document_id " T " PRIMARY KEY, workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"              \
@@ -59,7 +59,7 @@
     "CREATE INDEX IF NOT EXISTS documents_ws_seq ON documents (workspace_id, seq);"                                 \
     "CREATE TABLE IF NOT EXISTS document_tags ("                                                                     \
     " document_id " T " NOT NULL REFERENCES documents (document_id), tag " T " NOT NULL,"                            \
-    " PRIMARY KEY (document_id, tag));"                                                                              \
+    " PRIMARY KEY (document_id, tag))" W ";"                                                                              \
     "CREATE INDEX IF NOT EXISTS document_tags_tag ON document_tags (tag, document_id);"                             \
     "CREATE TABLE IF NOT EXISTS configs ("                                                                           \
     " config_id " T " PRIMARY KEY, workspace_id " T " NOT NULL REFERENCES workspaces (workspace_id),"                \
@@ -88,8 +88,8 @@
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_created ON test_sessions (created_by, created_at, id);"         \
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_seq ON test_sessions (created_by, seq);"
 
-static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER")};
-static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN")};
+static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID")};
+static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", "")};
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {

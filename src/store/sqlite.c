@@ -28,6 +28,7 @@ struct sqlite_store {
     sqlite3 *db;
     struct stmt_cache *stmts;
     bool in_tx;
+    bool bulk;
 };
 
 static const struct dialect sqlite_dialect = {
@@ -35,6 +36,8 @@ static const struct dialect sqlite_dialect = {
     .param_prefix = '?',
     .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'",
     .for_update = "",
+    .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
+                   "('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')",
 };
 
 static enum store_kind kind_of(int rc)
@@ -186,15 +189,21 @@ static int sq_ping(struct store *st, struct store_err *err)
     return sq_exec(st, "SELECT 1", NULL, 0, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
+/* Bulk loads write each page once, straight to the database file (no WAL,
+ * no sync); sq_close puts the database back in WAL mode.  If another
+ * connection holds the database, SQLite keeps WAL and only sync is off. */
 static int sq_bulk_mode(struct store *st, struct store_err *err)
 {
-    return sq_script(st, "PRAGMA synchronous=OFF", err);
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    s->bulk = true;
+    return sq_script(st, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144; PRAGMA journal_mode=MEMORY", err);
 }
 
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     stmt_cache_free(s->stmts);
+    if (s->bulk) sqlite3_exec(s->db, "PRAGMA synchronous=FULL; PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     sqlite3_close_v2(s->db);
     free(s);
 }

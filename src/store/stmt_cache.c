@@ -1,7 +1,8 @@
 /*
- * stmt_cache — an open-addressing-free design: a small array scanned by
- * hash, with a use counter for LRU.  Capacities are a few hundred at most, so
- * a linear scan of hashes costs less than the prepared statement saves.
+ * stmt_cache — a small array of entries kept compact (the n used entries
+ * first), scanned by hash, with a use counter for LRU.  A connection sees a
+ * few dozen SQL shapes, so the scan is short and costs far less than the
+ * prepare it saves.
  */
 #include "stmt_cache.h"
 
@@ -20,6 +21,7 @@ struct entry {
 
 struct stmt_cache {
     struct entry *e;
+    size_t n; /* entries in use: e[0..n) */
     size_t cap;
     uint64_t tick;
     unsigned long ids;
@@ -44,18 +46,21 @@ struct stmt_cache *stmt_cache_new(size_t capacity, stmt_free_fn free_fn, void *c
     return c;
 }
 
+/* Frees entry e and moves the last used entry into its place. */
 static void drop(struct stmt_cache *c, struct entry *e, int free_handle)
 {
     if (free_handle && c->free_fn) c->free_fn(c->ctx, e->handle);
     free(e->sql);
-    memset(e, 0, sizeof *e);
+    struct entry *last = &c->e[c->n - 1];
+    if (e != last) *e = *last;
+    memset(last, 0, sizeof *last);
+    c->n--;
 }
 
 void stmt_cache_clear(struct stmt_cache *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->e[i].used) drop(c, &c->e[i], 1);
+    while (c->n) drop(c, &c->e[c->n - 1], 1);
 }
 
 void stmt_cache_free(struct stmt_cache *c)
@@ -69,9 +74,9 @@ void stmt_cache_free(struct stmt_cache *c)
 static struct entry *find(struct stmt_cache *c, const char *sql)
 {
     uint64_t h = hash_str(sql);
-    for (size_t i = 0; i < c->cap; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         struct entry *e = &c->e[i];
-        if (e->used && e->hash == h && strcmp(e->sql, sql) == 0) return e;
+        if (e->hash == h && strcmp(e->sql, sql) == 0) return e;
     }
     return NULL;
 }
@@ -86,16 +91,13 @@ void *stmt_cache_get(struct stmt_cache *c, const char *sql)
 
 void stmt_cache_put(struct stmt_cache *c, const char *sql, void *handle)
 {
-    struct entry *victim = NULL;
-    for (size_t i = 0; i < c->cap; i++) {
-        struct entry *e = &c->e[i];
-        if (!e->used) {
-            victim = e;
-            break;
-        }
-        if (!victim || e->used < victim->used) victim = e;
+    if (c->n == c->cap) {
+        struct entry *lru = &c->e[0];
+        for (size_t i = 1; i < c->n; i++)
+            if (c->e[i].used < lru->used) lru = &c->e[i];
+        drop(c, lru, 1);
     }
-    if (victim->used) drop(c, victim, 1);
+    struct entry *victim = &c->e[c->n++];
     victim->hash = hash_str(sql);
     victim->sql = xstrndup(sql, strlen(sql));
     victim->handle = handle;

@@ -72,6 +72,10 @@ struct dialect {
      * printf format taking: column (%s), prefix (%c), param number (%d). */
     const char *ci_like_fmt;
     const char *for_update; /* appended to a SELECT that reads-before-write */
+    /* Lists the secondary indexes of the collection tables as rows of
+     * (name, CREATE statement), for bulk loads that drop and rebuild them;
+     * NULL if the backend does not support that. */
+    const char *indexes_sql;
 };
 
 struct store;

@@ -53,7 +53,10 @@ enum url_status url_parse(const char *target, size_t n, struct url *u)
     const char *q = memchr(target, '?', n);
     size_t path_len = q ? (size_t)(q - target) : n;
     const char *hash = memchr(target, '#', n);
-    if (hash && (!q || hash < q)) path_len = (size_t)(hash - target);
+    if (hash && (!q || hash < q)) {
+        path_len = (size_t)(hash - target);
+        q = NULL; /* a '?' inside the fragment starts no query */
+    }
     /* Every decoded piece is no longer than its source, plus one NUL each. */
     u->arena = xmalloc(n * 2 + 2);
     char *a = u->arena;

@@ -24,8 +24,12 @@
 
 #include <cmocka.h>
 
-static const struct dialect lite = {"sqlite", '?', "%s LIKE %c%d ESCAPE '\\'", ""};
-static const struct dialect pg = {"postgresql", '$', "lower(%s) LIKE %c%d ESCAPE '\\'", " FOR UPDATE"};
+static const struct dialect lite = {
+    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = ""};
+static const struct dialect pg = {.name = "postgresql",
+                                  .param_prefix = '$',
+                                  .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
+                                  .for_update = " FOR UPDATE"};
 
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
@@ -375,7 +379,7 @@ static void sessions_owner_scope(void **state)
     struct planned x;
     plan_query(&x, &coll_test_sessions, "technician_id_is_null=false", &lite, &admin);
     assert_sql(&x.p, &coll_test_sessions,
-               "test_sessions t WHERE 1=1 AND t.created_by = ?1 AND t.technician_id IS NOT NULL"
+               "test_sessions t WHERE 1=1 AND t.created_by = ?1 AND t.deleted_at IS NULL AND t.technician_id IS NOT NULL"
                " ORDER BY t.created_at ASC, t.id ASC LIMIT ?2 OFFSET ?3");
     assert_text_param(&x.p, 0, ME);
     planned_free(&x);
