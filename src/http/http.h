@@ -22,6 +22,7 @@
 #define HTTP_MAX_TARGET 8192
 #define HTTP_MAX_HEADERS (16 * 1024)
 #define HTTP_MAX_RESP_HEADERS 8
+#define HTTP_MAX_DISCARD (4 * 1024 * 1024) /* oversized body bytes read before closing */
 
 struct MHD_Connection;
 
@@ -39,6 +40,8 @@ struct request {
     size_t target_len;
     struct url url;    /* parsed target */
     struct buf body;
+    size_t body_seen;  /* body bytes received, kept or not */
+    bool too_large;    /* the body passed HTTP_MAX_BODY */
     char request_id[65];
     int64_t start_us;  /* monotonic, for the log */
     int64_t now_us;    /* wall clock, the request's "now" */

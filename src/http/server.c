@@ -239,6 +239,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method_name = method;
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
             if (strcmp(method, methods[i].name) == 0) r->method = methods[i].m;
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+            resp_error(r, 505, "HTTP version not supported: use HTTP/1.1 or HTTP/1.0");
+            return respond_now(conn, r);
+        }
         if (!r->method) {
             resp_error(r, 501, "Method '%.32s' is not implemented", method);
             return respond_now(conn, r);
@@ -285,23 +289,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     if (*upload_data_size) {
-        if (r->responded) { /* already answered (413): discard the rest */
-            *upload_data_size = 0;
-            return MHD_YES;
-        }
-        if (r->body.len + *upload_data_size > HTTP_MAX_BODY || !body_allowed(r->method)) {
-            if (!body_allowed(r->method))
-                resp_error(r, 400, "%s requests take no body", r->method_name);
-            else
-                resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
-            *upload_data_size = 0;
-            return respond_now(conn, r);
-        }
-        buf_append(&r->body, upload_data, *upload_data_size);
+        /* libmicrohttpd can answer only before or after the body, so an
+         * oversized body (chunked: its size is not known up front) is read
+         * and dropped up to HTTP_MAX_DISCARD more bytes, then answered 413;
+         * past that the connection is closed. */
+        r->body_seen += *upload_data_size;
+        if (r->body_seen > HTTP_MAX_BODY + HTTP_MAX_DISCARD) return MHD_NO;
+        if (!r->too_large && r->body.len + *upload_data_size <= HTTP_MAX_BODY)
+            buf_append(&r->body, upload_data, *upload_data_size);
+        else
+            r->too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (r->responded) return MHD_YES;
+    if (r->too_large) {
+        resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
+        return respond_now(conn, r);
+    }
+    if (r->body.len && !body_allowed(r->method)) {
+        resp_error(r, 400, "%s requests take no body", r->method_name);
+        return respond_now(conn, r);
+    }
 
     struct store_err err = {0};
     struct store *st = worker_store(&err);

@@ -40,11 +40,13 @@
 #include "stmt_cache.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define PG_STMT_CACHE 512
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
@@ -221,15 +223,23 @@ fail:
 /* Whether the connection still looks good, reading (without blocking) what
  * the server sent while it sat idle: a server that shut down or restarted
  * sent a FATAL error (which libpq, while idle, hands to the notice processor)
- * and then closed the socket.  Noticing it here costs two non-blocking reads
- * and saves a failed request once the server is back. */
+ * and then closed the socket.  The usual case (nothing arrived) costs one
+ * non-blocking peek; noticing the closed socket here saves a failed request
+ * once the server is back. */
 static bool conn_alive(struct pg_store *s)
 {
+    if (!conn_ok(s)) return false;
+    char c;
+    if (recv(PQsocket(s->conn), &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return true;
+    /* Something arrived (or EOF): let libpq read and parse it.  The second
+     * read finds the end of the stream after a FATAL message. */
     for (int i = 0; i < 2; i++) {
-        if (!conn_ok(s) || !PQconsumeInput(s->conn)) return false;
-        (void)PQisBusy(s->conn); /* parses what arrived */
+        if (!PQconsumeInput(s->conn)) return false;
+        (void)PQisBusy(s->conn);
+        if (!conn_ok(s)) return false;
     }
-    return conn_ok(s);
+    return true;
 }
 
 /* Makes sure there is a good connection to run the next statement on.
