@@ -151,6 +151,7 @@ void api_store_error(struct request *r, const struct store_err *e)
         break;
     case STORE_UNAVAILABLE:
     case STORE_BUSY:
+        fprintf(stderr, "firemode: database: %s (rid=%s)\n", e->msg, r->request_id);
         resp_header(r, "Retry-After", "1");
         resp_error(r, 503, "Database unavailable, try again shortly (%s)",
                    e->kind == STORE_BUSY ? "busy" : "cannot reach the database");

@@ -13,6 +13,7 @@
 #include "../api/api.h"
 #include "../store/store.h"
 #include "../util/buf.h"
+#include "../util/crypto.h"
 #include "../util/text.h"
 #include "../util/vclock.h"
 
@@ -200,6 +201,13 @@ static int rebuild_indexes(struct seeder *s, const struct saved_indexes *si)
     return 0;
 }
 
+static const char *arg_str(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc - 1; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return NULL;
+}
+
 static long arg_long(int argc, char **argv, const char *name, long def)
 {
     for (int i = 1; i < argc - 1; i++)
@@ -210,10 +218,11 @@ static long arg_long(int argc, char **argv, const char *name, long def)
 static void usage(void)
 {
     fputs("usage: firemode seed [--db URL] [--seed N] [--users N] [--workspaces N] [--documents N]\n"
-          "                     [--jobs N] [--configs N] [--sessions N]\n"
+          "                     [--jobs N] [--configs N] [--sessions N] [--admin-token TOKEN]\n"
           "Fills the database with deterministic synthetic data (same --seed, same data).\n"
           "Defaults: --seed 1 --users 1000 --workspaces 50 --documents 100000 --jobs 50000 --configs 2000\n"
-          "          --sessions 5000.  Shows a progress bar when stderr is a terminal.\n",
+          "          --sessions 5000.  Shows a progress bar when stderr is a terminal.\n"
+          "The first user is an active admin; --admin-token gives it that API token.\n",
           stderr);
 }
 
@@ -225,7 +234,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
             return 0;
         }
     static const char *const known[] = {"--db", "--seed", "--users", "--workspaces", "--documents",
-                                        "--jobs", "--configs", "--sessions", "--node-id", NULL};
+                                        "--jobs", "--configs", "--sessions", "--node-id", "--admin-token", NULL};
     for (int i = 1; i < argc; i += 2) {
         bool ok = false;
         for (int k = 0; known[k]; k++) ok |= strcmp(argv[i], known[k]) == 0;
@@ -243,6 +252,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
               stderr);
         return 2;
     }
+    const char *admin_token = arg_str(argc, argv, "--admin-token");
     struct seeder s = {0};
     s.rng.s = (uint64_t)arg_long(argc, argv, "--seed", 1);
     s.st = store_open(db_url, &s.err);
@@ -304,7 +314,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         struct store_param p[12] = {sp_text(user_ids[i], 36), sp_text(email, strlen(email)),
                                     sp_text(canon, strlen(canon)),
                                     below(&s.rng, 10) ? sp_text(display, strlen(display)) : sp_null(),
-                                    sp_bool(below(&s.rng, 10) != 0), sp_bool(svc), sp_bool(i == 0),
+                                    sp_bool(i == 0 || below(&s.rng, 10) != 0), sp_bool(svc && i != 0), sp_bool(i == 0),
                                     sp_int(created), sp_int(created + (int64_t)below(&s.rng, 86400000000LL)),
                                     has_login ? sp_int(login) : sp_null(), sp_text(s.clock, strlen(s.clock)),
                                     sp_int(++s.seq)};
@@ -312,6 +322,19 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         free(canon);
         if (r < 0 || batch_tick(&s) < 0) goto fail;
     }
+    /* --admin-token: the first user (an active admin) gets this token, so
+     * that two databases seeded alike are identical and usable alike */
+    if (admin_token) {
+        char hash[65], tid[37], tsql[200];
+        crypto_sha256_hex(admin_token, strlen(admin_token), hash);
+        seeded_uuid(&s.rng, s.t0, tid);
+        snprintf(tsql, sizeof tsql,
+                 "INSERT INTO api_tokens (token_id, user_id, token_hash, created_at) VALUES (%c1, %c2, %c3, %c4)",
+                 s.d->param_prefix, s.d->param_prefix, s.d->param_prefix, s.d->param_prefix);
+        struct store_param tp[4] = {sp_text(tid, 36), sp_text(user_ids[0], 36), sp_text(hash, 64), sp_int(s.t0)};
+        if (store_exec(s.st, tsql, tp, 4, NULL, NULL, &s.err) < 0) goto fail;
+    }
+
     /* workspaces, each with a few members */
     insert_sql(&s, &sql, "workspaces", "workspace_id, name, created_by_user_id, created_at, vclock, seq", 6);
     insert_sql(&s, &b2, "workspace_members", "workspace_id, user_id, created_at", 3);
@@ -476,6 +499,8 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     progress(&s.prog, s.in_batch);
     if (s.prog.tty && saved.n) fputs("building indexes...\n", stderr);
     if (rebuild_indexes(&s, &saved) < 0 || store_commit(s.st, &s.err) < 0) goto fail;
+    /* fresh statistics, so the query planner knows the new data */
+    if (store_exec(s.st, "ANALYZE", NULL, 0, NULL, NULL, &s.err) < 0) goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t_end);
     double secs = (double)(t_end.tv_sec - t_start.tv_sec) + (double)(t_end.tv_nsec - t_start.tv_nsec) / 1e9;
     fprintf(stderr, "seeded %ld rows in %.2f s (%.0f rows/s)\n", s.prog.total, secs,

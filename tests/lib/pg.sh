@@ -122,7 +122,7 @@ EOC
     return 1
   fi
   for tries in $(seq 1 100); do
-    "$FIREMODE_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+    "$FIREMODE_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres && break
     sleep 0.1
   done
   if ! "$FIREMODE_PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres firemode; then
