@@ -22,7 +22,7 @@ OBJ     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 SAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 # The pure parts the fuzzer links: no HTTP, no database.
-FUZZ_SRC := src/grammar/query.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
+FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
 FUZZ_SECONDS ?= 60
 
 .PHONY: all run test test-unit test-api fuzz bench deps clean seed

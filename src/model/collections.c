@@ -374,7 +374,7 @@ static void init_one(struct collection *c)
     for (size_t i = 0; i < c->nfields; i++)
         if ((c->fields[i].flags & F_NULLABLE) && !(c->fields[i].flags & F_NO_ISNULL)) n++;
     struct filter *fl = xcalloc(n ? n : 1, sizeof *fl);
-    memcpy(fl, c->decl_filters, c->ndecl_filters * sizeof *fl);
+    if (c->ndecl_filters) memcpy(fl, c->decl_filters, c->ndecl_filters * sizeof *fl);
     size_t k = c->ndecl_filters;
     for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];

@@ -49,6 +49,10 @@
 #include <sys/socket.h>
 
 #define PG_STMT_CACHE 512
+/* Bulk mode (`firemode seed`): commits need not wait for the WAL flush, and
+ * the load's one long transaction (index builds included) is not a request,
+ * so the 30 s limit does not apply. */
+#define PG_BULK_SQL "SET synchronous_commit = off; SET statement_timeout = 0"
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
 
 struct pg_store {
@@ -67,6 +71,13 @@ static const struct dialect pg_dialect = {
     /* Columns are COLLATE "C", so lower() folds ASCII only, like SQLite's LIKE. */
     .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
     .for_update = " FOR UPDATE",
+    /* Secondary indexes of the collection tables (not those that back a
+     * primary key or unique constraint), as (name, CREATE INDEX ...). */
+    .indexes_sql = "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
+                   " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+                   " WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN"
+                   " ('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')"
+                   " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname",
 };
 
 /* SQLSTATE -> store_kind.  A two-character code matches a whole class.  The
@@ -202,7 +213,7 @@ static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err
         goto fail;
     }
     PQsetNoticeProcessor(c, ignore_notice, NULL);
-    const char *setup = bulk ? "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; SET synchronous_commit = off"
+    const char *setup = bulk ? "SET TIME ZONE 'UTC'; " PG_BULK_SQL
                              : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'";
     if (!status_ok(run_simple(c, setup, &res))) {
         const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -474,7 +485,7 @@ static int pg_ping(struct store *st, struct store_err *err)
 static int pg_bulk_mode(struct store *st, struct store_err *err)
 {
     struct pg_store *s = (struct pg_store *)st;
-    if (pg_script(st, "SET synchronous_commit = off", err) < 0) return -1;
+    if (pg_script(st, PG_BULK_SQL, err) < 0) return -1;
     s->bulk = true;
     return 0;
 }

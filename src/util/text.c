@@ -242,6 +242,10 @@ bool time_parse(const char *s, size_t n, int64_t *out_us)
     if (i != n) return false;
     int64_t days = days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    /* an offset may push a date out of years 1..9999: refuse it, so every
+     * stored time can be written back as RFC 3339 */
+    static const int64_t min_s = -62135596800LL, max_s = 253402300799LL;
+    if (secs < min_s || secs > max_s) return false;
     *out_us = secs * 1000000 + frac_us;
     return true;
 }
