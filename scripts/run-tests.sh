@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test (make test):
-#   1. C unit tests of the grammar, planner and helpers (cmocka, ASan+UBSan);
+#   1. C unit tests of the grammar, planner and helpers (cmocka, ASan+UBSan),
+#      and a replay of the fuzz corpus through the fuzz target;
 #   2. the black-box API suite against SQLite, with the normal server and with
 #      the server built under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same suite against a private PostgreSQL 15 (started and stopped
@@ -14,7 +15,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 start=$(date +%s)
 
 echo "== build"
-make -s -j2 build/firemode build/asan/firemode build/test_unit || { echo "build failed"; exit 1; }
+make -s -j2 build/firemode build/asan/firemode build/test_unit build/fuzz_grammar || { echo "build failed"; exit 1; }
 
 passed=0
 failed=0
@@ -29,6 +30,7 @@ pytest_api() { # pytest_api BINARY BACKEND [extra test paths]
 }
 
 step "unit tests (cmocka, ASan+UBSan)" build/test_unit
+step "fuzz corpus replay (libFuzzer regression inputs)" build/fuzz_grammar -runs=0 tests/fuzz/corpus
 step "API tests: SQLite" pytest_api build/firemode sqlite
 step "API tests: SQLite, ASan+UBSan" pytest_api build/asan/firemode sqlite
 

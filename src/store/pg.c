@@ -214,7 +214,8 @@ static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err
     }
     PQsetNoticeProcessor(c, ignore_notice, NULL);
     const char *setup = bulk ? "SET TIME ZONE 'UTC'; " PG_BULK_SQL
-                             : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'";
+                             : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s';"
+                               " SET idle_in_transaction_session_timeout = '10s'";
     if (!status_ok(run_simple(c, setup, &res))) {
         const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char line[200];
@@ -439,9 +440,10 @@ static int pg_begin(struct store *st, bool write, struct store_err *err)
      * caller rolled it back: let ensure_conn reconnect. */
     if (s->in_tx && !conn_alive(s)) s->in_tx = false;
     if (s->in_tx) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
-    /* READ COMMITTED is enough even for writers: the schema serializes them
-     * on the write_seq counter row. */
-    return pg_script(st, "BEGIN", err);
+    /* READ COMMITTED is enough for writers: the schema serializes them on
+     * the write_seq counter row.  A read transaction (a page and its count)
+     * must see one snapshot: REPEATABLE READ, READ ONLY. */
+    return pg_script(st, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
 }
 
 static int pg_commit(struct store *st, struct store_err *err)
