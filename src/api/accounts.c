@@ -222,7 +222,7 @@ fail:
     return err->kind == STORE_UNIQUE ? 1 : -1;
 }
 
-int accounts_bootstrap_admin(struct store *st, const char *token, struct store_err *err)
+static int bootstrap_once(struct store *st, const char *token, struct store_err *err)
 {
     const struct dialect *d = store_dialect(st);
     char c = d->param_prefix;
@@ -252,4 +252,16 @@ int accounts_bootstrap_admin(struct store *st, const char *token, struct store_e
 fail:
     store_rollback(st);
     return -1;
+}
+
+int accounts_bootstrap_admin(struct store *st, const char *token, struct store_err *err)
+{
+    /* Servers starting together race to create the admin: the loser sees a
+     * unique violation, and on the next try finds the winner's row. */
+    int rc = -1;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = bootstrap_once(st, token, err);
+        if (rc == 0 || err->kind != STORE_UNIQUE) break;
+    }
+    return rc;
 }

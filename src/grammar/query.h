@@ -19,7 +19,7 @@
 
 #define LQ_DEFAULT_PAGE_SIZE 25
 #define LQ_MAX_PAGE_SIZE 100
-#define LQ_MAX_PAGE 1000000
+#define LQ_MAX_PAGE 90071992547409LL /* (2^53-1)/100: page and offset stay exact in JSON and int64 */
 #define LQ_MAX_SORT 3
 #define LQ_MIN_SEARCH 2
 #define LQ_MAX_SEARCH 128

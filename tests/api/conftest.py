@@ -29,6 +29,11 @@ def pytest_report_header(config):
 def server(tmp_path_factory):
     if not os.path.exists(fm.binary()):
         pytest.exit("server binary %s does not exist (run make)" % fm.binary(), returncode=2)
+    if fm.backend() == "postgres" and not os.environ.get("FIREMODE_TEST_PG"):
+        pytest.exit("FIREMODE_TEST_BACKEND=postgres needs FIREMODE_TEST_PG (see scripts/with-postgres.sh)",
+                    returncode=2)
+    if fm.backend() not in ("sqlite", "postgres"):
+        pytest.exit("FIREMODE_TEST_BACKEND must be sqlite or postgres, not %r" % fm.backend(), returncode=2)
     d = tmp_path_factory.mktemp("server")
     s = Server(new_db_url(d), d, node_id="test-a").start()
     yield s
@@ -185,8 +190,9 @@ def spawn(tmp_path):
             elif s.running:
                 s.terminate()
             elif s.proc is not None and s.returncode is None:
-                s.returncode = s.proc.returncode
                 s.check_sanitizers()
+                raise AssertionError("server on port %s exited by itself with code %s; stderr tail:\n%s"
+                                     % (s.port, s.proc.returncode, s.stderr()[-3000:]))
         except AssertionError as e:
             errors.append(str(e))
     if errors:

@@ -289,7 +289,7 @@ class Server:
     """A `firemode serve` process on a free loopback port."""
 
     def __init__(self, db_url, workdir, node_id="test-a", admin_token=None, threads=4, extra_env=None,
-                 args_fn=None, env_fn=None):
+                 args_fn=None, env_fn=None, port=None):
         self.db_url = db_url
         self.workdir = str(workdir)
         self.node_id = node_id
@@ -299,6 +299,7 @@ class Server:
         self.args_fn = args_fn  # (server) -> argv after "serve", instead of the usual flags
         self.env_fn = env_fn  # (server) -> extra environment
         self.proc = None
+        self.fixed_port = port
         self.port = None
         self.stderr_path = None
         self.killed = False
@@ -307,7 +308,7 @@ class Server:
     def start(self, timeout=10.0):
         last = None
         for attempt in range(3):
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.stderr_path = os.path.join(self.workdir, "server-%s-%d-%d.stderr" % (self.node_id, self.port, attempt))
             env = dict(os.environ)
             for k in ("FIREMODE_DB", "FIREMODE_LISTEN", "FIREMODE_NODE_ID", "FIREMODE_THREADS"):

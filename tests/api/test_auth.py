@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from fm import UUID7_RE, assert_422, assert_error, unique, unique_email
+from fm import UUID7_RE, assert_422, assert_error, unique_email
 
 ZERO_UUID = "00000000-0000-7000-8000-000000000000"
 
@@ -373,3 +373,14 @@ def test_sessions_private_to_creator(api, user):
     assert r.status == 200 and r.json["notes"] == "mine"
     # not even an admin sees another's session
     assert_error(api.admin.get(p), 404)
+
+
+def test_demoted_admin_loses_admin_rights_at_once(api):
+    u = api.user(admin=True)
+    assert u.c.get("/users").status == 200
+    ws = api.workspace()
+    assert u.c.get(ws.base).status == 200  # admins see every workspace
+    assert api.admin.patch("/users/%s" % u.id, {"is_admin": False}).status == 200
+    assert_error(u.c.get("/users"), 403)
+    assert_error(u.c.get(ws.base), 404)
+    assert_error(u.c.get("/users/%s" % ws.owner.id), 404)

@@ -124,3 +124,34 @@ def test_seed_small(spawn):
         njobs += a.get(base + "/jobs", params={"include_total": "true"}).json["total"]
         ncfg += a.get(base + "/configs", params={"include_total": "true", "include_deleted": "true"}).json["total"]
     assert (ndocs, njobs, ncfg) == (30, 6, 3)
+
+
+def test_sqlite_memory_database(spawn):
+    s = spawn(db_url="sqlite::memory:")
+    a = s.admin()
+    w = a.post("/workspaces", {"name": "mem"})
+    assert w.status == 201
+    for _ in range(12):  # whichever worker answers sees the same database
+        assert a.get("/workspaces/%s" % w.json["workspace_id"]).status == 200
+        assert a.get("/me").status == 200
+
+
+def test_default_database_is_firemode_db_in_cwd(spawn):
+    s = spawn(args_fn=lambda srv: ["--listen", "127.0.0.1:%d" % srv.port, "--node-id", "d"])
+    assert s.admin().post("/workspaces", {"name": "default-db"}).status == 201
+    assert os.path.exists(os.path.join(s.workdir, "firemode.db"))
+
+
+def test_default_node_id_stable_per_host_and_port(spawn):
+    db = spawn.new_db()
+    port = free_port()
+    args = lambda srv: ["--db", srv.db_url, "--listen", "127.0.0.1:%d" % srv.port]  # noqa: E731
+    s1 = spawn(db_url=db, args_fn=args, port=port)
+    k1 = list(s1.admin().post("/workspaces", {"name": "n1"}).json["vector_clock"])
+    s1.terminate()
+    s2 = spawn(db_url=db, args_fn=args, port=port, admin_token=s1.admin_token)
+    k2 = list(s2.admin().post("/workspaces", {"name": "n2"}).json["vector_clock"])
+    s3 = spawn(db_url=db, args_fn=args, admin_token=s1.admin_token)  # another port, at the same time
+    k3 = list(s3.admin().post("/workspaces", {"name": "n3"}).json["vector_clock"])
+    assert len(k1) == 1 and k1 == k2, (k1, k2)
+    assert k3 != k1, (k1, k3)

@@ -129,3 +129,12 @@ def test_delete_user_is_405(api, user):
 
 def test_patch_unknown_user_404(api):
     assert_error(api.admin.patch("/users/00000000-0000-7000-8000-000000000000", {"display_name": "x"}), 404)
+
+
+def test_email_case_folding_is_ascii_only(api):
+    m = unique("fold")
+    a = api.admin.post("/users", {"email": "\u00d1%s@example.com" % m})
+    b = api.admin.post("/users", {"email": "\u00f1%s@example.com" % m})
+    assert a.status == 201 and b.status == 201, (a, b)
+    c = api.admin.post("/users", {"email": "\u00f1%s@EXAMPLE.com" % m})
+    assert_error(c, 409)

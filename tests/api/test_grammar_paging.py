@@ -68,11 +68,23 @@ def test_walk_pages(five):
 
 def test_page_past_the_end(five):
     ws, ids = five
-    for page in (4, 100, 10 ** 6):
+    for page in (4, 100, 10 ** 6, 10 ** 7, 2 ** 31, 2 ** 40):
         r = ws.list("documents", {"page": page, "page_size": 2})
         assert r["items"] == [] and r["has_next"] is False and r["has_previous"] is True and r["page"] == page
     r = ws.list("documents", {"page": 6, "page_size": 1, "include_total": "true"})
     assert r["items"] == [] and r["has_next"] is False and r["total"] == 5
+
+
+@pytest.mark.parametrize("page", ["9223372036854775807", "92233720368547759", "9223372036854775808",
+                                  "18446744073709551617"])
+def test_enormous_pages_never_500(five, page):
+    ws, ids = five
+    r = ws.c.get(ws.path("documents"), params={"page": page, "page_size": 100})
+    assert r.status in (200, 422), r
+    if r.status == 200:
+        assert r.json["items"] == [] and r.json["has_next"] is False
+    else:
+        assert_422(r, "query", "page")
 
 
 def test_has_next_look_ahead_is_exact(five):

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from fm import PK, SORTS, assert_422, unique
+from fm import PK, SORTS, unique
 
 # ---- the expected order, computed here ----------------------------------------
 

@@ -6,7 +6,7 @@ must all be equal.
 
 The random requests come from a fixed seed, printed at the start; set
 FIREMODE_DIFF_SEED to replay another one (FIREMODE_DIFF_COUNT changes how
-many random list requests are made, default 360; FIREMODE_DIFF_VERBOSE=1 prints
+many random list requests are made, default 1000; FIREMODE_DIFF_VERBOSE=1 prints
 each one with its status and item count).
 """
 import datetime
@@ -468,7 +468,7 @@ class Gen:
 
 def test_differential_lists(pair, data):
     diff_seed = int(os.environ.get("FIREMODE_DIFF_SEED", DEFAULT_DIFF_SEED))
-    count = int(os.environ.get("FIREMODE_DIFF_COUNT", 360))
+    count = int(os.environ.get("FIREMODE_DIFF_COUNT", 1000))
     verbose = bool(os.environ.get("FIREMODE_DIFF_VERBOSE"))
     print("\ndifferential: FIREMODE_DIFF_SEED=%d (set it to replay), %d random list requests" % (diff_seed, count))
     walked = pair.compared
@@ -478,26 +478,42 @@ def test_differential_lists(pair, data):
                                                           for w in data.ws_ids]
     per_coll = {}
     statuses = {}
-    nonempty = 0
+    stats = {"nonempty": 0, "total": 0, "with_total": 0}
+
+    def send(coll, path, pairs):
+        target = build(path, pairs)
+        r = pair.compare(target)
+        items = None
+        if r.status == 200:
+            body = r.json
+            items = len(body["items"])
+            stats["nonempty"] += items > 0
+            stats["with_total"] += "total" in body
+        if verbose:
+            print("  %d %s %s" % (r.status, "-" if items is None else items, target))
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+        per_coll[coll] = per_coll.get(coll, 0) + 1
+        stats["total"] += 1
+        return r
+
     for i in range(count):
-        coll, ws = targets[i % len(targets)] if i < len(targets) else rnd.choice(targets)
+        if i < len(targets):
+            coll, ws = targets[i]
+        else:
+            coll = rnd.choice(sorted(SORTS))
+            ws = rnd.choice(data.ws_ids) if coll not in ("users", "workspaces") else None
         path, pairs, size, n = gen.list_request(coll, ws)
         last = max(1, math.ceil(n / size))
         k = rnd.random()
         if k < 0.2:
-            # find the real last page of this filtered set, then ask for it and the one after
-            probe = pair.compare(build(path, [p for p in pairs if p[0] not in ("page", "include_total")]
-                                       + [("include_total", "true")]))
+            # the real last page of this filtered set (from its total), then that page and the next
+            probe = send(coll, path, [p for p in pairs if p[0] != "include_total"] + [("include_total", "true")])
             if probe.status == 200:
-                total = probe.json["total"]
-                flast = max(1, math.ceil(total / size))
+                flast = max(1, math.ceil(probe.json["total"] / size))
                 for page in (flast, flast + 1):
-                    r = pair.compare(build(path, pairs + [("page", page)]))
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
-                per_coll[coll] = per_coll.get(coll, 0) + 3
-                continue
-            page = 1
-        elif k < 0.75:
+                    send(coll, path, pairs + [("page", page)])
+            continue
+        if k < 0.75:
             page = 1 if rnd.random() < 0.6 else None
         elif k < 0.88:
             page = rnd.randint(2, 4)
@@ -507,21 +523,14 @@ def test_differential_lists(pair, data):
             page = last + rnd.randint(1, 50)  # past the end
         if page is not None:
             pairs.insert(rnd.randint(0, len(pairs)), ("page", page))
-        target = build(path, pairs)
-        r = pair.compare(target)
-        if verbose:
-            print("  %d %s %s" % (r.status, len(r.json.get("items", [])) if r.status == 200 else "-", target))
-        statuses[r.status] = statuses.get(r.status, 0) + 1
-        per_coll[coll] = per_coll.get(coll, 0) + 1
-        if r.status == 200 and r.json["items"]:
-            nonempty += 1
-    print("differential: %d list requests compared (%d while reading the data, %d random+probes); "
-          "statuses %s; %d non-empty pages; per collection %s"
-          % (pair.compared, walked, pair.compared - walked, statuses, nonempty, per_coll))
+        send(coll, path, pairs)
+    print("differential: %d requests compared in all (%d reading the data, %d random lists and probes); "
+          "statuses %s; %d non-empty pages, %d with total; per collection %s"
+          % (pair.compared, walked, stats["total"], statuses, stats["nonempty"], stats["with_total"], per_coll))
     pair.report("list requests")
     # the generator must mostly produce valid, non-trivial requests
-    assert statuses.get(200, 0) >= 0.85 * sum(statuses.values()), statuses
-    assert nonempty >= 0.5 * count, (nonempty, count)
+    assert statuses.get(200, 0) >= 0.9 * stats["total"], statuses
+    assert stats["nonempty"] >= 0.6 * stats["total"], stats
     assert set(per_coll) == set(SORTS), per_coll
 
 
