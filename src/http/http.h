@@ -42,6 +42,7 @@ struct request {
     struct buf body;
     size_t body_seen;  /* body bytes received, kept or not */
     bool too_large;    /* the body passed HTTP_MAX_BODY */
+    bool in_flight;    /* headers complete: counted for the SIGTERM drain */
     char request_id[65];
     int64_t start_us;  /* monotonic, for the log */
     int64_t now_us;    /* wall clock, the request's "now" */

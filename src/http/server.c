@@ -150,7 +150,6 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
     r->target = xstrndup(uri, r->target_len > HTTP_MAX_TARGET + 1 ? HTTP_MAX_TARGET + 1 : r->target_len);
     buf_init(&r->body);
     buf_init(&r->out);
-    atomic_fetch_add(&g_in_flight, 1);
     return r;
 }
 
@@ -227,7 +226,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) return MHD_NO; /* cannot happen: the URI logger always runs first */
 
     if (r->method_name == NULL) {
-        /* First call: headers are complete. */
+        /* First call: headers are complete.  From here on the request is
+         * in flight: a SIGTERM lets it finish.  (One still sending its
+         * headers is not waited for.) */
+        r->in_flight = true;
+        atomic_fetch_add(&g_in_flight, 1);
         const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
         if (rid && valid_request_id(rid)) {
             snprintf(r->request_id, sizeof r->request_id, "%s", rid);
@@ -330,9 +333,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             (int)(r->target_len > 512 ? 512 : r->target_len), r->target, status, (double)dur / 1000.0,
             r->request_id[0] ? r->request_id : "-", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     api_observe(r->method_name, status, dur);
+    if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
     *req_cls = NULL;
-    atomic_fetch_sub(&g_in_flight, 1);
 }
 
 int server_parse_listen(const char *listen, char *host, unsigned long hostcap, unsigned *port)

@@ -18,6 +18,13 @@ def pytest_report_header(config):
     return "firemode pg tests: bin=%s pg=%s" % (pgfm.binary(), pgfm.pg_url())
 
 
+def pytest_terminal_summary(terminalreporter):
+    if pgfm.SUMMARY:
+        terminalreporter.section("firemode pg")
+        for line in pgfm.SUMMARY:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _pg_environment():
     if not os.path.exists(pgfm.binary()):

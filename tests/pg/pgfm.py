@@ -21,6 +21,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PSQL = "/usr/bin/psql"
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
+# Lines the tests want shown at the end of the run (conftest prints them).
+SUMMARY = []
+
+
+def note(line):
+    """Prints line now (seen with -s) and in the end-of-run summary."""
+    print(line)
+    SUMMARY.append(line.strip())
+
 
 def binary():
     b = os.environ.get("FIREMODE_BIN", "build/firemode")

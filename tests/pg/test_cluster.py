@@ -54,7 +54,8 @@ def cluster(tmp_path_factory):
     # here a server that lost it is started again so the rest is still tested.
     a, b, failures = start_pair(pgfm.new_pg_db("fm_cluster"), d, retry_failed_start=True)
     if failures:
-        print("\ncluster: a server failed at start and was started again:\n" + "\n".join(failures))
+        pgfm.note("cluster: a server failed at start (see test_simultaneous_start) and was started again:\n"
+                  + "\n".join(failures))
     yield a, b
     pgfm.stop_all([a, b])
 

@@ -470,7 +470,7 @@ def test_differential_lists(pair, data):
     diff_seed = int(os.environ.get("FIREMODE_DIFF_SEED", DEFAULT_DIFF_SEED))
     count = int(os.environ.get("FIREMODE_DIFF_COUNT", 1000))
     verbose = bool(os.environ.get("FIREMODE_DIFF_VERBOSE"))
-    print("\ndifferential: FIREMODE_DIFF_SEED=%d (set it to replay), %d random list requests" % (diff_seed, count))
+    pgfm.note("\ndifferential: FIREMODE_DIFF_SEED=%d (set it to replay), %d random list requests" % (diff_seed, count))
     walked = pair.compared
     rnd = random.Random(diff_seed)
     gen = Gen(rnd, data)
@@ -524,7 +524,7 @@ def test_differential_lists(pair, data):
         if page is not None:
             pairs.insert(rnd.randint(0, len(pairs)), ("page", page))
         send(coll, path, pairs)
-    print("differential: %d requests compared in all (%d reading the data, %d random lists and probes); "
+    pgfm.note("differential: %d requests compared in all (%d reading the data, %d random lists and probes); "
           "statuses %s; %d non-empty pages, %d with total; per collection %s"
           % (pair.compared, walked, stats["total"], statuses, stats["nonempty"], stats["with_total"], per_coll))
     pair.report("list requests")
@@ -590,7 +590,7 @@ def test_differential_invalid(pair, data):
         if r.status == 422:
             detail = r.json.get("detail")
             assert detail, (path, query, r)
-    print("\ndifferential: %d invalid requests compared" % (pair.compared - start))
+    pgfm.note("\ndifferential: %d invalid requests compared" % (pair.compared - start))
     pair.report("invalid requests")
 
 
@@ -625,6 +625,6 @@ def test_differential_items(pair, data):
     for target, expect in targets:
         # ETag (§6) is compared when present: the same clock gives the same ETag
         pair.compare(target, expect=expect, check_etag=True)
-    print("\ndifferential: %d single-item GETs compared" % (pair.compared - start))
+    pgfm.note("\ndifferential: %d single-item GETs compared" % (pair.compared - start))
     assert pair.compared - start >= 50
     pair.report("single-item GETs")

@@ -111,7 +111,7 @@ def test_stop_then_start(srv, ws):
         rc, out = pgfm.pgctl("start")
         assert rc == 0, "pg_ctl start failed: %s" % out
         took = wait_recovered(srv, list_path)
-        print("\nfaults: recovered %.2f s after PostgreSQL started again" % took)
+        pgfm.note("\nfaults: recovered %.2f s after PostgreSQL started again" % took)
         # every worker reconnected: no request fails any more
         for i in range(16):
             r = timed_get(srv, list_path)
@@ -190,7 +190,7 @@ def test_restart_under_load(srv, ws):
     statuses = {}
     for _, s in answers:
         statuses[s] = statuses.get(s, 0) + 1
-    print("\nfaults: restart took %.2f s; %d answers under load: %s" % (t_up - t_restart, len(answers), statuses))
+    pgfm.note("\nfaults: restart took %.2f s; %d answers under load: %s" % (t_up - t_restart, len(answers), statuses))
     assert not bad, "%d bad answers during the restart (want 200/201 or a prompt 503 with detail), first: %s" % (
         len(bad), bad[:5])
     # the last second of load (at least 2 s after PostgreSQL was back) was all 2xx
