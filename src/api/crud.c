@@ -485,42 +485,56 @@ static int lock_item(struct ctx *x, const struct collection *c, const char *id, 
     return cc->found ? 1 : 0;
 }
 
+/* Opens the write transaction of an update or delete: locks the live item,
+ * adds one to this server's entry of its clock (rendered into clock) and
+ * takes the next write position.  1: go on, the transaction is open;
+ * 0: answered (404, or 409 for a full clock), nothing open; -1: storage
+ * error in err, nothing open. */
+static int write_begin(struct ctx *x, const struct collection *c, const char *id, struct buf *clock, int64_t *seq,
+                       struct store_err *err)
+{
+    struct clock_ctx cc;
+    memset(&cc, 0, sizeof cc);
+    if (store_begin(x->st, true, err) < 0) return -1;
+    int found = lock_item(x, c, id, &cc, err);
+    if (found <= 0) {
+        store_rollback(x->st);
+        if (found == 0) resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
+        return found;
+    }
+    if (cc.bad) cc.vc.n = 0;
+    if (!vclock_tick(&cc.vc, api_node_id)) {
+        store_rollback(x->st);
+        resp_error(x->r, 409, "The vector clock of this %s is full", c->item_name);
+        return 0;
+    }
+    vclock_render(&cc.vc, clock);
+    if (crud_next_seq(x, seq, err) < 0) {
+        store_rollback(x->st);
+        return -1;
+    }
+    return 1;
+}
+
 void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode)
 {
     struct body b;
     struct buf sql, item, clock;
     struct params ps = {.n = 0};
     struct store_err err = {0};
-    struct clock_ctx cc;
     char *lowered = NULL;
     int64_t seq;
     bool in_tx = false;
-    memset(&cc, 0, sizeof cc);
     buf_init(&sql), buf_init(&item), buf_init(&clock);
     memset(&b, 0, sizeof b);
 
     if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
     if (body_parse(x, c, mode, &b) < 0) goto out;
     if (check_refs(x, c, &b, id) < 0) goto out;
-    if (store_begin(x->st, true, &err) < 0) goto fail;
+    int w = write_begin(x, c, id, &clock, &seq, &err);
+    if (w < 0) goto fail;
+    if (w == 0) goto out;
     in_tx = true;
-    int found = lock_item(x, c, id, &cc, &err);
-    if (found < 0) goto fail;
-    if (!found) {
-        store_rollback(x->st);
-        in_tx = false;
-        resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
-        goto out;
-    }
-    if (cc.bad) cc.vc.n = 0;
-    if (!vclock_tick(&cc.vc, api_node_id)) {
-        store_rollback(x->st);
-        in_tx = false;
-        resp_error(x->r, 409, "The vector clock of this %s is full", c->item_name);
-        goto out;
-    }
-    vclock_render(&cc.vc, &clock);
-    if (crud_next_seq(x, &seq, &err) < 0) goto fail;
 
     buf_printf(&sql, "UPDATE %s SET ", c->table);
     bool first = true;
@@ -573,31 +587,19 @@ out:
 void crud_delete(struct ctx *x, const struct collection *c, const char *id)
 {
     struct store_err err = {0};
-    struct clock_ctx cc;
     struct buf sql, clock;
     int64_t seq;
     bool in_tx = false;
-    memset(&cc, 0, sizeof cc);
     buf_init(&sql), buf_init(&clock);
     if (x->r->url.npairs) {
         resp_invalid(x->r, "query", NULL, "DELETE takes no query parameters", "extra_forbidden");
         goto out;
     }
     if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    if (store_begin(x->st, true, &err) < 0) goto fail;
+    int w = write_begin(x, c, id, &clock, &seq, &err);
+    if (w < 0) goto fail;
+    if (w == 0) goto out;
     in_tx = true;
-    int found = lock_item(x, c, id, &cc, &err);
-    if (found < 0) goto fail;
-    if (!found) {
-        store_rollback(x->st);
-        in_tx = false;
-        resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
-        goto out;
-    }
-    if (cc.bad) cc.vc.n = 0;
-    vclock_tick(&cc.vc, api_node_id);
-    vclock_render(&cc.vc, &clock);
-    if (crud_next_seq(x, &seq, &err) < 0) goto fail;
     struct params ps = {.n = 0};
     buf_printf(&sql, "UPDATE %s SET %s = ", c->table, c->deleted_at->column);
     ph(x, &sql, pushp(&ps, sp_int(x->r->now_us)));

@@ -50,14 +50,7 @@ static void seeded_uuid(struct rng *r, int64_t us, char out[37])
     for (int i = 6; i < 16; i++) b[i] = (unsigned char)((i < 11 ? a : c) >> (8 * (i % 8)));
     b[6] = (unsigned char)(0x70 | (b[6] & 0x0F));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3F));
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[36] = '\0';
+    uuid_format(b, out);
 }
 
 static const char *const first_names[] = {"Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",

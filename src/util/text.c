@@ -132,6 +132,11 @@ void uuid7_new(char out[37])
     b[6] = (unsigned char)(0x70 | ((s >> 8) & 0x0F));
     b[7] = (unsigned char)(s & 0xFF);
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3F));
+    uuid_format(b, out);
+}
+
+void uuid_format(const unsigned char b[16], char out[37])
+{
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (int i = 0; i < 16; i++) {

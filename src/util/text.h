@@ -29,6 +29,8 @@ char *text_ascii_lower(const char *s, size_t n);
 /* Canonical UUID text: 36 chars, lower-case hex, hyphens at 8,13,18,23.
  * Accepts upper-case hex; writes the lower-case form into out[37]. */
 bool uuid_parse(const char *s, size_t n, char out[37]);
+/* Writes the 16 bytes b as canonical UUID text. */
+void uuid_format(const unsigned char b[16], char out[37]);
 /* A new version-7 UUID (time-ordered, monotonic within this process). */
 void uuid7_new(char out[37]);
 
