@@ -25,11 +25,14 @@ LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-unit test-api fuzz bench deps clean seed
+.PHONY: all run test test-unit fuzz bench deps deps-test clean
 all: build/firemode
 
 deps:
 	@scripts/install-deps.sh
+
+deps-test:
+	@scripts/install-deps.sh test
 
 build/firemode: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
@@ -57,17 +60,17 @@ build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 run: deps build/firemode
 	build/firemode serve
 
-test: deps
+test: deps-test
 	@scripts/run-tests.sh
 
 test-unit: build/test_unit
 	build/test_unit
 
-fuzz: deps build/fuzz_grammar
+fuzz: deps-test build/fuzz_grammar
 	@mkdir -p build/fuzz-corpus
 	build/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz-corpus tests/fuzz/corpus
 
-bench: deps build/firemode
+bench: deps-test build/firemode
 	@scripts/bench.sh
 
 clean:

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages FireMode needs, when any is missing.
+#   scripts/install-deps.sh          what building and serving need (make, make run)
+#   scripts/install-deps.sh test     also what the tests and benchmarks need
 # Idempotent and quiet when everything is there; uses sudo when not root.
 set -euo pipefail
-pkgs=(build-essential pkg-config clang libclang-rt-14-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
-      libpq-dev libssl-dev libcmocka-dev python3 python3-pytest postgresql-15 wrk)
+pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl)
+if [ "${1:-}" = test ]; then
+  pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest postgresql-15 postgresql-client-15 wrk)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -111,6 +111,7 @@ def test_stop_then_start(srv, ws):
         rc, out = pgfm.pgctl("start")
         assert rc == 0, "pg_ctl start failed: %s" % out
         took = wait_recovered(srv, list_path)
+        assert srv.running, "the server exited while PostgreSQL was down:\n" + srv.stderr()[-2000:]
         pgfm.note("\nfaults: recovered %.2f s after PostgreSQL started again" % took)
         # every worker reconnected: no request fails any more
         for i in range(16):
