@@ -36,13 +36,16 @@ static void usage(FILE *f)
           "  --node-id ID          FIREMODE_NODE_ID  this server's name in vector clocks\n"
           "                                          (default: from host name and port)\n"
           "  --threads N           FIREMODE_THREADS  worker threads, each with a DB connection (default 4)\n"
+          "  --db-timeout MS       FIREMODE_DB_TIMEOUT_MS  the longest one database statement may take;\n"
+          "                                          a database that does not answer in time is a 503\n"
+          "                                          (default 2000)\n"
           "                        FIREMODE_ADMIN_TOKEN  when set, serve makes sure an active admin\n"
           "                                          admin@firemode.local exists and this token works for it\n",
           f);
 }
 
 struct options {
-    const char *db, *listen, *node_id, *threads;
+    const char *db, *listen, *node_id, *threads, *db_timeout;
     bool admin;
     const char *positional[4];
     int npos;
@@ -64,6 +67,7 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
         else if (strcmp(a, "--listen") == 0) slot = &o->listen;
         else if (strcmp(a, "--node-id") == 0) slot = &o->node_id;
         else if (strcmp(a, "--threads") == 0) slot = &o->threads;
+        else if (strcmp(a, "--db-timeout") == 0) slot = &o->db_timeout;
         if (slot) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "firemode: %s needs a value\n", a);
@@ -114,6 +118,13 @@ static int cmd_serve(struct options *o)
         fprintf(stderr, "firemode: --threads must be 1..256\n");
         return 2;
     }
+    const char *timeout_s = o->db_timeout ? o->db_timeout : env_or("FIREMODE_DB_TIMEOUT_MS", "2000");
+    int64_t timeout_ms;
+    if (!int_parse(timeout_s, strlen(timeout_s), &timeout_ms) || timeout_ms < 100 || timeout_ms > 3600000) {
+        fprintf(stderr, "firemode: --db-timeout must be 100..3600000 milliseconds\n");
+        return 2;
+    }
+    store_set_timeout_ms((int)timeout_ms);
     struct server_config cfg = {
         .listen = listen,
         .db_url = o->db ? o->db : env_or("FIREMODE_DB", DEFAULT_DB),

@@ -3,8 +3,12 @@
  *
  * One PGconn per struct store (one per worker thread).  Every connection is
  * opened with a 2 s connect_timeout, TCP keepalives and client_encoding UTF8,
- * then set to TIME ZONE 'UTC' and a 30 s statement_timeout so that no request
- * can hold a connection (or a lock) forever.
+ * then set to TIME ZONE 'UTC', a statement_timeout just under the store
+ * timeout and a 10 s idle-in-transaction timeout, so that no request can hold
+ * a connection (or a lock) for long.  Every round trip waits at most the
+ * store timeout (store_set_timeout_ms) for its
+ * answer (poll on the socket), so a database that stops answering costs a
+ * 503, never a hang.
  *
  * Statements: the first time a SQL text is seen on a connection it is
  * prepared under a fresh name ("s<N>", N from the stmt_cache) with parameter
@@ -46,7 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define PG_STMT_CACHE 512
 /* Bulk mode (`firemode seed`): commits need not wait for the WAL flush, and
@@ -54,6 +60,13 @@
  * so the 30 s limit does not apply. */
 #define PG_BULK_SQL "SET synchronous_commit = off; SET statement_timeout = 0"
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
+/* A request waits at most store_timeout_ms for any one answer from the
+ * database.  A database that accepts connections but does not answer
+ * (frozen, or a network that drops packets) then costs a 503 after that
+ * long, not a hang; the connection is dropped and made again on the next
+ * call.  The server's own statement_timeout is a little shorter, so a merely
+ * slow statement is cancelled by PostgreSQL (a 503 "busy") first. */
+#define PG_STATEMENT_MARGIN_MS 200
 
 struct pg_store {
     struct store base;
@@ -63,6 +76,7 @@ struct pg_store {
     struct buf scratch;       /* NUL-terminated copies of the parameters */
     bool in_tx;               /* a transaction is open (as of the last answer) */
     bool bulk;                /* bulk mode: re-applied after a reconnect */
+    bool timed_out;           /* the last answer did not come in time */
 };
 
 static const struct dialect pg_dialect = {
@@ -107,6 +121,12 @@ static enum store_kind kind_of_sqlstate(const char *state)
     return STORE_ERROR;
 }
 
+/* Bulk loads (seed) wait as long as their statements take. */
+static int deadline(const struct pg_store *s)
+{
+    return s->bulk ? -1 : store_timeout_ms;
+}
+
 static bool conn_ok(const struct pg_store *s)
 {
     return s->conn && PQstatus(s->conn) == CONNECTION_OK;
@@ -135,6 +155,8 @@ static void first_line(char *out, size_t n, const char *msg)
 
 static int fail_unavailable(struct pg_store *s, const char *why, struct store_err *err)
 {
+    if (s->timed_out)
+        return store_fail(err, STORE_UNAVAILABLE, "database unavailable: no answer within %d ms", store_timeout_ms);
     char line[200];
     first_line(line, sizeof line, why ? why : (s->conn ? PQerrorMessage(s->conn) : NULL));
     return store_fail(err, STORE_UNAVAILABLE, "database unavailable: %s", line);
@@ -175,9 +197,58 @@ static void ignore_notice(void *arg, const char *message)
  * TUPLES_OK.  Returns the result's status (PGRES_FATAL_ERROR on failure) and
  * leaves the result in *out for the caller to PQclear, or clears it if out is
  * NULL. */
-static ExecStatusType run_simple(PGconn *c, const char *sql, PGresult **out)
+static int64_t mono_ms(void)
 {
-    PGresult *res = PQexec(c, sql);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Collects the answer to the command just sent on c (sent: what the PQsend*
+ * call returned), waiting at most deadline_ms for it (< 0: no limit).
+ * Returns the last result, for the caller to PQclear, or NULL.  When the
+ * deadline passes, the socket is shut down, so the connection is bad from
+ * then on (and replaced by the next call), and *timed_out is set. */
+static PGresult *await_result(PGconn *c, int sent, int deadline_ms, bool *timed_out)
+{
+    PGresult *last = NULL, *res;
+    int64_t end = mono_ms() + deadline_ms;
+    *timed_out = false;
+    if (!sent) return NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            int left = -1;
+            if (deadline_ms >= 0 && (left = (int)(end - mono_ms())) <= 0) {
+                *timed_out = true;
+                shutdown(PQsocket(c), SHUT_RDWR);
+                break;
+            }
+            struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+            int r = poll(&pfd, 1, left);
+            if (r < 0 && errno != EINTR) break;
+            if (r > 0 && !PQconsumeInput(c)) break;
+        }
+        /* Not busy, or the connection broke: PQgetResult does not block. */
+        if (!(res = PQgetResult(c))) break;
+        PQclear(last);
+        last = res;
+        if (PQstatus(c) != CONNECTION_OK) break;
+    }
+    if (*timed_out) {
+        PQclear(last);
+        last = NULL;
+    }
+    return last;
+}
+
+/* Runs one parameterless command on c and checks it answered COMMAND_OK or
+ * TUPLES_OK, waiting at most deadline_ms.  Returns the result's status
+ * (PGRES_FATAL_ERROR on failure) and leaves the result in *out for the caller
+ * to PQclear, or clears it if out is NULL. */
+static ExecStatusType run_simple(PGconn *c, const char *sql, PGresult **out, int deadline_ms, bool *timed_out)
+{
+    bool t;
+    PGresult *res = await_result(c, PQsendQuery(c, sql), deadline_ms, timed_out ? timed_out : &t);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (out) *out = res;
     else PQclear(res);
@@ -213,10 +284,17 @@ static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err
         goto fail;
     }
     PQsetNoticeProcessor(c, ignore_notice, NULL);
-    const char *setup = bulk ? "SET TIME ZONE 'UTC'; " PG_BULK_SQL
-                             : "SET TIME ZONE 'UTC'; SET statement_timeout = '30s';"
-                               " SET idle_in_transaction_session_timeout = '10s'";
-    if (!status_ok(run_simple(c, setup, &res))) {
+    char setup[256];
+    int stmt_ms = store_timeout_ms <= 0                          ? 0 /* no limit */
+                  : store_timeout_ms > 2 * PG_STATEMENT_MARGIN_MS ? store_timeout_ms - PG_STATEMENT_MARGIN_MS
+                                                                 : store_timeout_ms;
+    if (bulk)
+        snprintf(setup, sizeof setup, "SET TIME ZONE 'UTC'; %s", PG_BULK_SQL);
+    else
+        snprintf(setup, sizeof setup,
+                 "SET TIME ZONE 'UTC'; SET statement_timeout = %d; SET idle_in_transaction_session_timeout = '10s'",
+                 stmt_ms);
+    if (!status_ok(run_simple(c, setup, &res, store_timeout_ms, NULL))) {
         const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char line[200];
         first_line(line, sizeof line, msg ? msg : PQerrorMessage(c));
@@ -259,6 +337,7 @@ static bool conn_alive(struct pg_store *s)
  * one the transaction died with the connection, so it only reports. */
 static int ensure_conn(struct pg_store *s, struct store_err *err)
 {
+    s->timed_out = false;
     if (conn_alive(s)) return 0;
     if (s->in_tx) return fail_unavailable(s, "connection lost during a transaction", err);
     if (s->conn) {
@@ -280,7 +359,7 @@ static void free_stmt(void *ctx, void *handle)
     if (ts == PQTRANS_IDLE || ts == PQTRANS_INTRANS) {
         char sql[48];
         snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
-        run_simple(s->conn, sql, NULL);
+        run_simple(s->conn, sql, NULL, deadline(s), &s->timed_out);
     }
     free(name);
 }
@@ -293,7 +372,7 @@ static const char *prepared(struct pg_store *s, const char *sql, int np, struct 
     if (name) return name;
     name = xmalloc(24);
     snprintf(name, 24, "s%lu", stmt_cache_next_id(s->stmts));
-    PGresult *res = PQprepare(s->conn, name, sql, np, NULL);
+    PGresult *res = await_result(s->conn, PQsendPrepare(s->conn, name, sql, np, NULL), deadline(s), &s->timed_out);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         fail_result(s, res, err);
         PQclear(res);
@@ -392,7 +471,8 @@ static long pg_exec(struct store *st, const char *sql, const struct store_param 
     for (int attempt = 0;; attempt++) {
         const char *name = prepared(s, sql, np, err);
         if (!name) goto out;
-        res = PQexecPrepared(s->conn, name, np, vals, NULL, NULL, 0);
+        res = await_result(s->conn, PQsendQueryPrepared(s->conn, name, np, vals, NULL, NULL, 0), deadline(s),
+                           &s->timed_out);
         ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (rs == PGRES_TUPLES_OK) {
             rows = PQntuples(res);
@@ -426,7 +506,7 @@ static int pg_script(struct store *st, const char *sql, struct store_err *err)
     PGresult *res = NULL;
     int rc = -1;
     if (ensure_conn(s, err) < 0) return -1;
-    if (status_ok(run_simple(s->conn, sql, &res))) rc = 0;
+    if (status_ok(run_simple(s->conn, sql, &res, deadline(s), &s->timed_out))) rc = 0;
     else fail_result(s, res, err);
     PQclear(res);
     track_tx(s);
@@ -455,7 +535,7 @@ static int pg_commit(struct store *st, struct store_err *err)
         s->in_tx = false;
         return fail_unavailable(s, "connection lost during a transaction", err);
     }
-    ExecStatusType rs = run_simple(s->conn, "COMMIT", &res);
+    ExecStatusType rs = run_simple(s->conn, "COMMIT", &res, deadline(s), &s->timed_out);
     if (rs != PGRES_COMMAND_OK) {
         fail_result(s, res, err);
     } else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
@@ -467,7 +547,7 @@ static int pg_commit(struct store *st, struct store_err *err)
     PQclear(res);
     /* A failed COMMIT ends the transaction; make sure nothing stays open. */
     if (rc < 0 && conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        run_simple(s->conn, "ROLLBACK", NULL);
+        run_simple(s->conn, "ROLLBACK", NULL, deadline(s), &s->timed_out);
     s->in_tx = false;
     return rc;
 }
@@ -475,7 +555,8 @@ static int pg_commit(struct store *st, struct store_err *err)
 static void pg_rollback(struct store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
-    if (conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE) run_simple(s->conn, "ROLLBACK", NULL);
+    if (conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        run_simple(s->conn, "ROLLBACK", NULL, deadline(s), &s->timed_out);
     s->in_tx = false;
 }
 

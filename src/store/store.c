@@ -11,6 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+int store_timeout_ms = 2000;
+
+void store_set_timeout_ms(int ms)
+{
+    store_timeout_ms = ms;
+}
+
 int store_fail(struct store_err *err, enum store_kind kind, const char *fmt, ...)
 {
     if (!err) return -1;
@@ -89,7 +96,21 @@ static int read_version(void *ctx, const struct store_row *row)
     return 0;
 }
 
+static int migrate(struct store *st, struct store_err *err);
+
+/* Migrations may wait for another server's migration (the advisory lock)
+ * and may rewrite large tables: no statement deadline applies.  They run at
+ * start, before any other thread uses a store. */
 int store_migrate(struct store *st, struct store_err *err)
+{
+    int saved = store_timeout_ms;
+    store_timeout_ms = -1;
+    int rc = migrate(st, err);
+    store_timeout_ms = saved;
+    return rc;
+}
+
+static int migrate(struct store *st, struct store_err *err)
 {
     size_t nsteps;
     const char *const *steps = schema_steps(st->dialect, &nsteps);

@@ -80,6 +80,12 @@ struct dialect {
 
 struct store;
 
+/* The longest one statement may take, in milliseconds (default 2000):
+ * PostgreSQL cancels a slower statement and a database that does not answer
+ * at all is given up on after it (both a 503).  Set once at start, before
+ * any store is opened.  Bulk mode ignores it. */
+void store_set_timeout_ms(int ms);
+
 /* Opens a connection for url ("sqlite:PATH", "sqlite::memory:",
  * "postgresql://..." or "postgres://...").  On failure returns NULL and fills
  * err.  The caller owns the result and frees it with store_close. */

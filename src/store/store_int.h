@@ -29,6 +29,8 @@ struct store {
     const struct dialect *dialect;
 };
 
+extern int store_timeout_ms; /* see store_set_timeout_ms */
+
 struct store *store_sqlite_open(const char *path, struct store_err *err);
 struct store *store_pg_open(const char *conninfo, struct store_err *err);
 

@@ -1,11 +1,16 @@
 """Faults: PostgreSQL goes away under a running server (CONTRACT.md §2: 503
 when the database is unavailable, never a 500, never a hang) and comes back
-(the server recovers by itself, without a restart).
+(the server recovers by itself, without a restart): a stop and a start, a
+restart under load, and a cluster frozen with SIGSTOP (it stops answering
+without closing anything; the processes are those of this run's private
+cluster, found through its postmaster.pid, and are thawed in a `finally`).
 
 The cluster is shared with the other tests of this directory: every test
 that stops it starts it again in a `finally`.
 """
 import http.client
+import os
+import signal
 import threading
 import time
 
@@ -202,3 +207,52 @@ def test_restart_under_load(srv, ws):
     assert wait_recovered(srv, ws + "/documents") < 10
     names = [d["original_filename"] for d in c.ok("GET", ws + "/documents?page_size=100&sort=id")["items"]]
     assert "before-restart.pdf" in names
+
+
+def _cluster_pids():
+    """The postmaster of the test cluster and its children (pids)."""
+    with open(os.path.join(os.environ["FIREMODE_TEST_PG_DATA"], "postmaster.pid")) as f:
+        pm = int(f.readline())
+    pids = [pm]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pm:
+                pids.append(int(d))
+    return pids
+
+
+def test_frozen_database_answers_503(srv, ws):
+    """PostgreSQL that stops answering without closing anything (every
+    process of the cluster frozen with SIGSTOP: what a hung host or a
+    black-holed network looks like) must still give a prompt 503, not a
+    request that hangs until the database wakes up."""
+    list_path = ws + "/documents?page_size=5"
+    assert timed_get(srv, list_path).status == 200
+    pids = _cluster_pids()
+    results = []
+    try:
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        for i in range(2):
+            t0 = time.monotonic()
+            try:
+                r = pgfm.request(srv.port, "GET", list_path, token=TOKEN, timeout=DEADLINE_503 + 2)
+                results.append("%d after %.2f s" % (r.status, time.monotonic() - t0))
+                assert_503(r, "request #%d while PostgreSQL is frozen" % i)
+            except (OSError, http.client.HTTPException) as e:
+                results.append("no answer within %.1f s (%s)" % (time.monotonic() - t0, type(e).__name__))
+                raise AssertionError("request #%d while PostgreSQL is frozen: no answer within %.1f s "
+                                     "(want 503 within %.1f s)" % (i, DEADLINE_503 + 2, DEADLINE_503))
+    finally:
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except OSError:
+                pass
+        pgfm.note("faults: while PostgreSQL was frozen: %s" % (results,))
+    wait_recovered(srv, list_path, timeout=15)
