@@ -36,6 +36,8 @@ static void usage(FILE *f)
           "  --node-id ID          FIREMODE_NODE_ID  this server's name in vector clocks\n"
           "                                          (default: from host name and port)\n"
           "  --threads N           FIREMODE_THREADS  worker threads, each with a DB connection (default 4)\n"
+          "  --max-conn-per-ip N   FIREMODE_MAX_CONN_PER_IP  connections one client address may hold\n"
+          "                                          (default 256; 0 = no limit, e.g. behind a proxy)\n"
           "  --db-timeout MS       FIREMODE_DB_TIMEOUT_MS  the longest one database statement may take;\n"
           "                                          a database that does not answer in time is a 503\n"
           "                                          (default 2000)\n"
@@ -45,7 +47,7 @@ static void usage(FILE *f)
 }
 
 struct options {
-    const char *db, *listen, *node_id, *threads, *db_timeout;
+    const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip;
     bool admin;
     const char *positional[4];
     int npos;
@@ -68,6 +70,7 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
         else if (strcmp(a, "--node-id") == 0) slot = &o->node_id;
         else if (strcmp(a, "--threads") == 0) slot = &o->threads;
         else if (strcmp(a, "--db-timeout") == 0) slot = &o->db_timeout;
+        else if (strcmp(a, "--max-conn-per-ip") == 0) slot = &o->per_ip;
         if (slot) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "firemode: %s needs a value\n", a);
@@ -89,6 +92,14 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
     return 0;
 }
 
+/* The node id a command writes into vector clocks must be a valid one. */
+static bool node_id_ok(const char *id)
+{
+    if (vclock_valid_node(id, strlen(id))) return true;
+    fprintf(stderr, "firemode: node id '%s' must match [A-Za-z0-9_.:-]{1,64}\n", id);
+    return false;
+}
+
 static void default_node_id(const char *listen, char *out, size_t cap)
 {
     char host[128] = "localhost";
@@ -108,10 +119,7 @@ static int cmd_serve(struct options *o)
         default_node_id(listen, node, sizeof node);
         node_id = node;
     }
-    if (!vclock_valid_node(node_id, strlen(node_id))) {
-        fprintf(stderr, "firemode: node id '%s' must match [A-Za-z0-9_.:-]{1,64}\n", node_id);
-        return 2;
-    }
+    if (!node_id_ok(node_id)) return 2;
     const char *threads_s = o->threads ? o->threads : env_or("FIREMODE_THREADS", "4");
     int64_t threads;
     if (!int_parse(threads_s, strlen(threads_s), &threads) || threads < 1 || threads > 256) {
@@ -125,12 +133,19 @@ static int cmd_serve(struct options *o)
         return 2;
     }
     store_set_timeout_ms((int)timeout_ms);
+    const char *per_ip_s = o->per_ip ? o->per_ip : env_or("FIREMODE_MAX_CONN_PER_IP", "256");
+    int64_t per_ip;
+    if (!int_parse(per_ip_s, strlen(per_ip_s), &per_ip) || per_ip < 0 || per_ip > 1000) {
+        fprintf(stderr, "firemode: --max-conn-per-ip must be 0..1000\n");
+        return 2;
+    }
     struct server_config cfg = {
         .listen = listen,
         .db_url = o->db ? o->db : env_or("FIREMODE_DB", DEFAULT_DB),
         .node_id = node_id,
         .threads = (int)threads,
         .conn_timeout_s = 30,
+        .max_per_ip = (int)per_ip,
     };
     if (!store_url_valid(cfg.db_url)) {
         fprintf(stderr, "firemode: unsupported --db '%s' (want sqlite:PATH, sqlite::memory: or postgresql://...)\n",
@@ -177,6 +192,7 @@ static int cmd_user_add(struct options *o)
     }
     const char *db = o->db ? o->db : env_or("FIREMODE_DB", DEFAULT_DB);
     const char *node_id = o->node_id ? o->node_id : env_or("FIREMODE_NODE_ID", "cli");
+    if (!node_id_ok(node_id)) return 2;
     api_init(node_id);
     struct store_err err = {0};
     struct store *st = store_open(db, &err);
@@ -231,6 +247,7 @@ int main(int argc, char **argv)
         if (parse_options(argc, argv, 2, &o, true) < 0) return 2;
         const char *db = o.db ? o.db : env_or("FIREMODE_DB", DEFAULT_DB);
         const char *node = o.node_id ? o.node_id : env_or("FIREMODE_NODE_ID", "seed");
+        if (!node_id_ok(node)) return 2;
         api_init(node);
         return cli_seed(argc - 1, argv + 1, db, node);
     }

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOOTSTRAP_EMAIL "admin@firemode.local"
+#define BOOTSTRAP_EMAIL ACCOUNTS_BOOTSTRAP_EMAIL
 
 struct auth_row {
     bool found, active, admin;
@@ -122,6 +122,9 @@ void acct_new_token(struct ctx *x, const char *user_id)
     struct buf b;
     buf_init(&b);
     buf_printf(&b, "{\"token\":\"%s\",\"token_id\":\"%s\",\"user_id\":\"%s\"}", token, token_id, user_id);
+    char loc[128];
+    snprintf(loc, sizeof loc, "/users/%s/tokens/%s", user_id, token_id);
+    resp_header(r, "Location", loc);
     resp_json(r, 201, &b);
     return;
 fail:
@@ -152,6 +155,11 @@ void acct_add_member(struct ctx *x, const char *ws)
     struct buf b;
     buf_init(&b);
     buf_printf(&b, "{\"workspace_id\":\"%s\",\"user_id\":\"%s\"}", ws, user_id);
+    if (n > 0) {
+        char loc[128];
+        snprintf(loc, sizeof loc, "/workspaces/%s/members/%s", ws, user_id);
+        resp_header(r, "Location", loc);
+    }
     resp_json(r, n > 0 ? 201 : 200, &b);
     return;
 fail:

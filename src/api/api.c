@@ -90,11 +90,12 @@ static const struct route *match(struct request *r)
 static void allow_header(struct request *r, unsigned m)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    char allow[80] = "";
-    size_t o = 0;
+    struct buf allow;
+    buf_init(&allow);
     for (int i = 0; i < 7; i++)
-        if (m & (1u << i)) o += (size_t)snprintf(allow + o, sizeof allow - o, "%s%s", o ? ", " : "", names[i]);
-    resp_header(r, "Allow", allow);
+        if (m & (1u << i)) buf_printf(&allow, "%s%s", allow.len ? ", " : "", names[i]);
+    resp_header(r, "Allow", allow.data ? allow.data : "");
+    buf_free(&allow);
 }
 
 static bool json_content_type(const char *ct)
@@ -217,6 +218,7 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
     struct store_err err = {0};
     if (!st) {
         if (rt->kind == RK_READYZ) {
+            resp_header(r, "Retry-After", "1");
             resp_error(r, 503, "Not ready: cannot reach the database");
             return;
         }

@@ -9,6 +9,14 @@
 #include "../store/store.h"
 #include "../util/buf.h"
 
+/* The account FIREMODE_ADMIN_TOKEN makes an admin: reserved, no API write may
+ * give a user this email. */
+#define ACCOUNTS_BOOTSTRAP_EMAIL "admin@firemode.local"
+/* JSON values (objects, arrays, scalars) a request body may hold: enough for
+ * any item (at most 32 fields and 32 tags), small enough that parsing costs
+ * little memory. */
+#define BODY_MAX_VALUES 4096
+
 struct caller {
     char user_id[37];
     bool is_admin;
@@ -41,7 +49,7 @@ struct body_value {
 };
 
 struct body {
-    struct body_value v[32]; /* indexed like c->fields */
+    struct body_value v[COLLECTION_MAX_FIELDS]; /* indexed like c->fields */
     void *json;              /* the parsed document (json_t *) */
 };
 

@@ -89,6 +89,8 @@ static int take(struct ctx *x, const struct field *f, json_t *j, struct body_val
                 return invalid(x, name, "value_error",
                                "value is not a valid email address: it needs one '@' with text on both sides and at "
                                "most 254 characters");
+            if (text_ieq(s, n, ACCOUNTS_BOOTSTRAP_EMAIL))
+                return invalid(x, name, "value_error", "This email is reserved for the bootstrap admin");
             set_text(v, xstrndup(s, n), n);
         } else if (f->type == FT_SLUG) {
             if (!lq_valid_slug(s, n))
@@ -99,11 +101,13 @@ static int take(struct ctx *x, const struct field *f, json_t *j, struct body_val
             bool ok = false;
             for (size_t i = 0; f->enum_values[i] && !ok; i++) ok = text_eq(s, n, f->enum_values[i]);
             if (!ok) {
-                char list[256] = "";
-                size_t o = 0;
+                struct buf list;
+                buf_init(&list);
                 for (size_t i = 0; f->enum_values[i]; i++)
-                    o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", i ? ", " : "", f->enum_values[i]);
-                return invalid(x, name, "enum", "Input should be one of %s", list);
+                    buf_printf(&list, "%s'%s'", i ? ", " : "", f->enum_values[i]);
+                invalid(x, name, "enum", "Input should be one of %s", list.data);
+                buf_free(&list);
+                return -1;
             }
             set_text(v, xstrndup(s, n), n);
         } else {
@@ -181,11 +185,34 @@ static bool writable(const struct field *f, enum body_mode mode)
     return mode == BODY_CREATE ? (f->flags & F_CREATE) != 0 : (f->flags & F_PATCH) != 0;
 }
 
+/* Counts the JSON values in s (brackets, commas and colons outside strings,
+ * a close upper bound) without parsing it, so an oversized document is
+ * refused before the parser allocates a node for each value. */
+static bool few_enough_values(const char *s, size_t n)
+{
+    size_t count = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[' || c == ',' || c == ':') {
+            if (++count > BODY_MAX_VALUES) return false;
+        }
+    }
+    return true;
+}
+
 int body_parse(struct ctx *x, const struct collection *c, enum body_mode mode, struct body *out)
 {
     memset(out, 0, sizeof *out);
     struct request *r = x->r;
     if (r->body.len == 0) return invalid(x, NULL, "missing", "A JSON object body is required");
+    if (!few_enough_values(r->body.data, r->body.len))
+        return invalid(x, NULL, "too_long", "The body holds more JSON values than any item needs");
     json_error_t jerr;
     json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
     out->json = j;
@@ -247,6 +274,10 @@ const char *body_uuid_member(struct ctx *x, const char *name, char out[37])
     struct request *r = x->r;
     if (r->body.len == 0) {
         invalid(x, NULL, "missing", "A JSON object body is required");
+        return NULL;
+    }
+    if (!few_enough_values(r->body.data, r->body.len)) {
+        invalid(x, NULL, "too_long", "The body holds more JSON values than this endpoint needs");
         return NULL;
     }
     json_error_t jerr;

@@ -170,11 +170,6 @@ static int item_query(struct ctx *x, const struct collection *c, bool *include_d
     return 0;
 }
 
-static void answer_item(struct ctx *x, int status, struct buf *item)
-{
-    resp_json(x->r, status, item);
-}
-
 /* ---- list ------------------------------------------------------------- */
 
 struct count_ctx {
@@ -264,7 +259,7 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id)
     else if (!found)
         resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
     else
-        answer_item(x, 200, &item);
+        resp_json(x->r, 200, &item);
     buf_free(&item);
 }
 
@@ -348,17 +343,17 @@ static void conflict(struct ctx *x, const struct collection *c, const struct sto
         resp_error(x->r, 409, "This %s conflicts with an existing one", c->item_name);
 }
 
-static void location(struct ctx *x, const char *id)
+/* Location of a new item: the collection's path, ids in canonical form. */
+static void location(struct ctx *x, const struct collection *c, const char *id)
 {
-    struct buf b;
-    buf_init(&b);
-    for (int i = 0; i < x->r->url.nseg; i++) {
-        buf_putc(&b, '/');
-        buf_append(&b, x->r->url.seg[i], x->r->url.seg_len[i]);
-    }
-    buf_printf(&b, "/%s", id);
-    resp_header(x->r, "Location", b.data);
-    buf_free(&b);
+    char path[200];
+    if (c->scope == SCOPE_WORKSPACE)
+        snprintf(path, sizeof path, "/workspaces/%s/%s/%s", x->r->path_ws, c->name, id);
+    else if (c->scope == SCOPE_OWNER)
+        snprintf(path, sizeof path, "/v1/tests/%s/%s", c->name, id);
+    else
+        snprintf(path, sizeof path, "/%s/%s", c->name, id);
+    resp_header(x->r, "Location", path);
 }
 
 void crud_create(struct ctx *x, const struct collection *c)
@@ -378,7 +373,6 @@ void crud_create(struct ctx *x, const struct collection *c)
         goto out;
     }
     if (body_parse(x, c, BODY_CREATE, &b) < 0) goto out;
-    if (check_refs(x, c, &b, NULL) < 0) goto out;
 
     uuid7_new(id);
     struct vclock vc = {0};
@@ -387,7 +381,16 @@ void crud_create(struct ctx *x, const struct collection *c)
 
     if (store_begin(x->st, true, &err) < 0) goto fail;
     in_tx = true;
+    /* The write position first: every writer takes the counter row before
+     * any other lock, so writers queue there and never deadlock. */
     if (crud_next_seq(x, &seq, &err) < 0) goto fail;
+    /* References are checked inside the transaction, after the counter:
+     * no other write can delete what they point at before we commit. */
+    if (check_refs(x, c, &b, NULL) < 0) {
+        store_rollback(x->st);
+        in_tx = false;
+        goto out;
+    }
 
     buf_printf(&sql, "INSERT INTO %s (", c->table);
     for (size_t i = 0; i < c->nfields; i++) {
@@ -444,8 +447,8 @@ void crud_create(struct ctx *x, const struct collection *c)
     if (fetch_item(x, c, id, true, &item, &err) < 0) goto fail;
     in_tx = false;
     if (store_commit(x->st, &err) < 0) goto fail;
-    location(x, id);
-    answer_item(x, 201, &item);
+    location(x, c, id);
+    resp_json(x->r, 201, &item);
     goto out;
 fail:
     if (in_tx) store_rollback(x->st);
@@ -485,9 +488,9 @@ static int lock_item(struct ctx *x, const struct collection *c, const char *id, 
     return cc->found ? 1 : 0;
 }
 
-/* Opens the write transaction of an update or delete: locks the live item,
- * adds one to this server's entry of its clock (rendered into clock) and
- * takes the next write position.  1: go on, the transaction is open;
+/* Opens the write transaction of an update or delete: takes the next write
+ * position, locks the live item and adds one to this server's entry of its
+ * clock (rendered into clock).  1: go on, the transaction is open;
  * 0: answered (404, or 409 for a full clock), nothing open; -1: storage
  * error in err, nothing open. */
 static int write_begin(struct ctx *x, const struct collection *c, const char *id, struct buf *clock, int64_t *seq,
@@ -496,6 +499,12 @@ static int write_begin(struct ctx *x, const struct collection *c, const char *id
     struct clock_ctx cc;
     memset(&cc, 0, sizeof cc);
     if (store_begin(x->st, true, err) < 0) return -1;
+    /* The counter row before the item's row: every writer takes its locks
+     * in this order (see crud_create), so writers never deadlock. */
+    if (crud_next_seq(x, seq, err) < 0) {
+        store_rollback(x->st);
+        return -1;
+    }
     int found = lock_item(x, c, id, &cc, err);
     if (found <= 0) {
         store_rollback(x->st);
@@ -509,10 +518,6 @@ static int write_begin(struct ctx *x, const struct collection *c, const char *id
         return 0;
     }
     vclock_render(&cc.vc, clock);
-    if (crud_next_seq(x, seq, err) < 0) {
-        store_rollback(x->st);
-        return -1;
-    }
     return 1;
 }
 
@@ -530,11 +535,15 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
 
     if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
     if (body_parse(x, c, mode, &b) < 0) goto out;
-    if (check_refs(x, c, &b, id) < 0) goto out;
     int w = write_begin(x, c, id, &clock, &seq, &err);
     if (w < 0) goto fail;
     if (w == 0) goto out;
     in_tx = true;
+    if (check_refs(x, c, &b, id) < 0) {
+        store_rollback(x->st);
+        in_tx = false;
+        goto out;
+    }
 
     buf_printf(&sql, "UPDATE %s SET ", c->table);
     bool first = true;
@@ -573,7 +582,7 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
     if (fetch_item(x, c, id, false, &item, &err) < 0) goto fail;
     in_tx = false;
     if (store_commit(x->st, &err) < 0) goto fail;
-    answer_item(x, 200, &item);
+    resp_json(x->r, 200, &item);
     goto out;
 fail:
     if (in_tx) store_rollback(x->st);

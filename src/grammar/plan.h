@@ -36,7 +36,7 @@ struct plan {
 int plan_list(const struct list_query *q, const struct dialect *d, const struct plan_scope *scope, struct plan *p);
 void plan_free(struct plan *p);
 
-/* Appends "t.<col> = <placeholder>" style fragments; shared by the CRUD
+/* Appends the placeholder of parameter n ("?n" or "$n"); shared by the CRUD
  * engine so that every placeholder is written one way. */
 void plan_placeholder(struct buf *b, const struct dialect *d, int n);
 

@@ -23,6 +23,9 @@
 #define HTTP_MAX_HEADERS (16 * 1024)
 #define HTTP_MAX_RESP_HEADERS 8
 #define HTTP_MAX_DISCARD (4 * 1024 * 1024) /* oversized body bytes read before closing */
+/* Request bodies held in memory at once, across all connections: past it a
+ * new body is answered 503, so stalled uploads cost a bounded amount. */
+#define HTTP_BODY_BUDGET (256 * 1024 * 1024)
 
 struct MHD_Connection;
 
@@ -41,7 +44,9 @@ struct request {
     struct url url;    /* parsed target */
     struct buf body;
     size_t body_seen;  /* body bytes received, kept or not */
+    size_t body_reserved; /* bytes of HTTP_BODY_BUDGET this request holds */
     bool too_large;    /* the body passed HTTP_MAX_BODY */
+    bool busy;         /* HTTP_BODY_BUDGET was spent while the body came in */
     bool in_flight;    /* headers complete: counted for the SIGTERM drain */
     char request_id[65];
     int64_t start_us;  /* monotonic, for the log */

@@ -41,6 +41,18 @@
 static const struct server_config *g_cfg;
 static pthread_key_t g_store_key;
 static atomic_int g_in_flight;
+static atomic_size_t g_body_bytes; /* body bytes reserved, see HTTP_BODY_BUDGET */
+
+/* Reserves n more body bytes for r; false if the budget is spent. */
+static bool body_reserve(struct request *r, size_t n)
+{
+    size_t cur = atomic_load(&g_body_bytes);
+    do {
+        if (cur + n > HTTP_BODY_BUDGET) return false;
+    } while (!atomic_compare_exchange_weak(&g_body_bytes, &cur, cur + n));
+    r->body_reserved += n;
+    return true;
+}
 
 static int64_t mono_us(void)
 {
@@ -129,6 +141,7 @@ void resp_invalid(struct request *r, const char *where, const char *name, const 
 static void request_free(struct request *r)
 {
     if (!r) return;
+    atomic_fetch_sub(&g_body_bytes, r->body_reserved);
     free(r->target);
     url_free(&r->url);
     buf_free(&r->body);
@@ -284,6 +297,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
                 return respond_now(conn, r);
             }
+            if (n > 0 && body_allowed(r->method)) {
+                if (!body_reserve(r, (size_t)n)) {
+                    resp_header(r, "Retry-After", "1");
+                    resp_error(r, 503, "Server busy: too many request bodies in progress, try again shortly");
+                    return respond_now(conn, r);
+                }
+                buf_reserve(&r->body, (size_t)n); /* exactly, once */
+            }
         }
         /* Route and method before the body, so a wrong method or path is
          * answered without reading what the client sends. */
@@ -298,16 +319,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * past that the connection is closed. */
         r->body_seen += *upload_data_size;
         if (r->body_seen > HTTP_MAX_BODY + HTTP_MAX_DISCARD) return MHD_NO;
-        if (!r->too_large && r->body.len + *upload_data_size <= HTTP_MAX_BODY)
-            buf_append(&r->body, upload_data, *upload_data_size);
-        else
-            r->too_large = true;
+        size_t want = r->body.len + *upload_data_size;
+        if (!r->too_large && !r->busy && want <= HTTP_MAX_BODY) {
+            /* chunked bodies reserve as they grow */
+            if (want > r->body_reserved && !body_reserve(r, want - r->body_reserved)) r->busy = true;
+            else buf_append(&r->body, upload_data, *upload_data_size);
+        } else {
+            r->too_large = !r->busy;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (r->responded) return MHD_YES;
     if (r->too_large) {
         resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
+        return respond_now(conn, r);
+    }
+    if (r->busy) {
+        resp_header(r, "Retry-After", "1");
+        resp_error(r, 503, "Server busy: too many request bodies in progress, try again shortly");
         return respond_now(conn, r);
     }
     if (r->body.len && !body_allowed(r->method)) {
@@ -322,16 +352,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond_now(conn, r);
 }
 
+/* The request target as it goes into the log: at most 512 bytes, control
+ * bytes and spaces escaped as \xNN so one request is always one line. */
+static void log_target(struct buf *b, const char *t, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (n > 512) n = 512;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c == 0x7f || c == '\\') {
+            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            buf_append(b, e, 4);
+        } else {
+            buf_putc(b, (char)c);
+        }
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
     struct request *r = *req_cls;
     if (!r) return;
     int64_t dur = mono_us() - r->start_us;
     int status = r->responded ? r->status : 0;
+    struct buf line;
+    buf_init(&line);
     /* one line per request: method path status duration request-id */
-    fprintf(stderr, "%s %.*s %d %.3fms rid=%s%s\n", r->method_name ? r->method_name : "-",
-            (int)(r->target_len > 512 ? 512 : r->target_len), r->target, status, (double)dur / 1000.0,
-            r->request_id[0] ? r->request_id : "-", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    buf_printf(&line, "%s ", r->method_name ? r->method_name : "-");
+    log_target(&line, r->target, r->target_len);
+    buf_printf(&line, " %d %.3fms rid=%s%s\n", status, (double)dur / 1000.0, r->request_id[0] ? r->request_id : "-",
+               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    fwrite(line.data, 1, line.len, stderr);
+    buf_free(&line);
     api_observe(r->method_name, status, dur);
     if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
@@ -401,7 +453,7 @@ int server_run(const struct server_config *cfg)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d) {

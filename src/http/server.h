@@ -11,6 +11,7 @@ struct server_config {
     const char *node_id;
     int threads;         /* worker threads, each with its own DB connection */
     int conn_timeout_s;  /* idle/stalled connection timeout */
+    int max_per_ip;      /* connections one client address may hold (0: no limit) */
 };
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, lets requests in

@@ -28,6 +28,10 @@ enum ftype {
     FT_CLOCK, /* vector clock, stored as canonical JSON text */
 };
 
+/* The most fields a collection may declare (request bodies keep one value
+ * per field). */
+#define COLLECTION_MAX_FIELDS 32
+
 /* Field flags. */
 enum {
     F_PK = 1 << 0,       /* the primary key (server-set UUIDv7) */

@@ -8,6 +8,8 @@
 
 #include "../util/buf.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -358,6 +360,11 @@ static void init_one(struct collection *c)
 {
     struct field *fields = (struct field *)c->fields; /* the tables are ours; set once at start */
     struct buf b;
+    /* struct body (src/api) holds one value per field */
+    if (c->nfields > COLLECTION_MAX_FIELDS) {
+        fprintf(stderr, "firemode: collection %s has more than %d fields\n", c->name, COLLECTION_MAX_FIELDS);
+        abort();
+    }
     for (size_t i = 0; i < c->nfields; i++) {
         struct field *f = &fields[i];
         if (!f->column) f->column = f->name;

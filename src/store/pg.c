@@ -57,7 +57,7 @@
 #define PG_STMT_CACHE 512
 /* Bulk mode (`firemode seed`): commits need not wait for the WAL flush, and
  * the load's one long transaction (index builds included) is not a request,
- * so the 30 s limit does not apply. */
+ * so the statement timeout does not apply. */
 #define PG_BULK_SQL "SET synchronous_commit = off; SET statement_timeout = 0"
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
 /* A request waits at most store_timeout_ms for any one answer from the
@@ -596,7 +596,7 @@ static const struct store_ops pg_ops = {
     /* Runs inside the migration transaction: several servers starting on an
      * empty database migrate once.  A migration step (an index on a big
      * table) and the wait behind another server's migration may both take
-     * longer than the 30 s request limit, so that limit is lifted for this
+     * longer than the statement timeout, so that limit is lifted for this
      * one transaction (SET LOCAL ends with it). */
     .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,

@@ -27,7 +27,6 @@ struct sqlite_store {
     struct store base;
     sqlite3 *db;
     struct stmt_cache *stmts;
-    bool in_tx;
     bool bulk;
 };
 
@@ -158,10 +157,7 @@ static int sq_script(struct store *st, const char *sql, struct store_err *err)
 
 static int sq_begin(struct store *st, bool write, struct store_err *err)
 {
-    struct sqlite_store *s = (struct sqlite_store *)st;
-    if (sq_exec(st, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0, NULL, NULL, err) < 0) return -1;
-    s->in_tx = true;
-    return 0;
+    return sq_exec(st, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
 static int sq_commit(struct store *st, struct store_err *err)
@@ -170,10 +166,8 @@ static int sq_commit(struct store *st, struct store_err *err)
     if (sq_exec(st, "COMMIT", NULL, 0, NULL, NULL, err) < 0) {
         /* A failed COMMIT leaves the transaction open: roll it back. */
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        s->in_tx = false;
         return -1;
     }
-    s->in_tx = false;
     return 0;
 }
 
@@ -181,7 +175,6 @@ static void sq_rollback(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->in_tx = false;
 }
 
 static int sq_ping(struct store *st, struct store_err *err)

@@ -35,8 +35,8 @@ enum url_status {
     URL_OK = 0,
     URL_BAD_ENCODING,   /* malformed percent-encoding or NUL -> 400 */
     URL_BAD_PATH,       /* not starting with '/', empty or dot segments -> 404 */
-    URL_TOO_MANY,       /* more segments or pairs than we accept -> 414 (segments) / 422 (pairs) */
-    URL_TOO_MANY_PAIRS,
+    URL_TOO_MANY,       /* more path segments than any route has -> 404 */
+    URL_TOO_MANY_PAIRS, /* more query pairs than we accept -> 422 */
 };
 
 /* Parses target (n bytes: "/path?query").  On any status, url_free is safe. */

@@ -138,3 +138,13 @@ def test_email_case_folding_is_ascii_only(api):
     assert a.status == 201 and b.status == 201, (a, b)
     c = api.admin.post("/users", {"email": "\u00f1%s@EXAMPLE.com" % m})
     assert_error(c, 409)
+
+
+@pytest.mark.parametrize("email", ["admin@firemode.local", "  Admin@FireMode.Local "])
+def test_bootstrap_email_is_reserved(api, email):
+    """FIREMODE_ADMIN_TOKEN makes admin@firemode.local an admin at start:
+    no API write may give that address to another user."""
+    assert_422(api.admin.post("/users", {"email": email}), "body", "email")
+    u = api.user()
+    assert_422(u.c.patch("/users/%s" % u.id, {"email": email}), "body", "email")
+    assert_422(api.admin.patch("/users/%s" % u.id, {"email": email}), "body", "email")

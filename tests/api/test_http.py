@@ -673,3 +673,24 @@ def test_malformed_requests_answered_by_the_http_library_have_the_right_status(s
     r = raw_request(server.port, data)
     assert r is not None and r.status == status, r
     assert server.client().request("GET", "/healthz").status == 200
+
+
+def test_body_with_more_values_than_any_item_needs_is_422_before_parsing(api, ws):
+    body = '{"original_filename":"a","byte_size":1,"tags":[' + ",".join(['"t"'] * 5000) + "]}"
+    r = ws.c.request("POST", ws.path("documents"), body=body.encode(),
+                     headers={"Content-Type": "application/json"})
+    assert_422(r, "body")
+    nested = '{"zz":[' + ",".join(["{}"] * 100000) + "]}"
+    r = ws.c.request("POST", ws.path("documents"), body=nested.encode(),
+                     headers={"Content-Type": "application/json"})
+    assert_422(r, "body")
+
+
+def test_log_line_escapes_control_bytes(server):
+    rid = "esc-" + uuid.uuid4().hex
+    data = (b"GET /healthz?x=\x1b[31m\x0b\r HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
+            b"\r\nConnection: close\r\n\r\n")
+    raw_request(server.port, data)
+    lines = _log_lines(server, rid)
+    assert len(lines) == 1, lines
+    assert "\x1b" not in lines[0] and "\x0b" not in lines[0] and "\\x1b" in lines[0], lines
