@@ -83,6 +83,13 @@ static void item_where(struct ctx *x, const struct collection *c, const char *id
     case SCOPE_WORKSPACE:
         buf_printf(b, " AND t.%s = ", c->workspace_field->column);
         ph(x, b, pushp(ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
+        if (x->who.is_admin) break;
+        /* membership in the same query: an item of a workspace the caller
+         * may not see is simply not found (404, as the contract wants) */
+        buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
+                   c->workspace_field->column);
+        ph(x, b, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
+        buf_putc(b, ')');
         break;
     case SCOPE_MEMBER:
         if (x->who.is_admin) break;
@@ -201,7 +208,6 @@ void crud_list(struct ctx *x, const struct collection *c)
             resp_invalid(r, "query", qerr.loc, qerr.msg, qerr.type);
         return;
     }
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto out;
     struct plan_scope sc = {r->path_ws, x->who.user_id, x->who.is_admin};
     if (plan_list(&q, x->d, &sc, &p) < 0) {
         resp_invalid(r, "query", NULL, "Query too complex", "too_long");
@@ -227,6 +233,9 @@ void crud_list(struct ctx *x, const struct collection *c)
         }
         in_tx = false;
     }
+    /* The page query checked membership itself; only an empty page needs to
+     * tell "no rows" from "no such workspace (for you)", a 404. */
+    if (rc.rows == 0 && c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto out;
     bool has_next = q.include_total ? q.page * (int64_t)q.page_size < cc.n : rc.rows > q.page_size;
     buf_printf(&out, "],\"page\":%lld,\"page_size\":%d,\"has_previous\":%s,\"has_next\":%s", (long long)q.page,
                q.page_size, q.page > 1 ? "true" : "false", has_next ? "true" : "false");
@@ -252,7 +261,6 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id)
     struct buf item;
     buf_init(&item);
     if (item_query(x, c, &include_deleted) < 0) return;
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) return;
     int found = fetch_item(x, c, id, include_deleted, &item, &err);
     if (found < 0)
         api_store_error(x->r, &err);

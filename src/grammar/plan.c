@@ -52,6 +52,14 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
         if ((n = add(p, sp_text(sc->workspace_id, strlen(sc->workspace_id)))) < 0) return -1;
         buf_printf(w, " AND t.%s = ", c->workspace_field->column);
         plan_placeholder(w, d, n);
+        /* a non-admin sees rows of workspaces they are a member of: checked
+         * here, in the same query, rather than in a round trip of its own */
+        if (sc->is_admin) break;
+        if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
+        buf_printf(w, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
+                   c->workspace_field->column);
+        plan_placeholder(w, d, n);
+        buf_putc(w, ')');
         break;
     case SCOPE_MEMBER:
         if (sc->is_admin) break;

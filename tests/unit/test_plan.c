@@ -113,10 +113,31 @@ static void assert_int_param(const struct plan *p, int i, enum store_ptype type,
 
 /* ---- documents -------------------------------------------------------- */
 
+/* A non-admin's rows of a workspace: membership is checked in the same
+ * query (no round trip of its own), right after the workspace. */
+static void workspace_member_scope(void **state)
+{
+    (void)state;
+    struct planned x;
+    plan_query(&x, &coll_documents, "include_total=1", &lite, &member);
+    assert_sql(&x.p, &coll_documents,
+               "documents t WHERE 1=1 AND t.workspace_id = ?1 AND EXISTS (SELECT 1 FROM workspace_members m"
+               " WHERE m.workspace_id = t.workspace_id AND m.user_id = ?2) AND t.deleted_at IS NULL"
+               " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?3 OFFSET ?4");
+    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
+                           " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
+                           " AND m.user_id = ?2) AND t.deleted_at IS NULL) s");
+    assert_int_equal(x.p.nwhere, 2);
+    assert_text_param(&x.p, 0, WS);
+    assert_text_param(&x.p, 1, ME);
+    planned_free(&x);
+}
+
+
 static void default_documents(void **state)
 {
     struct planned x;
-    plan_query(&x, &coll_documents, "", &lite, &member);
+    plan_query(&x, &coll_documents, "", &lite, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?2 OFFSET ?3");
@@ -152,14 +173,14 @@ static void select_list_shape(void **state)
 static void paging_and_total(void **state)
 {
     struct planned x;
-    plan_query(&x, &coll_documents, "page=3&page_size=10", &lite, &member);
+    plan_query(&x, &coll_documents, "page=3&page_size=10", &lite, &admin);
     assert_int_equal(x.p.limit, 11);
     assert_int_param(&x.p, 1, SP_INT, 11);
     assert_int_param(&x.p, 2, SP_INT, 20);
     assert_count_sql(&x.p, NULL);
     planned_free(&x);
 
-    plan_query(&x, &coll_documents, "page=3&page_size=10&include_total=true", &lite, &member);
+    plan_query(&x, &coll_documents, "page=3&page_size=10&include_total=true", &lite, &admin);
     assert_int_equal(x.p.limit, 10);
     assert_int_param(&x.p, 1, SP_INT, 10);
     assert_int_param(&x.p, 2, SP_INT, 20);
@@ -170,12 +191,12 @@ static void paging_and_total(void **state)
     assert_null(strstr(x.p.count_sql.data, "LIMIT"));
     planned_free(&x);
 
-    plan_query(&x, &coll_documents, "page=1000000&page_size=100", &pg, &member);
+    plan_query(&x, &coll_documents, "page=1000000&page_size=100", &pg, &admin);
     assert_int_param(&x.p, 1, SP_INT, 101);
     assert_int_param(&x.p, 2, SP_INT, 99999900);
     planned_free(&x);
 
-    plan_query(&x, &coll_documents, "include_deleted=true&include_total=yes", &pg, &member);
+    plan_query(&x, &coll_documents, "include_deleted=true&include_total=yes", &pg, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
@@ -186,17 +207,17 @@ static void paging_and_total(void **state)
 static void nullable_sort(void **state)
 {
     struct planned x;
-    plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &member);
+    plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL"
                " ORDER BY t.last_run_at ASC NULLS LAST, t.document_id ASC LIMIT ?2 OFFSET ?3");
     planned_free(&x);
-    plan_query(&x, &coll_documents, "sort=-last_run_at", &pg, &member);
+    plan_query(&x, &coll_documents, "sort=-last_run_at", &pg, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = $1 AND t.deleted_at IS NULL"
                " ORDER BY t.last_run_at DESC NULLS LAST, t.document_id DESC LIMIT $2 OFFSET $3");
     planned_free(&x);
-    plan_query(&x, &coll_jobs, "sort=-started_at,status,completed_at", &pg, &member);
+    plan_query(&x, &coll_jobs, "sort=-started_at,status,completed_at", &pg, &admin);
     assert_sql(&x.p, &coll_jobs,
                "jobs t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.started_at DESC NULLS LAST, t.status ASC, t.completed_at ASC NULLS LAST, t.job_id DESC"
@@ -214,7 +235,7 @@ static void nullable_sort(void **state)
 static void tag_in_exists(void **state)
 {
     struct planned x;
-    plan_query(&x, &coll_documents, "tag_in=a,b&tag_in=c", &lite, &member);
+    plan_query(&x, &coll_documents, "tag_in=a,b&tag_in=c", &lite, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL"
                " AND EXISTS (SELECT 1 FROM document_tags x WHERE x.document_id = t.document_id AND x.tag IN (?2, ?3, ?4))"
@@ -227,7 +248,7 @@ static void tag_in_exists(void **state)
     assert_text_param(&x.p, 3, "c");
     planned_free(&x);
 
-    plan_query(&x, &coll_documents, "tag_in=a&include_total=1", &pg, &member);
+    plan_query(&x, &coll_documents, "tag_in=a&include_total=1", &pg, &admin);
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1"
                            " AND t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM document_tags x WHERE"
                            " x.document_id = t.document_id AND x.tag IN ($2))) s");
@@ -241,7 +262,7 @@ static void all_document_filters(void **state)
         "&created_at_from=2025-03-01&created_at_to=2025-03-01T11:30:00%2B02:00&last_run_at_is_null=false"
         "&q=Re_port&include_total=1&sort=-byte_size&page=2&page_size=5";
     struct planned x;
-    plan_query(&x, &coll_documents, query, &lite, &member);
+    plan_query(&x, &coll_documents, query, &lite, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL"
                " AND t.status IN (?2, ?3) AND t.source IN (?4) AND t.uploaded_by_user_id = ?5"
@@ -267,7 +288,7 @@ static void all_document_filters(void **state)
                            " AND t.last_run_at IS NOT NULL AND (t.original_filename LIKE ?8 ESCAPE '\\')) s");
     planned_free(&x);
 
-    plan_query(&x, &coll_documents, query, &pg, &member);
+    plan_query(&x, &coll_documents, query, &pg, &admin);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = $1 AND t.deleted_at IS NULL"
                " AND t.status IN ($2, $3) AND t.source IN ($4) AND t.uploaded_by_user_id = $5"
@@ -352,7 +373,7 @@ static void jobs_and_configs(void **state)
     plan_query(&x, &coll_jobs,
                "status_in=running&config_id=0190c0de-89ab-7cde-8f01-23456789abcd&trace_id=T-1"
                "&started_at_is_null=true&retry_of_job_id_is_null=0",
-               &pg, &member);
+               &pg, &admin);
     assert_sql(&x.p, &coll_jobs,
                "jobs t WHERE 1=1 AND t.workspace_id = $1 AND t.status IN ($2) AND t.config_id = $3"
                " AND t.trace_id = $4 AND t.started_at IS NULL AND t.retry_of_job_id IS NOT NULL"
@@ -360,7 +381,7 @@ static void jobs_and_configs(void **state)
     assert_text_param(&x.p, 3, "T-1");
     planned_free(&x);
 
-    plan_query(&x, &coll_configs, "slug=my-cfg&title=%20Prod%20&include_deleted=false", &lite, &member);
+    plan_query(&x, &coll_configs, "slug=my-cfg&title=%20Prod%20&include_deleted=false", &lite, &admin);
     assert_sql(&x.p, &coll_configs,
                "configs t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL AND t.slug = ?2"
                " AND (t.title LIKE ?3 ESCAPE '\\') ORDER BY t.created_at DESC, t.config_id DESC LIMIT ?4 OFFSET ?5");
@@ -368,7 +389,7 @@ static void jobs_and_configs(void **state)
     assert_text_param(&x.p, 2, "%prod%");
     planned_free(&x);
 
-    plan_query(&x, &coll_configs, "include_deleted=true&sort=title", &pg, &member);
+    plan_query(&x, &coll_configs, "include_deleted=true&sort=title", &pg, &admin);
     assert_sql(&x.p, &coll_configs,
                "configs t WHERE 1=1 AND t.workspace_id = $1 ORDER BY t.title ASC, t.config_id ASC LIMIT $2 OFFSET $3");
     planned_free(&x);
@@ -444,6 +465,7 @@ int test_plan_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_documents),
+        cmocka_unit_test(workspace_member_scope),
         cmocka_unit_test(select_list_shape),
         cmocka_unit_test(paging_and_total),
         cmocka_unit_test(nullable_sort),
