@@ -88,8 +88,17 @@
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_created ON test_sessions (created_by, created_at, id);"         \
     "CREATE INDEX IF NOT EXISTS test_sessions_owner_seq ON test_sessions (created_by, seq);"
 
-static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID")};
-static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", "")};
+/* Step 2: lists of soft-delete collections read live rows by default; a
+ * partial index over them serves the default order and makes the count of
+ * include_total an index-only walk. */
+#define STEP2                                                                                                         \
+    "CREATE INDEX IF NOT EXISTS documents_ws_live_created ON documents (workspace_id, created_at, document_id)"      \
+    " WHERE deleted_at IS NULL;"                                                                                     \
+    "CREATE INDEX IF NOT EXISTS configs_ws_live_created ON configs (workspace_id, created_at, config_id)"             \
+    " WHERE deleted_at IS NULL;"
+
+static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID"), STEP2};
+static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""), STEP2};
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {
