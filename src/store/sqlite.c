@@ -189,7 +189,7 @@ static int sq_bulk_mode(struct store *st, struct store_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     s->bulk = true;
-    return sq_script(st, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144; PRAGMA journal_mode=MEMORY", err);
+    return sq_script(st, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144; PRAGMA threads=4; PRAGMA journal_mode=MEMORY", err);
 }
 
 static void sq_close(struct store *st)
