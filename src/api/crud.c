@@ -86,17 +86,11 @@ static void item_where(struct ctx *x, const struct collection *c, const char *id
         if (x->who.is_admin) break;
         /* membership in the same query: an item of a workspace the caller
          * may not see is simply not found (404, as the contract wants) */
-        buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
-                   c->workspace_field->column);
-        ph(x, b, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
-        buf_putc(b, ')');
+        plan_membership(b, x->d, c->workspace_field->column, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
         break;
     case SCOPE_MEMBER:
         if (x->who.is_admin) break;
-        buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
-                   c->pk->column);
-        ph(x, b, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
-        buf_putc(b, ')');
+        plan_membership(b, x->d, c->pk->column, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
         break;
     case SCOPE_OWNER:
         buf_printf(b, " AND t.%s = ", c->owner_column);

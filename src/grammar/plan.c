@@ -22,6 +22,13 @@ void plan_placeholder(struct buf *b, const struct dialect *d, int n)
     buf_put_i64(b, n);
 }
 
+void plan_membership(struct buf *b, const struct dialect *d, const char *ws_column, int n)
+{
+    buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ", ws_column);
+    plan_placeholder(b, d, n);
+    buf_putc(b, ')');
+}
+
 static int add(struct plan *p, struct store_param v)
 {
     if (p->nparams == STORE_MAX_PARAMS) return -1;
@@ -56,18 +63,12 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
          * here, in the same query, rather than in a round trip of its own */
         if (sc->is_admin) break;
         if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
-        buf_printf(w, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
-                   c->workspace_field->column);
-        plan_placeholder(w, d, n);
-        buf_putc(w, ')');
+        plan_membership(w, d, c->workspace_field->column, n);
         break;
     case SCOPE_MEMBER:
         if (sc->is_admin) break;
         if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
-        buf_printf(w, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
-                   c->pk->column);
-        plan_placeholder(w, d, n);
-        buf_putc(w, ')');
+        plan_membership(w, d, c->pk->column, n);
         break;
     case SCOPE_OWNER:
         if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;

@@ -39,5 +39,8 @@ void plan_free(struct plan *p);
 /* Appends the placeholder of parameter n ("?n" or "$n"); shared by the CRUD
  * engine so that every placeholder is written one way. */
 void plan_placeholder(struct buf *b, const struct dialect *d, int n);
+/* Appends " AND EXISTS (...)": the user bound as parameter n is a member of
+ * the workspace in column t.<ws_column>.  Shared with the CRUD engine. */
+void plan_membership(struct buf *b, const struct dialect *d, const char *ws_column, int n);
 
 #endif
