@@ -106,7 +106,8 @@ struct render_ctx {
     const struct collection *c;
     struct buf *out;
     int rows;
-    int max; /* render at most this many */
+    int max;       /* render at most this many */
+    int64_t total; /* include_total: the count */
 };
 
 static int render_row(void *ctx, const struct store_row *row)
@@ -131,7 +132,7 @@ static int fetch_item(struct ctx *x, const struct collection *c, const char *id,
     buf_init(&sql);
     buf_printf(&sql, "SELECT %s FROM %s t", c->select_list, c->table);
     item_where(x, c, id, include_deleted, &sql, &ps);
-    struct render_ctx rc = {c, out, 0, 1};
+    struct render_ctx rc = {c, out, 0, 1, 0};
     long n = store_exec(x->st, sql.data, ps.p, ps.n, render_row, &rc, err);
     buf_free(&sql);
     if (n < 0) return -1;
@@ -173,15 +174,14 @@ static int item_query(struct ctx *x, const struct collection *c, bool *include_d
 
 /* ---- list ------------------------------------------------------------- */
 
-struct count_ctx {
-    int64_t n;
-};
-
-static int read_count(void *ctx, const struct store_row *row)
+/* Rows of plan.total_sql: (count, item columns...). */
+static int render_total_row(void *ctx, const struct store_row *row)
 {
-    struct count_ctx *cc = ctx;
-    cc->n = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
-    return 0;
+    struct render_ctx *rc = ctx;
+    rc->total = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
+    if (row->ncols < 2 || !row->vals[1]) return 0; /* an empty page: the count alone */
+    struct store_row item = {row->ncols - 1, row->vals + 1, row->lens + 1};
+    return render_row(ctx, &item);
 }
 
 void crud_list(struct ctx *x, const struct collection *c)
@@ -192,7 +192,7 @@ void crud_list(struct ctx *x, const struct collection *c)
     struct plan p;
     struct buf out;
     struct store_err err = {0};
-    bool in_tx = false, planned = false;
+    bool planned = false;
     buf_init(&out);
 
     if (lq_parse(c, r->url.pairs, r->url.npairs, &q, &qerr) < 0) {
@@ -209,37 +209,25 @@ void crud_list(struct ctx *x, const struct collection *c)
     }
     planned = true;
 
-    /* The count and the page must see one snapshot. */
-    if (q.include_total) {
-        if (store_begin(x->st, false, &err) < 0) goto fail;
-        in_tx = true;
-    }
+    /* One statement either way: the page with a look-ahead row, or the
+     * count and the page together (one snapshot). */
     buf_puts(&out, "{\"items\":[");
-    struct render_ctx rc = {c, &out, 0, q.page_size};
-    if (store_exec(x->st, p.sql.data, p.params, p.nparams, render_row, &rc, &err) < 0) goto fail;
-    struct count_ctx cc = {0};
-    if (q.include_total && store_exec(x->st, p.count_sql.data, p.params, p.nwhere, read_count, &cc, &err) < 0)
-        goto fail;
-    if (in_tx) {
-        if (store_commit(x->st, &err) < 0) {
-            in_tx = false;
-            goto fail;
-        }
-        in_tx = false;
+    struct render_ctx rc = {c, &out, 0, q.page_size, 0};
+    long n = q.include_total ? store_exec(x->st, p.total_sql.data, p.params, p.nparams, render_total_row, &rc, &err)
+                             : store_exec(x->st, p.sql.data, p.params, p.nparams, render_row, &rc, &err);
+    if (n < 0) {
+        api_store_error(r, &err);
+        goto out;
     }
     /* The page query checked membership itself; only an empty page needs to
      * tell "no rows" from "no such workspace (for you)", a 404. */
     if (rc.rows == 0 && c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto out;
-    bool has_next = q.include_total ? q.page * (int64_t)q.page_size < cc.n : rc.rows > q.page_size;
+    bool has_next = q.include_total ? q.page * (int64_t)q.page_size < rc.total : rc.rows > q.page_size;
     buf_printf(&out, "],\"page\":%lld,\"page_size\":%d,\"has_previous\":%s,\"has_next\":%s", (long long)q.page,
                q.page_size, q.page > 1 ? "true" : "false", has_next ? "true" : "false");
-    if (q.include_total) buf_printf(&out, ",\"total\":%lld", (long long)cc.n);
+    if (q.include_total) buf_printf(&out, ",\"total\":%lld", (long long)rc.total);
     buf_putc(&out, '}');
     resp_json(r, 200, &out);
-    goto out;
-fail:
-    if (in_tx) store_rollback(x->st);
-    api_store_error(r, &err);
 out:
     if (planned) plan_free(&p);
     lq_free(&q);

@@ -7,7 +7,10 @@
  *   ORDER BY <sort> [NULLS LAST], ..., <pk>
  *   LIMIT <n> OFFSET <m>
  * Count query: SELECT count(*) FROM (SELECT 1 FROM <table> t WHERE ...) s —
- * the same WHERE with the ordering dropped.
+ * the same WHERE with the ordering dropped.  With include_total both run as
+ * one statement:
+ *   WITH c(n) AS (<count>), p AS (<page, plus its sort keys as fm_s0..>)
+ *   SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY p.fm_s0, ...
  * tag_in is an EXISTS over the side table, so a document with two matching
  * tags is still one row.
  */
@@ -134,40 +137,59 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
 int plan_list(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc, struct plan *p)
 {
     const struct collection *c = q->coll;
-    struct buf w;
+    struct buf w, tail;
     buf_init(&w);
+    buf_init(&tail);
     buf_init(&p->sql);
     buf_init(&p->count_sql);
+    buf_init(&p->total_sql);
     p->nparams = 0;
     int rc = -1;
     if (where(q, d, sc, p, &w) < 0) goto out;
     p->nwhere = p->nparams;
 
-    buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
-    buf_append(&p->sql, w.data, w.len);
-    buf_puts(&p->sql, " ORDER BY ");
+    /* what follows "FROM <table> t" in the page query */
+    buf_append(&tail, w.data, w.len);
+    buf_puts(&tail, " ORDER BY ");
     for (int k = 0; k < q->nsort; k++) {
         const struct sort_key *s = q->sort[k].key;
-        buf_printf(&p->sql, "%st.%s %s%s", k ? ", " : "", s->column, q->sort[k].desc ? "DESC" : "ASC",
+        buf_printf(&tail, "%st.%s %s%s", k ? ", " : "", s->column, q->sort[k].desc ? "DESC" : "ASC",
                    s->nullable ? " NULLS LAST" : "");
     }
     p->limit = q->page_size + (q->include_total ? 0 : 1);
     int nl = add(p, sp_int(p->limit));
     int no = add(p, sp_int((q->page - 1) * (int64_t)q->page_size));
     if (nl < 0 || no < 0) goto out;
-    buf_puts(&p->sql, " LIMIT ");
-    plan_placeholder(&p->sql, d, nl);
-    buf_puts(&p->sql, " OFFSET ");
-    plan_placeholder(&p->sql, d, no);
+    buf_puts(&tail, " LIMIT ");
+    plan_placeholder(&tail, d, nl);
+    buf_puts(&tail, " OFFSET ");
+    plan_placeholder(&tail, d, no);
+
+    buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
+    buf_append(&p->sql, tail.data, tail.len);
 
     if (q->include_total) {
         buf_printf(&p->count_sql, "SELECT count(*) FROM (SELECT 1 FROM %s t", c->table);
         buf_append(&p->count_sql, w.data, w.len);
         buf_puts(&p->count_sql, ") s");
+        /* Both parts use the same parameter numbers.  The page carries its
+         * sort keys as extra columns (a key need not be rendered, e.g.
+         * users.email_canonical) so the outer query can keep page order. */
+        buf_puts(&p->total_sql, "WITH c(n) AS (");
+        buf_append(&p->total_sql, p->count_sql.data, p->count_sql.len);
+        buf_printf(&p->total_sql, "), p AS (SELECT %s", c->select_list);
+        for (int k = 0; k < q->nsort; k++) buf_printf(&p->total_sql, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+        buf_printf(&p->total_sql, " FROM %s t", c->table);
+        buf_append(&p->total_sql, tail.data, tail.len);
+        buf_puts(&p->total_sql, ") SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY ");
+        for (int k = 0; k < q->nsort; k++)
+            buf_printf(&p->total_sql, "%sp.fm_s%d %s%s", k ? ", " : "", k, q->sort[k].desc ? "DESC" : "ASC",
+                       q->sort[k].key->nullable ? " NULLS LAST" : "");
     }
     rc = 0;
 out:
     buf_free(&w);
+    buf_free(&tail);
     if (rc < 0) plan_free(p);
     return rc;
 }
@@ -176,5 +198,6 @@ void plan_free(struct plan *p)
 {
     buf_free(&p->sql);
     buf_free(&p->count_sql);
+    buf_free(&p->total_sql);
     p->nparams = 0;
 }

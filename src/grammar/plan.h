@@ -24,6 +24,11 @@ struct plan_scope {
 struct plan {
     struct buf sql;       /* the page: rendered columns, ORDER BY, LIMIT/OFFSET */
     struct buf count_sql; /* COUNT(*) over the filtered set, when include_total */
+    /* With include_total, the statement to run: the count and the page in
+     * one statement (one round trip, one snapshot).  Its rows are
+     * (count, item columns...) in page order; one row with NULL item
+     * columns when the page is empty. */
+    struct buf total_sql;
     struct store_param params[STORE_MAX_PARAMS];
     int nparams;          /* the page query's parameters */
     int nwhere;           /* the first nwhere are the count query's */

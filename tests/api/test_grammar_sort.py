@@ -341,3 +341,17 @@ def test_sort_with_filters(data_of):
     exp = [i for i in data.expected("-byte_size")
            if next(it["status"] for it in data.items if it["document_id"] == i) in ("queued", "failed")]
     assert r == exp
+
+
+@pytest.mark.parametrize("kind,spec", MULTI_CASES + [(k, d + f) for k, f, d in SINGLE],
+                         ids=["%s:%s" % c for c in MULTI_CASES] + ["%s:%s%s" % (k, d, f) for k, f, d in SINGLE])
+def test_order_is_the_same_with_include_total(data_of, kind, spec):
+    """include_total runs the count and the page as one statement: the page
+    order must not change, for every sort field (rendered or not)."""
+    data = data_of(kind)
+    assert data.ids(spec, extra={"include_total": "true"}) == data.expected(spec), spec
+    # a small page with a total, past the first
+    r = data.c.get(data.path, params=dict(data.base, sort=spec, page_size=2, page=2, include_total="true"))
+    assert r.status == 200, r
+    assert [it[PK[kind]] for it in r.json["items"]] == data.expected(spec)[2:4], spec
+    assert r.json["total"] == len(data.items)

@@ -201,6 +201,27 @@ static void paging_and_total(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1) s");
+    /* one statement, one round trip: the count and the page, re-sorted */
+    {
+        struct buf want;
+        buf_init(&want);
+        buf_printf(&want, "WITH c(n) AS (%s), p AS (SELECT %s, t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
+                          " SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
+                   x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
+        assert_string_equal(x.p.total_sql.data, want.data);
+        buf_free(&want);
+    }
+    planned_free(&x);
+
+    plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &admin);
+    assert_int_equal(x.p.total_sql.len, 0); /* no include_total: no combined statement */
+    planned_free(&x);
+    plan_query(&x, &coll_documents, "sort=-last_run_at&include_total=1", &lite, &admin);
+    assert_non_null(strstr(x.p.total_sql.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+    planned_free(&x);
+    /* a sort key that is not rendered (users.email_canonical) is still carried */
+    plan_query(&x, &coll_users, "sort=email&include_total=1", &pg, &admin);
+    assert_non_null(strstr(x.p.total_sql.data, ", t.email_canonical AS fm_s0, t.user_id AS fm_s1 FROM users t"));
     planned_free(&x);
 }
 
