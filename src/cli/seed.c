@@ -126,13 +126,77 @@ static void batch_tick(struct seeder *s)
     progress(&s->prog, BATCH);
 }
 
-static const char *insert_sql(struct seeder *s, struct buf *b, const char *table, const char *cols, int n)
+/* Multi-row INSERTs: rows are buffered (their text copied into an arena)
+ * and sent as many at a time as the parameter limit allows, so a load costs
+ * one round trip per batch instead of one per row. */
+struct batch {
+    struct seeder *s;
+    const char *table, *cols, *suffix;
+    int ncols, max_rows, nrows;
+    long *counter; /* rows the batch inserted are added here, if set */
+    struct batch *parent; /* rows these refer to: flushed first */
+    struct store_param p[STORE_MAX_PARAMS];
+    size_t off[STORE_MAX_PARAMS]; /* text parameters: offsets into arena */
+    struct buf arena, sql;
+    int sql_rows; /* rows the statement in sql is for */
+};
+
+static void batch_init(struct batch *b, struct seeder *s, const char *table, const char *cols, int ncols,
+                       const char *suffix, long *counter)
 {
-    buf_reset(b);
-    buf_printf(b, "INSERT INTO %s (%s) VALUES (", table, cols);
-    for (int i = 1; i <= n; i++) buf_printf(b, "%s%c%d", i > 1 ? ", " : "", s->d->param_prefix, i);
-    buf_putc(b, ')');
-    return b->data;
+    memset(b, 0, sizeof *b);
+    b->s = s, b->table = table, b->cols = cols, b->ncols = ncols, b->suffix = suffix, b->counter = counter;
+    b->max_rows = STORE_MAX_PARAMS / ncols;
+    buf_init(&b->arena);
+    buf_init(&b->sql);
+}
+
+static int batch_flush(struct batch *b)
+{
+    if (b->nrows == 0) return 0;
+    if (b->parent && batch_flush(b->parent) < 0) return -1;
+    if (b->sql_rows != b->nrows) {
+        struct buf *q = &b->sql;
+        buf_reset(q);
+        buf_printf(q, "INSERT INTO %s (%s) VALUES ", b->table, b->cols);
+        for (int r = 0, n = 1; r < b->nrows; r++) {
+            buf_puts(q, r ? ", (" : "(");
+            for (int c = 0; c < b->ncols; c++, n++) buf_printf(q, "%s%c%d", c ? ", " : "", b->s->d->param_prefix, n);
+            buf_putc(q, ')');
+        }
+        buf_puts(q, b->suffix);
+        b->sql_rows = b->nrows;
+    }
+    int np = b->nrows * b->ncols;
+    for (int i = 0; i < np; i++)
+        if (b->p[i].type == SP_TEXT) b->p[i].s = b->arena.data + b->off[i];
+    long n = store_exec(b->s->st, b->sql.data, b->p, np, NULL, NULL, &b->s->err);
+    if (n < 0) return -1;
+    if (b->counter) *b->counter += n;
+    b->nrows = 0;
+    buf_reset(&b->arena);
+    return 0;
+}
+
+/* Adds one row of ncols parameters (text is copied). */
+static int batch_add(struct batch *b, const struct store_param *row)
+{
+    struct store_param *p = &b->p[b->nrows * b->ncols];
+    size_t *off = &b->off[b->nrows * b->ncols];
+    for (int i = 0; i < b->ncols; i++) {
+        p[i] = row[i];
+        if (row[i].type == SP_TEXT) {
+            off[i] = b->arena.len;
+            buf_append(&b->arena, row[i].s, row[i].len);
+        }
+    }
+    return ++b->nrows == b->max_rows ? batch_flush(b) : 0;
+}
+
+static void batch_free(struct batch *b)
+{
+    buf_free(&b->arena);
+    buf_free(&b->sql);
 }
 
 static int read_i64(void *ctx, const struct store_row *row)
@@ -256,10 +320,10 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     }
     s.d = store_dialect(s.st);
     int rc = 1;
-    struct buf sql, b2;
     struct saved_indexes saved = {0};
-    buf_init(&sql);
-    buf_init(&b2);
+    struct batch rows, links;
+    batch_init(&rows, &s, "", "", 1, "", NULL);
+    batch_init(&links, &s, "", "", 1, "", NULL);
     char (*user_ids)[37] = xcalloc((size_t)n_users, 37);
     char (*ws_ids)[37] = xcalloc((size_t)n_ws, 37);
     char (*cfg_ids)[37] = xcalloc((size_t)(n_cfg ? n_cfg : 1), 37);
@@ -291,10 +355,10 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     if (drop_indexes_if_fresh(&s, &saved) < 0) goto fail;
 
     /* users */
-    insert_sql(&s, &sql, "users",
+    batch_init(&rows, &s, "users",
                "user_id, email, email_canonical, display_name, is_active, is_service_account, is_admin, created_at, "
                "updated_at, last_login_at, vclock, seq",
-               12);
+               12, "", NULL);
     for (long i = 0; i < n_users; i++) {
         int64_t created = when(&s, i, n_users);
         seeded_uuid(&s.rng, created, user_ids[i]);
@@ -313,11 +377,14 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
                                     sp_int(created), sp_int(created + (int64_t)below(&s.rng, 86400000000LL)),
                                     has_login ? sp_int(login) : sp_null(), sp_text(s.clock, strlen(s.clock)),
                                     sp_int(++s.seq)};
-        long r = store_exec(s.st, sql.data, p, 12, NULL, NULL, &s.err);
+        int r = batch_add(&rows, p);
         free(canon);
         if (r < 0) goto fail;
         batch_tick(&s);
     }
+    if (batch_flush(&rows) < 0) goto fail;
+    batch_free(&rows);
+
     /* --admin-token: the first user (an active admin) gets this token, so
      * that two databases seeded alike are identical and usable alike */
     if (admin_token) {
@@ -332,8 +399,10 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     }
 
     /* workspaces, each with a few members */
-    insert_sql(&s, &sql, "workspaces", "workspace_id, name, created_by_user_id, created_at, vclock, seq", 6);
-    insert_sql(&s, &b2, "workspace_members", "workspace_id, user_id, created_at", 3);
+    batch_init(&rows, &s, "workspaces", "workspace_id, name, created_by_user_id, created_at, vclock, seq", 6, "", NULL);
+    batch_init(&links, &s, "workspace_members", "workspace_id, user_id, created_at", 3, " ON CONFLICT DO NOTHING",
+               &s.links);
+    links.parent = &rows;
     for (long i = 0; i < n_ws; i++) {
         int64_t created = when(&s, i, n_ws);
         seeded_uuid(&s.rng, created, ws_ids[i]);
@@ -342,26 +411,23 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         long owner = (long)below(&s.rng, (uint64_t)n_users);
         struct store_param p[6] = {sp_text(ws_ids[i], 36), sp_text(name, strlen(name)), sp_text(user_ids[owner], 36),
                                    sp_int(created), sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
-        if (store_exec(s.st, sql.data, p, 6, NULL, NULL, &s.err) < 0) goto fail;
+        if (batch_add(&rows, p) < 0) goto fail;
         long members = 1 + (long)below(&s.rng, 8);
         for (long m = 0; m < members; m++) {
             long u = m == 0 ? owner : (long)below(&s.rng, (uint64_t)n_users);
             struct store_param mp[3] = {sp_text(ws_ids[i], 36), sp_text(user_ids[u], 36), sp_int(created)};
-            buf_reset(&b2);
-            buf_printf(&b2, "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3) "
-                            "ON CONFLICT DO NOTHING",
-                       s.d->param_prefix, s.d->param_prefix, s.d->param_prefix);
-            long added = store_exec(s.st, b2.data, mp, 3, NULL, NULL, &s.err);
-            if (added < 0) goto fail;
-            s.links += added;
+            if (batch_add(&links, mp) < 0) goto fail;
         }
         batch_tick(&s);
     }
     /* configs */
-    insert_sql(&s, &sql, "configs",
+    if (batch_flush(&rows) < 0 || batch_flush(&links) < 0) goto fail;
+    batch_free(&rows);
+    batch_free(&links);
+    batch_init(&rows, &s, "configs",
                "config_id, workspace_id, slug, title, created_by_user_id, created_at, updated_at, deleted_at, vclock, "
                "seq",
-               10);
+               10, "", NULL);
     for (long i = 0; i < n_cfg; i++) {
         int64_t created = when(&s, i, n_cfg);
         seeded_uuid(&s.rng, created, cfg_ids[i]);
@@ -376,17 +442,18 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
                                     sp_int(created), sp_int(created + (int64_t)below(&s.rng, 3600000000LL)),
                                     deleted ? sp_int(created + 7200000000LL) : sp_null(),
                                     sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
-        if (store_exec(s.st, sql.data, p, 10, NULL, NULL, &s.err) < 0) goto fail;
+        if (batch_add(&rows, p) < 0) goto fail;
         batch_tick(&s);
     }
     /* documents and their tags */
-    insert_sql(&s, &sql, "documents",
+    if (batch_flush(&rows) < 0) goto fail;
+    batch_free(&rows);
+    batch_init(&rows, &s, "documents",
                "document_id, workspace_id, original_filename, byte_size, status, source, uploaded_by_user_id, tags, "
                "created_at, last_run_at, deleted_at, vclock, seq",
-               13);
-    buf_reset(&b2);
-    buf_printf(&b2, "INSERT INTO document_tags (document_id, tag) VALUES (%c1, %c2)", s.d->param_prefix,
-               s.d->param_prefix);
+               13, "", NULL);
+    batch_init(&links, &s, "document_tags", "document_id, tag", 2, "", &s.links);
+    links.parent = &rows;
     for (long i = 0; i < n_docs; i++) {
         int64_t created = when(&s, i, n_docs);
         char id[37], fname[200], tagjson[400];
@@ -422,19 +489,21 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         const char *st_ = PICK(&s.rng, doc_status), *src = PICK(&s.rng, doc_source);
         p[4] = sp_text(st_, strlen(st_));
         p[5] = sp_text(src, strlen(src));
-        if (store_exec(s.st, sql.data, p, 13, NULL, NULL, &s.err) < 0) goto fail;
+        if (batch_add(&rows, p) < 0) goto fail;
         for (int t = 0; t < nc; t++) {
             struct store_param tp[2] = {sp_text(id, 36), sp_text(chosen[t], strlen(chosen[t]))};
-            if (store_exec(s.st, b2.data, tp, 2, NULL, NULL, &s.err) < 0) goto fail;
-            s.links++;
+            if (batch_add(&links, tp) < 0) goto fail;
         }
         batch_tick(&s);
     }
     /* jobs: a config of the same workspace; some retries of earlier jobs */
-    insert_sql(&s, &sql, "jobs",
+    if (batch_flush(&rows) < 0 || batch_flush(&links) < 0) goto fail;
+    batch_free(&rows);
+    batch_free(&links);
+    batch_init(&rows, &s, "jobs",
                "job_id, workspace_id, config_id, config_version_id, status, submitted_by_user_id, trace_id, "
                "retry_of_job_id, created_at, queued_at, started_at, completed_at, vclock, seq",
-               14);
+               14, "", NULL);
     for (long w = 0; w < n_ws; w++) first_job_of_ws[w] = -1;
     for (long i = 0; i < n_jobs; i++) {
         int64_t created = when(&s, i, n_jobs);
@@ -458,15 +527,17 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
             is_retry ? sp_text(job_ids[retry], 36) : sp_null(), sp_int(created), sp_int(created),
             started ? sp_int(st_at) : sp_null(), done ? sp_int(st_at + (int64_t)below(&s.rng, 3600000000LL)) : sp_null(),
             sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
-        if (store_exec(s.st, sql.data, p, 14, NULL, NULL, &s.err) < 0) goto fail;
+        if (batch_add(&rows, p) < 0) goto fail;
         if (first_job_of_ws[ws] < 0) first_job_of_ws[ws] = i;
         batch_tick(&s);
     }
     /* test sessions */
-    insert_sql(&s, &sql, "test_sessions",
+    if (batch_flush(&rows) < 0) goto fail;
+    batch_free(&rows);
+    batch_init(&rows, &s, "test_sessions",
                "id, building_id, status, technician_id, notes, created_by, created_at, updated_at, deleted_at, vclock, "
                "seq",
-               11);
+               11, "", NULL);
     static const char *const sess_status[] = {"scheduled", "in_progress", "completed", "completed", "failed",
                                               "cancelled"};
     for (long i = 0; i < n_sess; i++) {
@@ -482,9 +553,10 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
                                     below(&s.rng, 2) ? sp_text(notes, strlen(notes)) : sp_null(),
                                     sp_text(user_ids[below(&s.rng, (uint64_t)n_users)], 36), sp_int(created),
                                     sp_int(created), sp_null(), sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
-        if (store_exec(s.st, sql.data, p, 11, NULL, NULL, &s.err) < 0) goto fail;
+        if (batch_add(&rows, p) < 0) goto fail;
         batch_tick(&s);
     }
+    if (batch_flush(&rows) < 0) goto fail;
     {
         char cs[200];
         snprintf(cs, sizeof cs, "UPDATE firemode_counters SET value = %c1 WHERE name = 'write_seq' AND value < %c1",
@@ -499,9 +571,9 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     if (store_exec(s.st, "ANALYZE", NULL, 0, NULL, NULL, &s.err) < 0) goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t_end);
     double secs = (double)(t_end.tv_sec - t_start.tv_sec) + (double)(t_end.tv_nsec - t_start.tv_nsec) / 1e9;
-    long rows = s.prog.total + s.links;
+    long total_rows = s.prog.total + s.links;
     fprintf(stderr, "seeded %ld rows (%ld items, %ld tag and member rows) in %.2f s: %.0f rows/s, %.0f items/s\n",
-            rows, s.prog.total, s.links, secs, secs > 0 ? (double)rows / secs : 0.0,
+            total_rows, s.prog.total, s.links, secs, secs > 0 ? (double)total_rows / secs : 0.0,
             secs > 0 ? (double)s.prog.total / secs : 0.0);
     rc = 0;
     goto out;
@@ -511,9 +583,9 @@ fail:
     if (s.err.kind == STORE_UNIQUE) fputs("firemode seed: the database already holds seeded rows; use a fresh database or another --seed\n", stderr);
 out:
     saved_indexes_free(&saved);
+    batch_free(&rows);
+    batch_free(&links);
     free(user_ids), free(ws_ids), free(cfg_ids), free(cfg_ws), free(job_ids), free(first_job_of_ws);
-    buf_free(&sql);
-    buf_free(&b2);
     store_close(s.st);
     return rc;
 }
