@@ -26,6 +26,8 @@
 /* Request bodies held in memory at once, across all connections: past it a
  * new body is answered 503, so stalled uploads cost a bounded amount. */
 #define HTTP_BODY_BUDGET (256 * 1024 * 1024)
+/* ... of which one client address may hold at most this much. */
+#define HTTP_BODY_BUDGET_PER_CLIENT (32 * 1024 * 1024)
 
 struct MHD_Connection;
 
@@ -45,6 +47,7 @@ struct request {
     struct buf body;
     size_t body_seen;  /* body bytes received, kept or not */
     size_t body_reserved; /* bytes of HTTP_BODY_BUDGET this request holds */
+    int addr_slot;        /* the client's entry in the per-address budget, or -1 */
     bool too_large;    /* the body passed HTTP_MAX_BODY */
     bool busy;         /* HTTP_BODY_BUDGET was spent while the body came in */
     bool in_flight;    /* headers complete: counted for the SIGTERM drain */

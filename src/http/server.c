@@ -41,17 +41,76 @@
 static const struct server_config *g_cfg;
 static pthread_key_t g_store_key;
 static atomic_int g_in_flight;
-static atomic_size_t g_body_bytes; /* body bytes reserved, see HTTP_BODY_BUDGET */
+/* Request body memory, as it arrives (see HTTP_BODY_BUDGET): a total, and
+ * a share per client address, so that one client's stalled uploads cannot
+ * spend what others need.  Addresses live in a small open-addressing table
+ * (entries stay once used; a slot whose bytes are 0 is reused). */
+#define ADDR_SLOTS 2048
+static pthread_mutex_t g_body_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t g_body_bytes;
+static struct {
+    unsigned char key[17]; /* family byte + up to 16 address bytes */
+    bool used;
+    size_t bytes;
+} g_addr[ADDR_SLOTS];
 
-/* Reserves n more body bytes for r; false if the budget is spent. */
+/* The table slot of this connection's client address (g_body_mu held), or
+ * -1 when the table is full of busy addresses. */
+static int addr_slot(struct MHD_Connection *conn)
+{
+    unsigned char key[17] = {0};
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        key[0] = (unsigned char)sa->sa_family;
+        if (sa->sa_family == AF_INET) memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        else if (sa->sa_family == AF_INET6) memcpy(key + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 17; i++) h = (h ^ key[i]) * 1099511628211ull;
+    int free_slot = -1;
+    for (int k = 0; k < ADDR_SLOTS; k++) {
+        int i = (int)((h + (uint64_t)k) % ADDR_SLOTS);
+        if (!g_addr[i].used) {
+            if (free_slot < 0) free_slot = i;
+            break;
+        }
+        if (memcmp(g_addr[i].key, key, sizeof key) == 0) return i;
+        if (g_addr[i].bytes == 0 && free_slot < 0) free_slot = i;
+    }
+    if (free_slot >= 0) {
+        memcpy(g_addr[free_slot].key, key, sizeof key);
+        g_addr[free_slot].used = true;
+    }
+    return free_slot;
+}
+
+/* Reserves n more body bytes for r; false if the total or the client's
+ * share is spent. */
 static bool body_reserve(struct request *r, size_t n)
 {
-    size_t cur = atomic_load(&g_body_bytes);
-    do {
-        if (cur + n > HTTP_BODY_BUDGET) return false;
-    } while (!atomic_compare_exchange_weak(&g_body_bytes, &cur, cur + n));
-    r->body_reserved += n;
-    return true;
+    bool ok = false;
+    pthread_mutex_lock(&g_body_mu);
+    if (r->addr_slot < 0) r->addr_slot = addr_slot(r->conn);
+    if (r->addr_slot >= 0 && g_body_bytes + n <= HTTP_BODY_BUDGET &&
+        g_addr[r->addr_slot].bytes + n <= HTTP_BODY_BUDGET_PER_CLIENT) {
+        g_body_bytes += n;
+        g_addr[r->addr_slot].bytes += n;
+        r->body_reserved += n;
+        ok = true;
+    }
+    pthread_mutex_unlock(&g_body_mu);
+    return ok;
+}
+
+static void body_release(struct request *r)
+{
+    if (!r->body_reserved) return;
+    pthread_mutex_lock(&g_body_mu);
+    g_body_bytes -= r->body_reserved;
+    g_addr[r->addr_slot].bytes -= r->body_reserved;
+    pthread_mutex_unlock(&g_body_mu);
+    r->body_reserved = 0;
 }
 
 static int64_t mono_us(void)
@@ -141,7 +200,7 @@ void resp_invalid(struct request *r, const char *where, const char *name, const 
 static void request_free(struct request *r)
 {
     if (!r) return;
-    atomic_fetch_sub(&g_body_bytes, r->body_reserved);
+    body_release(r);
     free(r->target);
     url_free(&r->url);
     buf_free(&r->body);
@@ -157,6 +216,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct request *r = xcalloc(1, sizeof *r);
     r->conn = conn;
+    r->addr_slot = -1;
     r->start_us = mono_us();
     r->now_us = time_now_us();
     r->target_len = strlen(uri);
@@ -297,14 +357,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 resp_error(r, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
                 return respond_now(conn, r);
             }
-            if (n > 0 && body_allowed(r->method)) {
-                if (!body_reserve(r, (size_t)n)) {
-                    resp_header(r, "Retry-After", "1");
-                    resp_error(r, 503, "Server busy: too many request bodies in progress, try again shortly");
-                    return respond_now(conn, r);
-                }
-                buf_reserve(&r->body, (size_t)n); /* exactly, once */
-            }
         }
         /* Route and method before the body, so a wrong method or path is
          * answered without reading what the client sends. */
@@ -321,9 +373,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->body_seen > HTTP_MAX_BODY + HTTP_MAX_DISCARD) return MHD_NO;
         size_t want = r->body.len + *upload_data_size;
         if (!r->too_large && !r->busy && want <= HTTP_MAX_BODY) {
-            /* chunked bodies reserve as they grow */
-            if (want > r->body_reserved && !body_reserve(r, want - r->body_reserved)) r->busy = true;
-            else buf_append(&r->body, upload_data, *upload_data_size);
+            /* Memory is reserved as bytes arrive, doubling (a declared
+             * Content-Length reserves nothing by itself), so a stalled
+             * upload holds about what it sent. */
+            if (want > r->body_reserved) {
+                size_t grow = want > 4096 ? want * 2 : 4096;
+                if (grow > HTTP_MAX_BODY) grow = HTTP_MAX_BODY;
+                if (!body_reserve(r, grow - r->body_reserved)) r->busy = true;
+                else buf_reserve(&r->body, grow - r->body.len);
+            }
+            if (!r->busy) buf_append(&r->body, upload_data, *upload_data_size);
         } else {
             r->too_large = !r->busy;
         }

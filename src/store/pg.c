@@ -127,6 +127,18 @@ static int deadline(const struct pg_store *s)
     return s->bulk ? -1 : store_timeout_ms;
 }
 
+/* COMMIT waits longer: once sent, the database may apply it even if its
+ * answer is late, and a 503 for a write that was in fact committed invites
+ * the client to write it twice.  Only a database that stops answering at
+ * exactly this point costs a request this long. */
+#define PG_COMMIT_DEADLINE_MS 30000
+
+static int commit_deadline(const struct pg_store *s)
+{
+    int d = deadline(s);
+    return d < 0 || d > PG_COMMIT_DEADLINE_MS ? d : PG_COMMIT_DEADLINE_MS;
+}
+
 static bool conn_ok(const struct pg_store *s)
 {
     return s->conn && PQstatus(s->conn) == CONNECTION_OK;
@@ -535,7 +547,7 @@ static int pg_commit(struct store *st, struct store_err *err)
         s->in_tx = false;
         return fail_unavailable(s, "connection lost during a transaction", err);
     }
-    ExecStatusType rs = run_simple(s->conn, "COMMIT", &res, deadline(s), &s->timed_out);
+    ExecStatusType rs = run_simple(s->conn, "COMMIT", &res, commit_deadline(s), &s->timed_out);
     if (rs != PGRES_COMMAND_OK) {
         fail_result(s, res, err);
     } else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {

@@ -694,3 +694,49 @@ def test_log_line_escapes_control_bytes(server):
     lines = _log_lines(server, rid)
     assert len(lines) == 1, lines
     assert "\x1b" not in lines[0] and "\x0b" not in lines[0] and "\\x1b" in lines[0], lines
+
+
+def _post_from(port, source, token, body):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    try:
+        s.sendall(("POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                   % (token, len(body))).encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return int(data.split(b" ", 2)[1]) if data else None
+    finally:
+        s.close()
+
+
+def test_stalled_uploads_of_one_client_do_not_block_another(spawn):
+    """CONTRACT §7: request bodies held in memory are bounded per client
+    address (32 MiB) and in all (256 MiB); one client's stalled uploads
+    cost that client, not everybody."""
+    s = spawn(extra_env={"FIREMODE_MAX_CONN_PER_IP": "0"})
+    stalled = []
+    try:
+        part = b"x" * (1000 * 1000)
+        for _ in range(40):  # 40 x ~1 MB from 127.0.0.1, declared 1 MiB, never finished
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(("POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n" % s.admin_token).encode()
+                      + part)
+            stalled.append(c)
+        time.sleep(0.5)
+        body = json.dumps({"name": "other client"}).encode()
+        assert _post_from(s.port, "127.0.0.2", s.admin_token, body) == 201
+        # the busy client's share is spent: a body of any size beyond what is left is refused
+        big = json.dumps({"name": "x", "pad": "p" * 300000}).encode()
+        assert _post_from(s.port, "127.0.0.1", s.admin_token, big) == 503
+    finally:
+        for c in stalled:
+            c.close()
+    deadline = time.monotonic() + 10
+    while _post_from(s.port, "127.0.0.1", s.admin_token, json.dumps({"name": "later"}).encode()) != 201:
+        assert time.monotonic() < deadline, "the budget was not released after the uploads ended"
+        time.sleep(0.2)
