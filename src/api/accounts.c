@@ -175,21 +175,26 @@ static int find_user(void *ctx, const struct store_row *row)
     return 1;
 }
 
+/* The write position of a user row written outside the CRUD engine. */
+static int stamp_user(struct store *st, const char *user_id, struct store_err *err)
+{
+    struct ctx x = {.st = st, .d = store_dialect(st)};
+    return crud_stamp_seq(&x, &coll_users, user_id, err);
+}
+
 static int insert_user(struct store *st, const char *email, size_t n, bool admin, char user_id[37],
                        struct store_err *err)
 {
     const struct dialect *d = store_dialect(st);
     char sql[400], clock_text[160];
     struct buf cb;
-    int64_t seq = 0, now = time_now_us();
-    struct ctx x = {.st = st, .d = d};
+    int64_t now = time_now_us();
     struct vclock vc = {0};
     vclock_tick(&vc, api_node_id);
     buf_init(&cb);
     vclock_render(&vc, &cb);
     snprintf(clock_text, sizeof clock_text, "%s", cb.data);
     buf_free(&cb);
-    if (crud_next_seq(&x, &seq, err) < 0) return -1;
     uuid7_new(user_id);
     char *canon = text_ascii_lower(email, n);
     char c = d->param_prefix;
@@ -198,9 +203,10 @@ static int insert_user(struct store *st, const char *email, size_t n, bool admin
              "is_admin, created_at, updated_at, last_login_at, vclock, seq) VALUES (%c1, %c2, %c3, NULL, %c4, %c5, "
              "%c6, %c7, %c7, NULL, %c8, %c9)",
              c, c, c, c, c, c, c, c, c, c);
+    /* seq is stamped last, like every write (crud_stamp_seq) */
     struct store_param p[9] = {sp_text(user_id, 36), sp_text(email, n), sp_text(canon, n), sp_bool(true),
                                sp_bool(false), sp_bool(admin), sp_int(now), sp_text(clock_text, strlen(clock_text)),
-                               sp_int(seq)};
+                               sp_int(0)};
     long rc = store_exec(st, sql, p, 9, NULL, NULL, err);
     free(canon);
     return rc < 0 ? -1 : 0;
@@ -224,6 +230,7 @@ int accounts_add_user(struct store *st, const char *email, bool admin, char toke
     if (store_begin(st, true, err) < 0) return -1;
     if (insert_user(st, e, n, admin, user_id, err) < 0) goto fail;
     if (issue_token(st, user_id, token, token_id, err) < 0) goto fail;
+    if (stamp_user(st, user_id, err) < 0) goto fail;
     return store_commit(st, err);
 fail:
     store_rollback(st);
@@ -239,13 +246,8 @@ static int bootstrap_once(struct store *st, const char *token, struct store_err 
     snprintf(sql, sizeof sql, "SELECT user_id FROM users WHERE email_canonical = %c1", c);
     struct store_param pe = sp_text(BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL));
     if (store_exec(st, sql, &pe, 1, find_user, user_id, err) < 0) goto fail;
-    if (!user_id[0]) {
-        if (insert_user(st, BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL), true, user_id, err) < 0) goto fail;
-    } else {
-        snprintf(sql, sizeof sql, "UPDATE users SET is_active = %c1, is_admin = %c1 WHERE user_id = %c2", c, c, c);
-        struct store_param p[2] = {sp_bool(true), sp_text(user_id, strlen(user_id))};
-        if (store_exec(st, sql, p, 2, NULL, NULL, err) < 0) goto fail;
-    }
+    bool existed = user_id[0] != '\0';
+    if (!existed && insert_user(st, BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL), true, user_id, err) < 0) goto fail;
     crypto_sha256_hex(token, strlen(token), hash);
     snprintf(sql, sizeof sql,
              "INSERT INTO api_tokens (token_id, user_id, token_hash, created_at) VALUES (%c1, %c2, %c3, %c4) "
@@ -256,6 +258,18 @@ static int bootstrap_once(struct store *st, const char *token, struct store_err 
     struct store_param p[4] = {sp_text(token_id, 36), sp_text(user_id, strlen(user_id)), sp_text(hash, 64),
                                sp_int(time_now_us())};
     if (store_exec(st, sql, p, 4, NULL, NULL, err) < 0) goto fail;
+    if (existed) {
+        /* one UPDATE, its write position included (see crud_stamp_seq) */
+        struct ctx x = {.st = st, .d = d};
+        int64_t seq;
+        if (crud_next_seq(&x, &seq, err) < 0) goto fail;
+        snprintf(sql, sizeof sql, "UPDATE users SET is_active = %c1, is_admin = %c1, seq = %c2 WHERE user_id = %c3", c,
+                 c, c, c);
+        struct store_param up[3] = {sp_bool(true), sp_int(seq), sp_text(user_id, strlen(user_id))};
+        if (store_exec(st, sql, up, 3, NULL, NULL, err) < 0) goto fail;
+    } else if (stamp_user(st, user_id, err) < 0) {
+        goto fail;
+    }
     return store_commit(st, err);
 fail:
     store_rollback(st);

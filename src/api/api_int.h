@@ -72,8 +72,12 @@ void crud_delete(struct ctx *x, const struct collection *c, const char *id);
 /* 1 if the caller may see workspace ws, 0 if not (answered 404), -1 on a
  * storage error (answered). */
 int crud_workspace_visible(struct ctx *x, const char *ws);
-/* Next position in the order of writes (inside a write transaction). */
+/* Takes the next position in the order of writes (the counter row: see
+ * crud.c for when a write may take it). */
 int crud_next_seq(struct ctx *x, int64_t *seq, struct store_err *err);
+/* Stamps the next position in the order of writes on item id: the last
+ * statement of every write transaction before COMMIT (see crud.c). */
+int crud_stamp_seq(struct ctx *x, const struct collection *c, const char *id, struct store_err *err);
 
 /* ---- accounts (accounts.c) ---- */
 

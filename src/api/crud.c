@@ -2,9 +2,10 @@
  * crud — the one engine behind every collection: list, create, get,
  * update (PATCH/PUT) and delete, driven by the collection tables.
  *
- * Writes run in one transaction: read the row FOR UPDATE (its clock), take
- * the next write position (seq), write, re-read the item to answer with, and
- * commit; only a committed (durable) write is answered 2xx.
+ * Writes run in one transaction: lock the row (FOR UPDATE, reading its
+ * clock), write, re-read the item to answer with, stamp the next write
+ * position (seq, the last lock taken: see crud_stamp_seq) and commit; only
+ * a committed (durable) write is answered 2xx.
  */
 #include "api_int.h"
 
@@ -71,6 +72,29 @@ int crud_next_seq(struct ctx *x, int64_t *seq, struct store_err *err)
     long n = store_exec(x->st, "UPDATE firemode_counters SET value = value + 1 WHERE name = 'write_seq' RETURNING value",
                         NULL, 0, read_seq, seq, err);
     return n < 0 ? -1 : 0;
+}
+
+/* Write positions and locks.  Every write takes the counter row (its
+ * position, seq) as late as it can, and after it waits for no other lock:
+ *  - an update or delete first locks its row FOR UPDATE (so no other
+ *    writer can hold even a foreign-key KEY SHARE lock on it), then takes
+ *    the counter and changes the row, seq included, in ONE statement;
+ *  - a create inserts its row (foreign keys lock the parents), then takes
+ *    the counter and stamps seq on its own row, which nobody else can see.
+ * So writers never wait in a cycle (no deadlocks), they queue on the counter
+ * only for their last statements and the COMMIT, and since the counter is
+ * held until COMMIT, seq order is commit order (what change feeds need).
+ * (A second UPDATE of a row already updated in the transaction could wait
+ * for KEY SHARE lockers that the first, non-key update let in.) */
+int crud_stamp_seq(struct ctx *x, const struct collection *c, const char *id, struct store_err *err)
+{
+    int64_t seq;
+    char sql[160];
+    if (crud_next_seq(x, &seq, err) < 0) return -1;
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s = %c1 WHERE %s = %c2", c->table, c->seq_field->column,
+             x->d->param_prefix, c->pk->column, x->d->param_prefix);
+    struct store_param p[2] = {sp_int(seq), sp_text(id, strlen(id))};
+    return store_exec(x->st, sql, p, 2, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
 /* WHERE clause selecting one item the caller may see. */
@@ -354,7 +378,6 @@ void crud_create(struct ctx *x, const struct collection *c)
     struct store_err err = {0};
     char id[37];
     char *lowered = NULL;
-    int64_t seq = 0;
     bool in_tx = false;
     buf_init(&sql), buf_init(&cols), buf_init(&item), buf_init(&clock);
 
@@ -371,11 +394,8 @@ void crud_create(struct ctx *x, const struct collection *c)
 
     if (store_begin(x->st, true, &err) < 0) goto fail;
     in_tx = true;
-    /* The write position first: every writer takes the counter row before
-     * any other lock, so writers queue there and never deadlock. */
-    if (crud_next_seq(x, &seq, &err) < 0) goto fail;
-    /* References are checked inside the transaction, after the counter:
-     * no other write can delete what they point at before we commit. */
+    /* References are checked inside the transaction (the insert's foreign
+     * keys then hold them until COMMIT). */
     if (check_refs(x, c, &b, NULL) < 0) {
         store_rollback(x->st);
         in_tx = false;
@@ -397,7 +417,7 @@ void crud_create(struct ctx *x, const struct collection *c)
             case A_CALLER: val = sp_text(x->who.user_id, strlen(x->who.user_id)); break;
             case A_WORKSPACE: val = sp_text(x->r->path_ws, strlen(x->r->path_ws)); break;
             case A_CLOCK: val = sp_text(clock.data, clock.len); break;
-            case A_SEQ: val = sp_int(seq); break;
+            case A_SEQ: val = sp_int(0); break; /* stamped last, see crud_stamp_seq */
             case A_LOWER_OF: {
                 const struct field *src = collection_field(c, f->of, strlen(f->of));
                 const struct body_value *sv = &b.v[src - c->fields];
@@ -435,6 +455,7 @@ void crud_create(struct ctx *x, const struct collection *c)
         if (store_exec(x->st, msql, mp, 3, NULL, NULL, &err) < 0) goto fail;
     }
     if (fetch_item(x, c, id, true, &item, &err) < 0) goto fail;
+    if (crud_stamp_seq(x, c, id, &err) < 0) goto fail;
     in_tx = false;
     if (store_commit(x->st, &err) < 0) goto fail;
     location(x, c, id);
@@ -478,9 +499,10 @@ static int lock_item(struct ctx *x, const struct collection *c, const char *id, 
     return cc->found ? 1 : 0;
 }
 
-/* Opens the write transaction of an update or delete: takes the next write
- * position, locks the live item and adds one to this server's entry of its
- * clock (rendered into clock).  1: go on, the transaction is open;
+/* Opens the write transaction of an update or delete: locks the live item,
+ * adds one to this server's entry of its clock (rendered into clock) and
+ * takes the next write position, to be written with the row's change in
+ * one statement (see crud_stamp_seq).  1: go on, the transaction is open;
  * 0: answered (404, or 409 for a full clock), nothing open; -1: storage
  * error in err, nothing open. */
 static int write_begin(struct ctx *x, const struct collection *c, const char *id, struct buf *clock, int64_t *seq,
@@ -489,12 +511,6 @@ static int write_begin(struct ctx *x, const struct collection *c, const char *id
     struct clock_ctx cc;
     memset(&cc, 0, sizeof cc);
     if (store_begin(x->st, true, err) < 0) return -1;
-    /* The counter row before the item's row: every writer takes its locks
-     * in this order (see crud_create), so writers never deadlock. */
-    if (crud_next_seq(x, seq, err) < 0) {
-        store_rollback(x->st);
-        return -1;
-    }
     int found = lock_item(x, c, id, &cc, err);
     if (found <= 0) {
         store_rollback(x->st);
@@ -508,6 +524,10 @@ static int write_begin(struct ctx *x, const struct collection *c, const char *id
         return 0;
     }
     vclock_render(&cc.vc, clock);
+    if (crud_next_seq(x, seq, err) < 0) { /* the row is locked: the counter now */
+        store_rollback(x->st);
+        return -1;
+    }
     return 1;
 }
 
@@ -518,7 +538,7 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
     struct params ps = {.n = 0};
     struct store_err err = {0};
     char *lowered = NULL;
-    int64_t seq;
+    int64_t seq = 0;
     bool in_tx = false;
     buf_init(&sql), buf_init(&item), buf_init(&clock);
     memset(&b, 0, sizeof b);
@@ -587,7 +607,7 @@ void crud_delete(struct ctx *x, const struct collection *c, const char *id)
 {
     struct store_err err = {0};
     struct buf sql, clock;
-    int64_t seq;
+    int64_t seq = 0;
     bool in_tx = false;
     buf_init(&sql), buf_init(&clock);
     if (x->r->url.npairs) {
