@@ -3,7 +3,7 @@
 #   make          build build/firemode
 #   make run      install what is missing, build, serve on SQLite
 #   make test     install what is missing, build, run every test (also under ASan+UBSan)
-#   make fuzz     run the grammar fuzz target for FUZZ_SECONDS (libFuzzer, clang)
+#   make fuzz     run the fuzz targets (grammar, bodies) FUZZ_SECONDS each (libFuzzer, clang)
 #   make bench    measure req/s of list requests on SQLite and PostgreSQL (wrk)
 
 CC      ?= cc
@@ -57,6 +57,14 @@ build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  -o $@ tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(shell pkg-config --libs libcrypto)
 
+# Request bodies: links the whole server but main (body validation answers
+# through the HTTP layer's response functions).
+build/fuzz_body: tests/fuzz/fuzz_body.c $(LIB_SRC) $(HDRS)
+	@mkdir -p build
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
+	  $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_body.c $(LIB_SRC) $(PKG_LIBS)
+
 run: deps build/firemode
 	build/firemode serve
 
@@ -66,9 +74,10 @@ test: deps-test
 test-unit: build/test_unit
 	build/test_unit
 
-fuzz: deps-test build/fuzz_grammar
-	@mkdir -p build/fuzz-corpus
+fuzz: deps-test build/fuzz_grammar build/fuzz_body
+	@mkdir -p build/fuzz-corpus build/fuzz-corpus-body
 	build/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz-corpus tests/fuzz/corpus
+	build/fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz-corpus-body tests/fuzz/corpus-body
 
 bench: deps-test build/firemode
 	@scripts/bench.sh
