@@ -35,10 +35,20 @@ bench_db() { # bench_db LABEL DB_URL
     wrk -t2 -c32 -d"${DUR}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" |
       awk '/Requests\/sec/ {rps=$2} /Latency/ {lat=$2} /Non-2xx/ {err=$NF} END {printf "%10s req/s  avg latency %s%s\n", rps, lat, (err ? "  NON-2xx: " err : "")}'
   done
+  # writes: creates of documents (each a durable commit)
+  cat > "$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = '{"original_filename":"bench.pdf","byte_size":1234,"tags":["bench","load"]}'
+LUA
+  printf '%-11s %-75s ' "$label" "POST /workspaces/$ws/documents"
+  wrk -t2 -c16 -d"${DUR}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/workspaces/$ws/documents" |
+    awk '/Requests\/sec/ {rps=$2} /Latency/ {lat=$2} /Non-2xx/ {err=$NF} END {printf "%10s req/s  avg latency %s%s\n", rps, lat, (err ? "  NON-2xx: " err : "")}'
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
   # any answer other than 200 is reported (and means the numbers above are not comparable)
-  awk '$1 ~ /^(GET|HEAD)$/ && $3 != 200 {n[$3]++} END {for (s in n) printf "  %s answers with status %s\n", n[s], s}' "$tmp/server.log"
-  grep -v '^\(GET\|HEAD\) ' "$tmp/server.log" | grep -v 'serving on\|SIGTERM\|stopped' | sort | uniq -c | head -5 || true
+  awk '$1 ~ /^(GET|HEAD|POST)$/ && $3 != 200 && $3 != 201 {n[$3]++} END {for (s in n) printf "  %s answers with status %s\n", n[s], s}' "$tmp/server.log"
+  grep -v '^\(GET\|HEAD\|POST\) ' "$tmp/server.log" | grep -v 'serving on\|SIGTERM\|stopped' | sort | uniq -c | head -5 || true
 }
 
 bench_db sqlite "sqlite:$tmp/bench.db"
