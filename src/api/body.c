@@ -185,6 +185,19 @@ static bool writable(const struct field *f, enum body_mode mode)
     return mode == BODY_CREATE ? (f->flags & F_CREATE) != 0 : (f->flags & F_PATCH) != 0;
 }
 
+/* Fills the fields derived from others (A_LOWER_OF: email_canonical from
+ * email) wherever their source is present, so writes store them alike. */
+static void derive(const struct collection *c, struct body *out)
+{
+    for (size_t i = 0; i < c->nfields; i++) {
+        const struct field *f = &c->fields[i];
+        if (f->autofill != A_LOWER_OF) continue;
+        const struct body_value *src = &out->v[collection_field(c, f->of, strlen(f->of)) - c->fields];
+        if (!src->present || src->p.type != SP_TEXT) continue;
+        set_text(&out->v[i], text_ascii_lower(src->p.s, src->p.len), src->p.len);
+    }
+}
+
 /* Counts the JSON values in s (brackets, commas and colons outside strings,
  * a close upper bound) without parsing it, so an oversized document is
  * refused before the parser allocates a node for each value. */
@@ -242,9 +255,8 @@ int body_parse(struct ctx *x, const struct collection *c, enum body_mode mode, s
         if (take(x, f, val, &out->v[f - c->fields]) < 0) return -1;
     }
 
-    if (mode == BODY_PATCH) return 0;
     /* Create and PUT: required fields, then defaults. */
-    for (size_t i = 0; i < c->nfields; i++) {
+    for (size_t i = 0; mode != BODY_PATCH && i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
         struct body_value *v = &out->v[i];
         if (v->present || !writable(f, mode)) continue;
@@ -259,6 +271,7 @@ int body_parse(struct ctx *x, const struct collection *c, enum body_mode mode, s
             v->p = sp_null();
         }
     }
+    derive(c, out);
     return 0;
 }
 

@@ -377,7 +377,6 @@ void crud_create(struct ctx *x, const struct collection *c)
     struct params ps = {.n = 0};
     struct store_err err = {0};
     char id[37];
-    char *lowered = NULL;
     bool in_tx = false;
     buf_init(&sql), buf_init(&cols), buf_init(&item), buf_init(&clock);
 
@@ -418,15 +417,7 @@ void crud_create(struct ctx *x, const struct collection *c)
             case A_WORKSPACE: val = sp_text(x->r->path_ws, strlen(x->r->path_ws)); break;
             case A_CLOCK: val = sp_text(clock.data, clock.len); break;
             case A_SEQ: val = sp_int(0); break; /* stamped last, see crud_stamp_seq */
-            case A_LOWER_OF: {
-                const struct field *src = collection_field(c, f->of, strlen(f->of));
-                const struct body_value *sv = &b.v[src - c->fields];
-                free(lowered);
-                lowered = text_ascii_lower(sv->p.s, sv->p.len);
-                val = sp_text(lowered, sv->p.len);
-                break;
-            }
-            default: break;
+            default: break; /* derived fields (A_LOWER_OF) come filled by body_parse */
             }
         }
         /* created_at given by an admin also sets updated_at */
@@ -465,7 +456,6 @@ fail:
     if (in_tx) store_rollback(x->st);
     conflict(x, c, &err);
 out:
-    free(lowered);
     body_free(&b);
     buf_free(&sql), buf_free(&cols), buf_free(&item), buf_free(&clock);
 }
@@ -537,7 +527,6 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
     struct buf sql, item, clock;
     struct params ps = {.n = 0};
     struct store_err err = {0};
-    char *lowered = NULL;
     int64_t seq = 0;
     bool in_tx = false;
     buf_init(&sql), buf_init(&item), buf_init(&clock);
@@ -569,13 +558,6 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
             val = sp_text(clock.data, clock.len);
         } else if (f->autofill == A_SEQ) {
             val = sp_int(seq);
-        } else if (f->autofill == A_LOWER_OF) {
-            const struct field *src = collection_field(c, f->of, strlen(f->of));
-            const struct body_value *sv = &b.v[src - c->fields];
-            if (!sv->present) continue;
-            free(lowered);
-            lowered = text_ascii_lower(sv->p.s, sv->p.len);
-            val = sp_text(lowered, sv->p.len);
         } else {
             continue;
         }
@@ -598,7 +580,6 @@ fail:
     if (in_tx) store_rollback(x->st);
     conflict(x, c, &err);
 out:
-    free(lowered);
     body_free(&b);
     buf_free(&sql), buf_free(&item), buf_free(&clock);
 }

@@ -33,8 +33,18 @@
         if (!(c)) __builtin_trap();                                                                                    \
     } while (0)
 
-static void check_value(const struct field *f, const struct body_value *v, bool admin, enum body_mode mode)
+static void check_value(const struct collection *c, const struct field *f, const struct body_value *v, bool admin,
+                        enum body_mode mode, const struct body *b)
 {
+    if (f->autofill == A_LOWER_OF) { /* derived: present exactly when its source is, lower-cased */
+        const struct body_value *src = &b->v[collection_field(c, f->of, strlen(f->of)) - c->fields];
+        CHECK(v->present == src->present);
+        if (v->present) {
+            CHECK(v->p.len == src->p.len);
+            for (size_t i = 0; i < v->p.len; i++) CHECK(!(v->p.s[i] >= 'A' && v->p.s[i] <= 'Z'));
+        }
+        return;
+    }
     if (!v->present) {
         if (mode != BODY_PATCH && (f->flags & F_REQUIRED)) CHECK(0);
         return;
@@ -109,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct body b;
     if (body_parse(&x, c, mode, &b) == 0) {
         CHECK(!r->responded);
-        for (size_t i = 0; i < c->nfields; i++) check_value(&c->fields[i], &b.v[i], admin, mode);
+        for (size_t i = 0; i < c->nfields; i++) check_value(c, &c->fields[i], &b.v[i], admin, mode, &b);
     } else {
         CHECK(r->responded && r->status == 422);
         json_error_t e;
