@@ -41,6 +41,9 @@ static void usage(FILE *f)
           "  --db-timeout MS       FIREMODE_DB_TIMEOUT_MS  the longest one database statement may take;\n"
           "                                          a database that does not answer in time is a 503\n"
           "                                          (default 2000)\n"
+          "  --require-if-match    FIREMODE_REQUIRE_IF_MATCH  PUT, PATCH and DELETE without If-Match are a\n"
+          "                                          428: turn it on once every client sends the ETag it\n"
+          "                                          read, so that no write can overwrite an unseen one\n"
           "                        FIREMODE_ADMIN_TOKEN  when set, serve makes sure an active admin\n"
           "                                          admin@firemode.local exists and this token works for it\n",
           f);
@@ -48,7 +51,7 @@ static void usage(FILE *f)
 
 struct options {
     const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip;
-    bool admin;
+    bool admin, require_if_match;
     const char *positional[4];
     int npos;
 };
@@ -81,6 +84,10 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
         }
         if (strcmp(a, "--admin") == 0) {
             o->admin = true;
+            continue;
+        }
+        if (strcmp(a, "--require-if-match") == 0) {
+            o->require_if_match = true;
             continue;
         }
         if (a[0] == '-' && !allow_unknown) {
@@ -156,12 +163,19 @@ static int cmd_serve(struct options *o)
      * serve it from one worker so writers never meet a table lock. */
     if (strcmp(cfg.db_url, "sqlite::memory:") == 0) cfg.threads = 1;
     api_init(node_id);
+    const char *rim = env_or("FIREMODE_REQUIRE_IF_MATCH", "");
+    bool rim_on = false;
+    if (*rim && !bool_parse(rim, strlen(rim), &rim_on)) {
+        fprintf(stderr, "firemode: FIREMODE_REQUIRE_IF_MATCH must be true or false\n");
+        return 2;
+    }
+    api_set_require_if_match(o->require_if_match || rim_on);
 
     /* Migrate (and bootstrap) before listening; this connection stays open
      * for the life of the server (it keeps a :memory: database alive). */
     struct store_err err = {0};
     struct store *st = store_open(cfg.db_url, &err);
-    if (!st || store_migrate(st, &err) < 0) {
+    if (!st || store_migrate(st, &err) < 0 || api_prepare(st, &err) < 0) {
         fprintf(stderr, "firemode: cannot prepare the database: %s\n", err.msg);
         store_close(st);
         return 1;

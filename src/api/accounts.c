@@ -12,6 +12,8 @@
 #include "../util/vclock.h"
 #include "api_int.h"
 
+#include "../grammar/plan.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,14 @@ static int read_auth(void *ctx, const struct store_row *row)
     a->active = truthy(row->vals[1]);
     a->admin = truthy(row->vals[2]);
     snprintf(a->hash, sizeof a->hash, "%s", row->vals[3] ? row->vals[3] : "");
+    return 1;
+}
+
+static int read_active(void *ctx, const struct store_row *row)
+{
+    struct { bool found, active; } *u = ctx;
+    u->found = true;
+    u->active = truthy(row->vals[0]);
     return 1;
 }
 
@@ -131,39 +141,76 @@ fail:
     api_store_error(r, &err);
 }
 
-void acct_add_member(struct ctx *x, const char *ws)
+/* Adding a member is a write to the workspace: it changes what the new
+ * member's workspace list holds, so the workspace row takes a new position
+ * (its change feed reports it to the member) and its clock ticks. */
+struct member_add {
+    struct ctx *x;
+    const char *ws, *user_id;
+    bool added;
+};
+
+static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
 {
+    struct member_add *m = arg;
+    struct ctx *x = m->x;
     struct request *r = x->r;
-    struct store_err err = {0};
-    char user_id[37], sql[200];
-    if (crud_workspace_visible(x, ws) <= 0) return;
-    if (!body_uuid_member(x, "user_id", user_id)) return;
-    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1", x->d->param_prefix);
-    struct store_param p[3] = {sp_text(ws, 36), sp_text(user_id, 36), sp_int(r->now_us)};
-    long n = store_exec(x->st, sql, &p[1], 1, NULL, NULL, &err);
-    if (n < 0) goto fail;
-    if (n == 0) {
+    char sql[200];
+    struct buf clock;
+    struct plan_scope sc = {m->ws, x->who.user_id, x->who.is_admin};
+    int rc = W_FAIL;
+    m->added = false;
+    buf_init(&clock);
+    if ((rc = write_lock_item(w, x, &coll_workspaces, &sc, m->ws, NULL, &clock, err)) != W_DONE) goto out;
+    rc = W_FAIL;
+    snprintf(sql, sizeof sql, "SELECT is_active FROM users WHERE user_id = %c1", w->d->param_prefix);
+    struct store_param p[4] = {sp_text(m->ws, 36), sp_text(m->user_id, 36), sp_int(r->now_us), sp_null()};
+    struct { bool found, active; } u = {false, false};
+    if (store_exec(w->st, sql, &p[1], 1, read_active, &u, err) < 0) goto out;
+    if (!u.found) {
         resp_invalid(r, "body", "user_id", "No user with this id", "foreign_key");
-        return;
+        rc = W_ANSWERED;
+        goto out;
     }
     snprintf(sql, sizeof sql,
              "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3) "
              "ON CONFLICT DO NOTHING",
-             x->d->param_prefix, x->d->param_prefix, x->d->param_prefix);
-    n = store_exec(x->st, sql, p, 3, NULL, NULL, &err);
-    if (n < 0) goto fail;
+             w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
+    long n = store_exec(w->st, sql, p, 3, NULL, NULL, err);
+    if (n < 0) goto out;
+    m->added = n > 0;
+    if (m->added) {
+        snprintf(sql, sizeof sql, "UPDATE workspaces SET vclock = %c1, seq = %c2 WHERE workspace_id = %c3",
+                 w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
+        struct store_param up[3] = {sp_text(clock.data, clock.len), sp_int(w->pos), sp_text(m->ws, 36)};
+        if (store_exec(w->st, sql, up, 3, NULL, NULL, err) < 0) goto out;
+    }
+    rc = W_DONE;
+out:
+    buf_free(&clock);
+    return rc;
+}
+
+void acct_add_member(struct ctx *x, const char *ws)
+{
+    struct request *r = x->r;
+    struct store_err err = {0};
+    char user_id[37];
+    if (crud_workspace_visible(x, ws) <= 0) return;
+    if (!body_uuid_member(x, "user_id", user_id)) return;
+    struct member_add m = {x, ws, user_id, false};
+    int rc = write_run(x->st, member_add_body, &m, &err);
+    if (rc == W_FAIL) api_store_error(r, &err);
+    if (rc != W_DONE) return;
     struct buf b;
     buf_init(&b);
     buf_printf(&b, "{\"workspace_id\":\"%s\",\"user_id\":\"%s\"}", ws, user_id);
-    if (n > 0) {
+    if (m.added) {
         char loc[128];
         snprintf(loc, sizeof loc, "/workspaces/%s/members/%s", ws, user_id);
         resp_header(r, "Location", loc);
     }
-    resp_json(r, n > 0 ? 201 : 200, &b);
-    return;
-fail:
-    api_store_error(r, &err);
+    resp_json(r, m.added ? 201 : 200, &b);
 }
 
 /* ---- command line and bootstrap ----------------------------------------- */
@@ -175,17 +222,9 @@ static int find_user(void *ctx, const struct store_row *row)
     return 1;
 }
 
-/* The write position of a user row written outside the CRUD engine. */
-static int stamp_user(struct store *st, const char *user_id, struct store_err *err)
-{
-    struct ctx x = {.st = st, .d = store_dialect(st)};
-    return crud_stamp_seq(&x, &coll_users, user_id, err);
-}
-
-static int insert_user(struct store *st, const char *email, size_t n, bool admin, char user_id[37],
+static int insert_user(struct wtx *w, const char *email, size_t n, bool admin, char user_id[37],
                        struct store_err *err)
 {
-    const struct dialect *d = store_dialect(st);
     char sql[400], clock_text[160];
     struct buf cb;
     int64_t now = time_now_us();
@@ -197,19 +236,34 @@ static int insert_user(struct store *st, const char *email, size_t n, bool admin
     buf_free(&cb);
     uuid7_new(user_id);
     char *canon = text_ascii_lower(email, n);
-    char c = d->param_prefix;
+    char c = w->d->param_prefix;
     snprintf(sql, sizeof sql,
              "INSERT INTO users (user_id, email, email_canonical, display_name, is_active, is_service_account, "
              "is_admin, created_at, updated_at, last_login_at, vclock, seq) VALUES (%c1, %c2, %c3, NULL, %c4, %c5, "
              "%c6, %c7, %c7, NULL, %c8, %c9)",
              c, c, c, c, c, c, c, c, c, c);
-    /* seq is stamped last, like every write (crud_stamp_seq) */
     struct store_param p[9] = {sp_text(user_id, 36), sp_text(email, n), sp_text(canon, n), sp_bool(true),
                                sp_bool(false), sp_bool(admin), sp_int(now), sp_text(clock_text, strlen(clock_text)),
-                               sp_int(0)};
-    long rc = store_exec(st, sql, p, 9, NULL, NULL, err);
+                               sp_int(w->pos)};
+    long rc = store_exec(w->st, sql, p, 9, NULL, NULL, err);
     free(canon);
     return rc < 0 ? -1 : 0;
+}
+
+struct add_user {
+    const char *email;
+    size_t n;
+    bool admin;
+    char *token, *user_id;
+};
+
+static int add_user_body(struct wtx *w, void *arg, struct store_err *err)
+{
+    struct add_user *a = arg;
+    char token_id[37];
+    if (insert_user(w, a->email, a->n, a->admin, a->user_id, err) < 0) return W_FAIL;
+    if (issue_token(w->st, a->user_id, a->token, token_id, err) < 0) return W_FAIL;
+    return W_DONE;
 }
 
 int accounts_add_user(struct store *st, const char *email, bool admin, char token[47], char user_id[37],
@@ -226,28 +280,21 @@ int accounts_add_user(struct store *st, const char *email, bool admin, char toke
         snprintf(err->msg, sizeof err->msg, "'%.200s' is not a valid email address", email);
         return -1;
     }
-    char token_id[37];
-    if (store_begin(st, true, err) < 0) return -1;
-    if (insert_user(st, e, n, admin, user_id, err) < 0) goto fail;
-    if (issue_token(st, user_id, token, token_id, err) < 0) goto fail;
-    if (stamp_user(st, user_id, err) < 0) goto fail;
-    return store_commit(st, err);
-fail:
-    store_rollback(st);
+    struct add_user a = {e, n, admin, token, user_id};
+    if (write_run(st, add_user_body, &a, err) == W_DONE) return 0;
     return err->kind == STORE_UNIQUE ? 1 : -1;
 }
 
-static int bootstrap_once(struct store *st, const char *token, struct store_err *err)
+static int bootstrap_body(struct wtx *w, void *arg, struct store_err *err)
 {
-    const struct dialect *d = store_dialect(st);
-    char c = d->param_prefix;
+    const char *token = arg;
+    char c = w->d->param_prefix;
     char sql[300], user_id[37] = "", hash[65];
-    if (store_begin(st, true, err) < 0) return -1;
     snprintf(sql, sizeof sql, "SELECT user_id FROM users WHERE email_canonical = %c1", c);
     struct store_param pe = sp_text(BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL));
-    if (store_exec(st, sql, &pe, 1, find_user, user_id, err) < 0) goto fail;
+    if (store_exec(w->st, sql, &pe, 1, find_user, user_id, err) < 0) return W_FAIL;
     bool existed = user_id[0] != '\0';
-    if (!existed && insert_user(st, BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL), true, user_id, err) < 0) goto fail;
+    if (!existed && insert_user(w, BOOTSTRAP_EMAIL, strlen(BOOTSTRAP_EMAIL), true, user_id, err) < 0) return W_FAIL;
     crypto_sha256_hex(token, strlen(token), hash);
     snprintf(sql, sizeof sql,
              "INSERT INTO api_tokens (token_id, user_id, token_hash, created_at) VALUES (%c1, %c2, %c3, %c4) "
@@ -257,23 +304,33 @@ static int bootstrap_once(struct store *st, const char *token, struct store_err 
     uuid7_new(token_id);
     struct store_param p[4] = {sp_text(token_id, 36), sp_text(user_id, strlen(user_id)), sp_text(hash, 64),
                                sp_int(time_now_us())};
-    if (store_exec(st, sql, p, 4, NULL, NULL, err) < 0) goto fail;
+    if (store_exec(w->st, sql, p, 4, NULL, NULL, err) < 0) return W_FAIL;
     if (existed) {
-        /* one UPDATE, its write position included (see crud_stamp_seq) */
-        struct ctx x = {.st = st, .d = d};
-        int64_t seq;
-        if (crud_next_seq(&x, &seq, err) < 0) goto fail;
-        snprintf(sql, sizeof sql, "UPDATE users SET is_active = %c1, is_admin = %c1, seq = %c2 WHERE user_id = %c3", c,
-                 c, c, c);
-        struct store_param up[3] = {sp_bool(true), sp_int(seq), sp_text(user_id, strlen(user_id))};
-        if (store_exec(st, sql, up, 3, NULL, NULL, err) < 0) goto fail;
-    } else if (stamp_user(st, user_id, err) < 0) {
-        goto fail;
+        /* re-activating it (and making it admin again) is a write like any
+         * other: row locked, clock ticked, updated_at and position set */
+        struct ctx x = {.st = w->st, .d = w->d};
+        struct plan_scope sc = {"", "", true};
+        struct buf clock;
+        buf_init(&clock);
+        int rc = write_lock_item(w, &x, &coll_users, &sc, user_id, NULL, &clock, err);
+        if (rc == W_DONE) {
+            snprintf(sql, sizeof sql,
+                     "UPDATE users SET is_active = %c1, is_admin = %c1, updated_at = %c2, vclock = %c3, seq = %c4 "
+                     "WHERE user_id = %c5",
+                     c, c, c, c, c, c);
+            struct store_param up[5] = {sp_bool(true), sp_int(time_now_us()), sp_text(clock.data, clock.len),
+                                        sp_int(w->pos), sp_text(user_id, strlen(user_id))};
+            if (store_exec(w->st, sql, up, 5, NULL, NULL, err) < 0) rc = W_FAIL;
+        }
+        buf_free(&clock);
+        return rc == W_DONE ? W_DONE : W_FAIL;
     }
-    return store_commit(st, err);
-fail:
-    store_rollback(st);
-    return -1;
+    return W_DONE;
+}
+
+static int bootstrap_once(struct store *st, const char *token, struct store_err *err)
+{
+    return write_run(st, bootstrap_body, (void *)token, err) == W_DONE ? 0 : -1;
 }
 
 int accounts_bootstrap_admin(struct store *st, const char *token, struct store_err *err)

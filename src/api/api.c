@@ -16,6 +16,8 @@
 #include <string.h>
 
 const char *api_node_id = "node";
+bool api_require_if_match;
+unsigned char api_token_key[32];
 
 void api_init(const char *node_id)
 {
@@ -23,7 +25,17 @@ void api_init(const char *node_id)
     collections_init();
 }
 
-enum rkind { RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_TOKENS, RK_MEMBERS };
+void api_set_require_if_match(bool on)
+{
+    api_require_if_match = on;
+}
+
+int api_prepare(struct store *st, struct store_err *err)
+{
+    return store_token_key(st, api_token_key, err);
+}
+
+enum rkind { RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_MEMBERS };
 
 #define COLL_METHODS (M_GET | M_HEAD | M_POST | M_OPTIONS)
 #define GET_METHODS (M_GET | M_HEAD | M_OPTIONS)
@@ -42,18 +54,24 @@ static const struct route routes[] = {
     {{"metrics"}, RK_METRICS, NULL, GET_METHODS, false},
     {{"me"}, RK_ME, NULL, GET_METHODS, false},
     {{"users"}, RK_COLLECTION, &coll_users, COLL_METHODS, false},
+    {{"users", "changes"}, RK_CHANGES, &coll_users, GET_METHODS, false},
     {{"users", "{id}"}, RK_ITEM, &coll_users, 0, false},
     {{"users", "{id}", "tokens"}, RK_TOKENS, NULL, M_POST | M_OPTIONS, false},
     {{"workspaces"}, RK_COLLECTION, &coll_workspaces, COLL_METHODS, false},
+    {{"workspaces", "changes"}, RK_CHANGES, &coll_workspaces, GET_METHODS, false},
     {{"workspaces", "{id}"}, RK_ITEM, &coll_workspaces, 0, false},
     {{"workspaces", "{ws}", "members"}, RK_MEMBERS, NULL, M_POST | M_OPTIONS, false},
     {{"workspaces", "{ws}", "documents"}, RK_COLLECTION, &coll_documents, COLL_METHODS, false},
+    {{"workspaces", "{ws}", "documents", "changes"}, RK_CHANGES, &coll_documents, GET_METHODS, false},
     {{"workspaces", "{ws}", "documents", "{id}"}, RK_ITEM, &coll_documents, 0, false},
     {{"workspaces", "{ws}", "jobs"}, RK_COLLECTION, &coll_jobs, COLL_METHODS, false},
+    {{"workspaces", "{ws}", "jobs", "changes"}, RK_CHANGES, &coll_jobs, GET_METHODS, false},
     {{"workspaces", "{ws}", "jobs", "{id}"}, RK_ITEM, &coll_jobs, 0, false},
     {{"workspaces", "{ws}", "configs"}, RK_COLLECTION, &coll_configs, COLL_METHODS, false},
+    {{"workspaces", "{ws}", "configs", "changes"}, RK_CHANGES, &coll_configs, GET_METHODS, false},
     {{"workspaces", "{ws}", "configs", "{id}"}, RK_ITEM, &coll_configs, 0, false},
-    {{"v1", "tests", "sessions"}, RK_COLLECTION, &coll_test_sessions, M_POST | M_OPTIONS, false},
+    {{"v1", "tests", "sessions"}, RK_COLLECTION, &coll_test_sessions, COLL_METHODS, false},
+    {{"v1", "tests", "sessions", "changes"}, RK_CHANGES, &coll_test_sessions, GET_METHODS, false},
     {{"v1", "tests", "sessions", "{id}"}, RK_ITEM, &coll_test_sessions, 0, false},
 };
 
@@ -152,10 +170,11 @@ void api_store_error(struct request *r, const struct store_err *e)
         break;
     case STORE_UNAVAILABLE:
     case STORE_BUSY:
+    case STORE_RETRY:
         fprintf(stderr, "firemode: database: %s (rid=%s)\n", e->msg, r->request_id);
         resp_header(r, "Retry-After", "1");
         resp_error(r, 503, "Database unavailable, try again shortly (%s)",
-                   e->kind == STORE_BUSY ? "busy" : "cannot reach the database");
+                   e->kind != STORE_UNAVAILABLE ? "busy" : "cannot reach the database");
         break;
     default:
         fprintf(stderr, "firemode: internal error: %s\n", e->msg);
@@ -263,6 +282,13 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
         } else {
             crud_list(&x, c);
         }
+        return;
+    case RK_CHANGES:
+        if (c->admin_only && !x.who.is_admin) {
+            resp_error(r, 403, "Only admins may do this");
+            return;
+        }
+        crud_changes(&x, c);
         return;
     case RK_ITEM:
         /* users: an admin sees everyone, anyone else only themself */

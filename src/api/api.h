@@ -13,6 +13,11 @@
 
 /* Once at start: this server's node id (vector clocks). */
 void api_init(const char *node_id);
+/* --require-if-match: PUT, PATCH and DELETE need If-Match (else 428). */
+void api_set_require_if_match(bool on);
+/* Once at start, after the migration: reads what the API keeps in the
+ * database (the token key).  0 or -1. */
+int api_prepare(struct store *st, struct store_err *err);
 
 /* Before the body is read: route, method, Content-Type.  Returns true if it
  * already answered (404, 405 with Allow, 415, OPTIONS). */

@@ -31,6 +31,10 @@ struct ctx {
 };
 
 extern const char *api_node_id;
+/* --require-if-match: PUT, PATCH and DELETE without If-Match are a 428. */
+extern bool api_require_if_match;
+/* The database's token key (store_token_key), read once at start. */
+extern unsigned char api_token_key[32];
 
 /* The one map from a storage error to an HTTP answer. */
 void api_store_error(struct request *r, const struct store_err *e);
@@ -69,15 +73,58 @@ void crud_create(struct ctx *x, const struct collection *c);
 void crud_get(struct ctx *x, const struct collection *c, const char *id);
 void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode);
 void crud_delete(struct ctx *x, const struct collection *c, const char *id);
+void crud_changes(struct ctx *x, const struct collection *c);
 /* 1 if the caller may see workspace ws, 0 if not (answered 404), -1 on a
  * storage error (answered). */
 int crud_workspace_visible(struct ctx *x, const char *ws);
-/* Takes the next position in the order of writes (the counter row: see
- * crud.c for when a write may take it). */
-int crud_next_seq(struct ctx *x, int64_t *seq, struct store_err *err);
-/* Stamps the next position in the order of writes on item id: the last
- * statement of every write transaction before COMMIT (see crud.c). */
-int crud_stamp_seq(struct ctx *x, const struct collection *c, const char *id, struct store_err *err);
+/* Reads the item id of c that the caller may see into out (JSON) and its
+ * stored clock text into clock (may be NULL).  1 found, 0 not, -1 error. */
+int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted,
+                    struct buf *out, struct buf *clock, struct store_err *err);
+/* The one way an item is answered (GET, HEAD, POST, PUT, PATCH, and the
+ * `current` of a 409/412): sets its ETag from clock (stored JSON text) and,
+ * for GET/HEAD, answers 304 when If-None-Match matches it. */
+void crud_answer_item(struct ctx *x, int status, struct buf *item, const struct buf *clock);
+
+/* ---- the write path (write.c) ---- */
+
+/* One write transaction.  Every write of the server (the CRUD engine,
+ * member adds, the admin bootstrap, `user add`) runs in write_run, which
+ * owns what all of them must share: the transaction and its isolation, the
+ * position in the order of writes, and retries of serialization failures
+ * and deadlocks.  Locks are taken in one order everywhere: the written
+ * item first (write_lock_item: FOR NO KEY UPDATE on PostgreSQL, which the
+ * foreign-key checks of rows referencing it do not wait for), references
+ * only ever as KEY SHARE (foreign keys), so no two writes wait on each
+ * other in a cycle. */
+struct wtx {
+    struct store *st;
+    const struct dialect *d;
+    int64_t pos;   /* the seq every row written here gets (PostgreSQL: its trigger's) */
+    int attempt;   /* 0 first, then 1.. on retries */
+};
+
+enum { W_DONE = 0, W_ANSWERED = 1, W_FAIL = -1 };
+
+/* body runs inside the transaction and returns W_DONE (commit), W_ANSWERED
+ * (it answered the request: roll back) or W_FAIL (err set: roll back).
+ * On a retry it runs again from scratch, so it must reset what it fills.
+ * write_run returns what body did, W_DONE only once committed (durable). */
+typedef int (*write_body_fn)(struct wtx *w, void *arg, struct store_err *err);
+int write_run(struct store *st, write_body_fn body, void *arg, struct store_err *err);
+
+struct precond;
+/* Locks the live item id of c within scope (FOR NO KEY UPDATE), reads its
+ * clock and applies the precondition pre (NULL: none) there, with the row
+ * locked.  On W_DONE, *clock holds the clock to store: merge(stored, the
+ * client's) plus one on this server's entry.  W_ANSWERED: 404, 412, 409
+ * or 500 answered (x->r must then be set); W_FAIL: err. */
+struct plan_scope;
+int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
+                    const char *id, const struct precond *pre, struct buf *clock, struct store_err *err);
+/* The answer to a failed precondition (409/412): {"detail", "current"}. */
+int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
+                          const char *detail, struct store_err *err);
 
 /* ---- accounts (accounts.c) ---- */
 

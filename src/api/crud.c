@@ -1,40 +1,43 @@
 /*
- * crud — the one engine behind every collection: list, create, get,
- * update (PATCH/PUT) and delete, driven by the collection tables.
+ * crud — the one engine behind every collection: list (offset pages and
+ * keyset walks), change feeds, create, get, update (PATCH/PUT) and delete,
+ * driven by the collection tables.
  *
- * Writes run in one transaction: lock the row (FOR UPDATE, reading its
- * clock), write, re-read the item to answer with, stamp the next write
- * position (seq, the last lock taken: see crud_stamp_seq) and commit; only
- * a committed (durable) write is answered 2xx.
+ * Every write runs through the write path (write.c): one transaction that
+ * locks the item, checks If-Match with the row locked, takes the position
+ * in the order of writes, writes, re-reads the item to answer with, and
+ * commits; only a committed (durable) write is answered 2xx.
+ *
+ * Lists and feeds are one statement each (plan.h), whose first column is
+ * the position S of its snapshot: a first page hands S out as its
+ * sync_token and inside its next_cursor; later pages of the walk read only
+ * rows old for S after the last row's keys, so a walk never shows a row
+ * twice and misses only rows written during it, which the change feed since
+ * S reports (CONTRACT.md §5; the design note is in README.md).
  */
 #include "api_int.h"
 
 #include "../grammar/plan.h"
 #include "../grammar/query.h"
+#include "../grammar/token.h"
 #include "../util/text.h"
 #include "../util/vclock.h"
+#include "precond.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- shared pieces ---------------------------------------------------- */
-
-struct params {
-    struct store_param p[64];
-    int n;
-};
-
-static int pushp(struct params *ps, struct store_param v)
-{
-    ps->p[ps->n++] = v;
-    return ps->n;
-}
-
 static void ph(struct ctx *x, struct buf *b, int n)
 {
     plan_placeholder(b, x->d, n);
+}
+
+static struct plan_scope scope_of(struct ctx *x)
+{
+    struct plan_scope sc = {x->r ? x->r->path_ws : "", x->who.user_id, x->who.is_admin};
+    return sc;
 }
 
 int crud_workspace_visible(struct ctx *x, const char *ws)
@@ -59,79 +62,19 @@ int crud_workspace_visible(struct ctx *x, const char *ws)
     return 1;
 }
 
-static int read_seq(void *ctx, const struct store_row *row)
+static void not_found(struct ctx *x, const struct collection *c)
 {
-    int64_t *v = ctx;
-    *v = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
-    return 0;
+    resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
 }
 
-int crud_next_seq(struct ctx *x, int64_t *seq, struct store_err *err)
-{
-    *seq = 0;
-    long n = store_exec(x->st, "UPDATE firemode_counters SET value = value + 1 WHERE name = 'write_seq' RETURNING value",
-                        NULL, 0, read_seq, seq, err);
-    return n < 0 ? -1 : 0;
-}
-
-/* Write positions and locks.  Every write takes the counter row (its
- * position, seq) as late as it can, and after it waits for no other lock:
- *  - an update or delete first locks its row FOR UPDATE (so no other
- *    writer can hold even a foreign-key KEY SHARE lock on it), then takes
- *    the counter and changes the row, seq included, in ONE statement;
- *  - a create inserts its row (foreign keys lock the parents), then takes
- *    the counter and stamps seq on its own row, which nobody else can see.
- * So writers never wait in a cycle (no deadlocks), they queue on the counter
- * only for their last statements and the COMMIT, and since the counter is
- * held until COMMIT, seq order is commit order (what change feeds need).
- * (A second UPDATE of a row already updated in the transaction could wait
- * for KEY SHARE lockers that the first, non-key update let in.) */
-int crud_stamp_seq(struct ctx *x, const struct collection *c, const char *id, struct store_err *err)
-{
-    int64_t seq;
-    char sql[160];
-    if (crud_next_seq(x, &seq, err) < 0) return -1;
-    snprintf(sql, sizeof sql, "UPDATE %s SET %s = %c1 WHERE %s = %c2", c->table, c->seq_field->column,
-             x->d->param_prefix, c->pk->column, x->d->param_prefix);
-    struct store_param p[2] = {sp_int(seq), sp_text(id, strlen(id))};
-    return store_exec(x->st, sql, p, 2, NULL, NULL, err) < 0 ? -1 : 0;
-}
-
-/* WHERE clause selecting one item the caller may see. */
-static void item_where(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *b,
-                       struct params *ps)
-{
-    buf_printf(b, " WHERE t.%s = ", c->pk->column);
-    ph(x, b, pushp(ps, sp_text(id, strlen(id))));
-    switch (c->scope) {
-    case SCOPE_WORKSPACE:
-        buf_printf(b, " AND t.%s = ", c->workspace_field->column);
-        ph(x, b, pushp(ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
-        if (x->who.is_admin) break;
-        /* membership in the same query: an item of a workspace the caller
-         * may not see is simply not found (404, as the contract wants) */
-        plan_membership(b, x->d, c->workspace_field->column, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
-        break;
-    case SCOPE_MEMBER:
-        if (x->who.is_admin) break;
-        plan_membership(b, x->d, c->pk->column, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
-        break;
-    case SCOPE_OWNER:
-        buf_printf(b, " AND t.%s = ", c->owner_column);
-        ph(x, b, pushp(ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
-        break;
-    case SCOPE_GLOBAL:
-        break;
-    }
-    if (c->soft_delete && !include_deleted) buf_printf(b, " AND t.%s IS NULL", c->deleted_at->column);
-}
-
+/* Renders rows of a statement whose item columns start at `first`. */
 struct render_ctx {
     const struct collection *c;
     struct buf *out;
-    int rows;
-    int max;       /* render at most this many */
-    int64_t total; /* include_total: the count */
+    int first;        /* first item column */
+    int rows;         /* item rows seen */
+    int max;          /* render at most this many */
+    struct buf *clock; /* single items: the stored clock text, or NULL */
 };
 
 static int render_row(void *ctx, const struct store_row *row)
@@ -142,25 +85,55 @@ static int render_row(void *ctx, const struct store_row *row)
         return 1;
     }
     if (rc->rows) buf_putc(rc->out, ',');
-    render_item(rc->out, rc->c, row);
+    struct store_row item = {row->ncols - rc->first, row->vals + rc->first, row->lens + rc->first};
+    render_item(rc->out, rc->c, &item);
+    if (rc->clock && item.vals[rc->c->clock_col]) {
+        buf_reset(rc->clock);
+        buf_append(rc->clock, item.vals[rc->c->clock_col], item.lens[rc->c->clock_col]);
+    }
     rc->rows++;
     return 0;
 }
 
-/* Reads one item into out; 1 found, 0 not found, -1 error (err set). */
-static int fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *out,
-                      struct store_err *err)
+int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *out,
+                    struct buf *clock, struct store_err *err)
 {
     struct buf sql;
-    struct params ps = {.n = 0};
+    struct plan_params ps;
+    struct plan_scope sc = scope_of(x);
     buf_init(&sql);
-    buf_printf(&sql, "SELECT %s FROM %s t", c->select_list, c->table);
-    item_where(x, c, id, include_deleted, &sql, &ps);
-    struct render_ctx rc = {c, out, 0, 1, 0};
+    plan_params_init(&ps);
+    buf_printf(&sql, "SELECT %s FROM %s t WHERE t.%s = ", c->select_list, c->table, c->pk->column);
+    ph(x, &sql, plan_param(&ps, sp_text(id, strlen(id))));
+    plan_scope_clause(&sql, x->d, c, &sc, &ps);
+    if (c->soft_delete && !include_deleted) buf_printf(&sql, " AND t.%s IS NULL", c->deleted_at->column);
+    struct render_ctx rc = {c, out, 0, 0, 1, clock};
     long n = store_exec(x->st, sql.data, ps.p, ps.n, render_row, &rc, err);
     buf_free(&sql);
+    plan_params_free(&ps);
     if (n < 0) return -1;
     return rc.rows > 0;
+}
+
+void crud_answer_item(struct ctx *x, int status, struct buf *item, const struct buf *clock)
+{
+    struct vclock vc;
+    struct buf etag;
+    buf_init(&etag);
+    if (clock && clock->data && vclock_parse(clock->data, clock->len, &vc)) {
+        vclock_etag(&vc, &etag);
+        resp_header(x->r, "ETag", etag.data);
+        const char *inm = (x->r->method == M_GET || x->r->method == M_HEAD) && status == 200
+                              ? req_header(x->r, "If-None-Match")
+                              : NULL;
+        if (inm && precond_if_none_match(inm, &vc)) {
+            resp_empty(x->r, 304);
+            buf_free(&etag);
+            return;
+        }
+    }
+    resp_json(x->r, status, item);
+    buf_free(&etag);
 }
 
 /* Query parameters of single-item requests: only include_deleted, where
@@ -196,65 +169,349 @@ static int item_query(struct ctx *x, const struct collection *c, bool *include_d
     return 0;
 }
 
+/* ---- tokens: what binds them to one caller and one list ----------------- */
+
+static void token_for(struct ctx *x, const struct collection *c, enum token_kind kind, struct token *t)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->coll = c->index;
+    t->admin = x->who.is_admin;
+    if (c->scope == SCOPE_WORKSPACE) memcpy(t->scope, x->r->path_ws, 37);
+    memcpy(t->user, x->who.user_id, 37);
+}
+
+/* Decodes a token sent by the client and checks that it was made for this
+ * caller, collection and scope.  false: not valid here (the caller answers 422). */
+static bool token_accept(struct ctx *x, const struct collection *c, enum token_kind kind, const char *s, size_t n,
+                         struct token *t)
+{
+    struct token want;
+    if (!token_decode(s, n, api_token_key, t)) return false;
+    token_for(x, c, kind, &want);
+    if (t->kind != kind || t->coll != want.coll || t->admin != want.admin || strcmp(t->scope, want.scope) != 0 ||
+        strcmp(t->user, want.user) != 0) {
+        token_free(t);
+        return false;
+    }
+    return true;
+}
+
+static void put_token_json(struct buf *out, const struct token *t)
+{
+    buf_putc(out, '"');
+    token_encode(t, api_token_key, out); /* base64url: nothing to escape */
+    buf_putc(out, '"');
+}
+
+/* The position a statement read (its fm_pos column); -1 answered. */
+static int statement_pos(struct ctx *x, const struct buf *text, struct wpos *s)
+{
+    if (text->data && store_parse_pos(x->d, text->data, text->len, s)) return 0;
+    fprintf(stderr, "firemode: unreadable write position '%.100s' (rid=%s)\n", text->data ? text->data : "",
+            x->r->request_id);
+    resp_header(x->r, "Retry-After", "1");
+    resp_error(x->r, 503, "Database busy: too many transactions in progress to mark a position, try again shortly");
+    return -1;
+}
+
 /* ---- list ------------------------------------------------------------- */
 
-/* Rows of plan.total_sql: (count, item columns...). */
-static int render_total_row(void *ctx, const struct store_row *row)
+struct list_ctx {
+    struct render_ctx rc;
+    const struct plan *p;
+    int nkeys;
+    bool first_row;
+    struct buf pos;      /* fm_pos of the statement */
+    int64_t total;
+    struct buf keys;     /* the last rendered row's sort keys, back to back */
+    bool key_null[TOKEN_MAX_KEYS];
+    size_t key_off[TOKEN_MAX_KEYS], key_len[TOKEN_MAX_KEYS];
+};
+
+static int list_row(void *ctx, const struct store_row *row)
 {
-    struct render_ctx *rc = ctx;
-    rc->total = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
-    if (row->ncols < 2 || !row->vals[1]) return 0; /* an empty page: the count alone */
-    struct store_row item = {row->ncols - 1, row->vals + 1, row->lens + 1};
-    return render_row(ctx, &item);
+    struct list_ctx *l = ctx;
+    const struct plan *p = l->p;
+    if (l->first_row) {
+        l->first_row = false;
+        if (row->vals[0]) buf_append(&l->pos, row->vals[0], row->lens[0]);
+        if (p->col_count >= 0 && row->vals[p->col_count]) l->total = strtoll(row->vals[p->col_count], NULL, 10);
+    }
+    if (!row->vals[p->col_item + l->rc.c->pk_col]) return 0; /* an empty page: the position alone */
+    if (l->rc.rows < l->rc.max) {
+        buf_reset(&l->keys);
+        for (int k = 0; k < l->nkeys; k++) {
+            const char *v = row->vals[p->col_keys + k];
+            l->key_null[k] = v == NULL;
+            l->key_off[k] = l->keys.len;
+            l->key_len[k] = v ? row->lens[p->col_keys + k] : 0;
+            if (v) buf_append(&l->keys, v, l->key_len[k]);
+        }
+    }
+    return render_row(&l->rc, row);
+}
+
+static void query_error(struct request *r, const struct lq_error *e)
+{
+    if (e->as_string)
+        resp_error(r, 422, "%s", e->msg);
+    else
+        resp_invalid(r, "query", e->loc, e->msg, e->type);
+}
+
+static void bad_cursor(struct request *r, const char *why)
+{
+    resp_invalid(r, "query", "cursor", why, "value_error");
 }
 
 void crud_list(struct ctx *x, const struct collection *c)
 {
     struct request *r = x->r;
-    struct list_query q;
+    const struct list_profile *pr = c->profile;
+    struct list_query q, qc;
     struct lq_error qerr;
     struct plan p;
-    struct buf out;
+    struct buf out, canon;
     struct store_err err = {0};
-    bool planned = false;
+    struct token t;
+    bool have_q = false, have_qc = false, have_t = false, planned = false;
+    struct wpos s;
     buf_init(&out);
+    buf_init(&canon);
 
     if (lq_parse(c, r->url.pairs, r->url.npairs, &q, &qerr) < 0) {
-        if (qerr.as_string)
-            resp_error(r, 422, "%s", qerr.msg);
-        else
-            resp_invalid(r, "query", qerr.loc, qerr.msg, qerr.type);
+        query_error(r, &qerr);
         return;
     }
-    struct plan_scope sc = {r->path_ws, x->who.user_id, x->who.is_admin};
-    if (plan_list(&q, x->d, &sc, &p) < 0) {
-        resp_invalid(r, "query", NULL, "Query too complex", "too_long");
+    have_q = true;
+    struct list_query *use = &q;
+    struct plan_after after, *afterp = NULL;
+    int64_t page = q.page;
+    if (q.cursor) {
+        if (!token_accept(x, c, TOKEN_CURSOR, q.cursor, q.cursor_len, &t)) {
+            bad_cursor(r, "Invalid cursor: it is garbled, or was made for another list, scope or user");
+            goto out;
+        }
+        have_t = true;
+        if (lq_parse_canonical(c, t.query, t.query_len, &qc, &qerr) < 0) {
+            bad_cursor(r, "Invalid cursor");
+            goto out;
+        }
+        have_qc = true;
+        if (q.explicit_query) {
+            lq_canonical(&q, &canon);
+            if (canon.len != t.query_len || memcmp(canon.data, t.query, canon.len) != 0) {
+                bad_cursor(r, "This cursor was made for other filters or another sort: send them exactly as on "
+                              "the first page, or leave them out (the cursor carries them)");
+                goto out;
+            }
+        }
+        qc.page_size = q.page_size;
+        qc.include_total = q.include_total;
+        use = &qc;
+        page = t.page + 1;
+        after.s = &t.s;
+        after.keys = t.keys;
+        after.nkeys = t.nkeys;
+        afterp = &after;
+        s = t.s;
+    }
+    struct plan_scope sc = scope_of(x);
+    planned = true;
+    if (plan_list(use, x->d, &sc, afterp, &p) < 0) {
+        if (afterp) bad_cursor(r, "Invalid cursor");
+        else resp_invalid(r, "query", NULL, "Query too complex", "too_long");
         goto out;
     }
-    planned = true;
 
-    /* One statement either way: the page with a look-ahead row, or the
-     * count and the page together (one snapshot). */
-    buf_puts(&out, "{\"items\":[");
-    struct render_ctx rc = {c, &out, 0, q.page_size, 0};
-    long n = q.include_total ? store_exec(x->st, p.total_sql.data, p.params, p.nparams, render_total_row, &rc, &err)
-                             : store_exec(x->st, p.sql.data, p.params, p.nparams, render_row, &rc, &err);
+    buf_putc(&out, '{');
+    buf_json_str(&out, pr->items_key, strlen(pr->items_key));
+    buf_puts(&out, ":[");
+    struct list_ctx l = {.rc = {c, &out, p.col_item, 0, use->page_size, NULL}, .p = &p, .nkeys = use->nsort,
+                         .first_row = true};
+    buf_init(&l.pos);
+    buf_init(&l.keys);
+    long n = store_exec(x->st, p.stmt.data, p.ps.p, p.ps.n, list_row, &l, &err);
     if (n < 0) {
         api_store_error(r, &err);
-        goto out;
+        goto list_out;
     }
-    /* The page query checked membership itself; only an empty page needs to
+    /* The statement checked membership itself; only an empty page needs to
      * tell "no rows" from "no such workspace (for you)", a 404. */
-    if (rc.rows == 0 && c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto out;
-    bool has_next = q.include_total ? q.page * (int64_t)q.page_size < rc.total : rc.rows > q.page_size;
-    buf_printf(&out, "],\"page\":%lld,\"page_size\":%d,\"has_previous\":%s,\"has_next\":%s", (long long)q.page,
-               q.page_size, q.page > 1 ? "true" : "false", has_next ? "true" : "false");
-    if (q.include_total) buf_printf(&out, ",\"total\":%lld", (long long)rc.total);
+    if (l.rc.rows == 0 && c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto list_out;
+    if (!afterp && statement_pos(x, &l.pos, &s) < 0) goto list_out;
+    bool more = l.rc.rows > use->page_size;
+    buf_putc(&out, ']');
+    if (pr->pages) {
+        bool has_next = use->include_total && !afterp ? page * (int64_t)use->page_size < l.total : more;
+        buf_puts(&out, ",\"page\":");
+        buf_put_i64(&out, page);
+        buf_puts(&out, ",\"page_size\":");
+        buf_put_i64(&out, use->page_size);
+        buf_puts(&out, page > 1 ? ",\"has_previous\":true" : ",\"has_previous\":false");
+        buf_puts(&out, has_next ? ",\"has_next\":true" : ",\"has_next\":false");
+    }
+    buf_puts(&out, ",\"next_cursor\":");
+    if (more) {
+        struct token nt;
+        token_for(x, c, TOKEN_CURSOR, &nt);
+        nt.s = s;
+        nt.page = page;
+        buf_reset(&canon);
+        lq_canonical(use, &canon);
+        nt.query = canon.data;
+        nt.query_len = canon.len;
+        nt.nkeys = l.nkeys;
+        for (int k = 0; k < l.nkeys; k++) {
+            nt.keys[k].null = l.key_null[k];
+            nt.keys[k].s = l.keys.data ? l.keys.data + l.key_off[k] : "";
+            nt.keys[k].len = l.key_len[k];
+        }
+        put_token_json(&out, &nt);
+    } else {
+        buf_puts(&out, "null");
+    }
+    {
+        struct token st;
+        token_for(x, c, TOKEN_FEED, &st);
+        st.s = s;
+        buf_puts(&out, ",\"sync_token\":");
+        put_token_json(&out, &st);
+    }
+    if (use->include_total) {
+        buf_puts(&out, ",\"total\":");
+        buf_put_i64(&out, l.total);
+    }
     buf_putc(&out, '}');
     resp_json(r, 200, &out);
+list_out:
+    buf_free(&l.pos);
+    buf_free(&l.keys);
 out:
     if (planned) plan_free(&p);
-    lq_free(&q);
+    if (have_q) lq_free(&q);
+    if (have_qc) lq_free(&qc);
+    if (have_t) token_free(&t);
+    buf_free(&out);
+    buf_free(&canon);
+}
+
+/* ---- change feeds ------------------------------------------------------ */
+
+struct feed_ctx {
+    const struct collection *c;
+    const struct plan *p;
+    struct buf *out;
+    bool first_row;
+    struct buf pos;
+    int rows, max;
+    int64_t last_seq;
+    struct buf last_pk;
+};
+
+static int feed_row(void *ctx, const struct store_row *row)
+{
+    struct feed_ctx *f = ctx;
+    const struct collection *c = f->c;
+    const struct plan *p = f->p;
+    if (f->first_row) {
+        f->first_row = false;
+        if (row->vals[0]) buf_append(&f->pos, row->vals[0], row->lens[0]);
+    }
+    const char *pk = row->vals[p->col_item + c->pk_col];
+    if (!pk) return 0;
+    if (f->rows >= f->max) {
+        f->rows++;
+        return 1;
+    }
+    if (f->rows) buf_putc(f->out, ',');
+    const char *w = row->vals[p->col_keys], *del = row->vals[p->col_keys + 1];
+    if (del && del[0] == '1') {
+        buf_putc(f->out, '{');
+        buf_json_str(f->out, c->pk->name, strlen(c->pk->name));
+        buf_putc(f->out, ':');
+        buf_json_str(f->out, pk, row->lens[p->col_item + c->pk_col]);
+        buf_puts(f->out, ",\"deleted\":true}");
+    } else {
+        struct store_row item = {row->ncols - p->col_item, row->vals + p->col_item, row->lens + p->col_item};
+        render_item(f->out, c, &item);
+        f->out->len--; /* the closing brace: the item goes on */
+        buf_puts(f->out, ",\"deleted\":false}");
+    }
+    f->last_seq = w ? strtoll(w, NULL, 10) : 0;
+    buf_reset(&f->last_pk);
+    buf_append(&f->last_pk, pk, row->lens[p->col_item + c->pk_col]);
+    f->rows++;
+    return 0;
+}
+
+void crud_changes(struct ctx *x, const struct collection *c)
+{
+    struct request *r = x->r;
+    struct feed_query fq;
+    struct lq_error qerr;
+    struct token t;
+    struct plan p;
+    struct store_err err = {0};
+    struct buf out;
+    buf_init(&out);
+    if (lq_parse_feed(r->url.pairs, r->url.npairs, &fq, &qerr) < 0) {
+        query_error(r, &qerr);
+        return;
+    }
+    if (!token_accept(x, c, TOKEN_FEED, fq.since, fq.since_len, &t)) {
+        resp_invalid(r, "query", "since",
+                     "Invalid since: use the sync_token of a list page or the next_since of a change feed page of "
+                     "this list, as this user",
+                     "value_error");
+        return;
+    }
+    struct plan_scope sc = scope_of(x);
+    if (plan_feed(c, x->d, &sc, &t, fq.limit, &p) < 0) {
+        resp_invalid(r, "query", "since", "Invalid since", "value_error");
+        goto out;
+    }
+    const char *key = c->profile->items_key;
+    buf_putc(&out, '{');
+    buf_json_str(&out, key, strlen(key));
+    buf_puts(&out, ":[");
+    struct feed_ctx f = {c, &p, &out, true, {0}, 0, fq.limit, 0, {0}};
+    buf_init(&f.pos);
+    buf_init(&f.last_pk);
+    if (store_exec(x->st, p.stmt.data, p.ps.p, p.ps.n, feed_row, &f, &err) < 0) {
+        api_store_error(r, &err);
+        goto feed_out;
+    }
+    if (f.rows == 0 && c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, r->path_ws) <= 0) goto feed_out;
+    struct wpos now;
+    if (!t.has_end && statement_pos(x, &f.pos, &now) < 0) goto feed_out;
+    bool more = f.rows > fq.limit;
+    struct token nt;
+    token_for(x, c, TOKEN_FEED, &nt);
+    if (more) {
+        /* the same window, from the last row on */
+        nt.s = t.s;
+        nt.has_end = true;
+        nt.e = t.has_end ? t.e : now;
+        nt.has_last = true;
+        nt.last_seq = f.last_seq;
+        nt.last_pk = f.last_pk.data;
+        nt.last_pk_len = f.last_pk.len;
+    } else {
+        /* the window is done: what comes next is what its end did not hold */
+        nt.s = t.has_end ? t.e : now;
+    }
+    buf_puts(&out, "],\"next_since\":");
+    put_token_json(&out, &nt);
+    buf_puts(&out, more ? ",\"has_more\":true}" : ",\"has_more\":false}");
+    resp_json(r, 200, &out);
+feed_out:
+    buf_free(&f.pos);
+    buf_free(&f.last_pk);
+out:
+    plan_free(&p);
+    token_free(&t);
     buf_free(&out);
 }
 
@@ -264,24 +521,27 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id)
 {
     bool include_deleted;
     struct store_err err = {0};
-    struct buf item;
+    struct buf item, clock;
     buf_init(&item);
+    buf_init(&clock);
     if (item_query(x, c, &include_deleted) < 0) return;
-    int found = fetch_item(x, c, id, include_deleted, &item, &err);
+    int found = crud_fetch_item(x, c, id, include_deleted, &item, &clock, &err);
     if (found < 0)
         api_store_error(x->r, &err);
     else if (!found)
-        resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
+        not_found(x, c);
     else
-        resp_json(x->r, 200, &item);
+        crud_answer_item(x, 200, &item, &clock);
     buf_free(&item);
+    buf_free(&clock);
 }
 
 /* ---- writes ----------------------------------------------------------- */
 
 /* Checks that each given reference names a live row of the same workspace.
- * 0 ok, -1 answered (422 or storage error). */
-static int check_refs(struct ctx *x, const struct collection *c, const struct body *b, const char *self_id)
+ * W_DONE ok, W_ANSWERED (422), W_FAIL (err). */
+static int check_refs(struct wtx *w, struct ctx *x, const struct collection *c, const struct body *b,
+                      const char *self_id, struct store_err *err)
 {
     for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
@@ -290,54 +550,52 @@ static int check_refs(struct ctx *x, const struct collection *c, const struct bo
         const struct collection *rc = collection_by_name(f->references, strlen(f->references));
         if (self_id && rc == c && strncmp(v->p.s, self_id, v->p.len) == 0) {
             resp_invalid(x->r, "body", f->name, "A row cannot refer to itself", "value_error");
-            return -1;
+            return W_ANSWERED;
         }
         struct buf sql;
-        struct params ps = {.n = 0};
-        struct store_err err = {0};
+        struct plan_params ps;
         buf_init(&sql);
+        plan_params_init(&ps);
         buf_printf(&sql, "SELECT 1 FROM %s t WHERE t.%s = ", rc->table, rc->pk->column);
-        ph(x, &sql, pushp(&ps, v->p));
+        ph(x, &sql, plan_param(&ps, v->p));
         if (rc->workspace_field) {
             buf_printf(&sql, " AND t.%s = ", rc->workspace_field->column);
-            ph(x, &sql, pushp(&ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
+            ph(x, &sql, plan_param(&ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
         }
         if (rc->soft_delete) buf_printf(&sql, " AND t.%s IS NULL", rc->deleted_at->column);
-        long n = store_exec(x->st, sql.data, ps.p, ps.n, NULL, NULL, &err);
+        long n = store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err);
         buf_free(&sql);
-        if (n < 0) {
-            api_store_error(x->r, &err);
-            return -1;
-        }
+        plan_params_free(&ps);
+        if (n < 0) return W_FAIL;
         if (n == 0) {
             char msg[160];
             snprintf(msg, sizeof msg, "No %s with this id in this workspace", rc->item_name);
             resp_invalid(x->r, "body", f->name, msg, "foreign_key");
-            return -1;
+            return W_ANSWERED;
         }
     }
-    return 0;
+    return W_DONE;
 }
 
 /* Rewrites the side table of tags for item id from the canonical JSON. */
-static int write_tags(struct ctx *x, const struct collection *c, const char *id, const struct body_value *v,
+static int write_tags(struct wtx *w, const struct collection *c, const char *id, const struct body_value *v,
                       bool replace, struct store_err *err)
 {
     char sql[256];
     struct store_param p[2] = {sp_text(id, strlen(id)), sp_null()};
     if (replace) {
-        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %c1", c->tag_table, c->tag_fk, x->d->param_prefix);
-        if (store_exec(x->st, sql, p, 1, NULL, NULL, err) < 0) return -1;
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %c1", c->tag_table, c->tag_fk, w->d->param_prefix);
+        if (store_exec(w->st, sql, p, 1, NULL, NULL, err) < 0) return -1;
     }
     json_error_t jerr;
     json_t *arr = json_loadb(v->p.s, v->p.len, 0, &jerr);
     snprintf(sql, sizeof sql, "INSERT INTO %s (%s, tag) VALUES (%c1, %c2)", c->tag_table, c->tag_fk,
-             x->d->param_prefix, x->d->param_prefix);
+             w->d->param_prefix, w->d->param_prefix);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
         json_t *t = json_array_get(arr, i);
         p[1] = sp_text(json_string_value(t), json_string_length(t));
-        if (store_exec(x->st, sql, p, 2, NULL, NULL, err) < 0) rc = -1;
+        if (store_exec(w->st, sql, p, 2, NULL, NULL, err) < 0) rc = -1;
     }
     json_decref(arr);
     return rc;
@@ -370,258 +628,219 @@ static void location(struct ctx *x, const struct collection *c, const char *id)
     resp_header(x->r, "Location", path);
 }
 
-void crud_create(struct ctx *x, const struct collection *c)
+/* What one write of an item carries through the write path. */
+struct item_write {
+    struct ctx *x;
+    const struct collection *c;
+    struct body *b;
+    const char *id;
+    enum body_mode mode;
+    const struct precond *pre;
+    struct buf item, clock; /* the answer */
+};
+
+static int create_body(struct wtx *w, void *arg, struct store_err *err)
 {
-    struct body b;
-    struct buf sql, cols, item, clock;
-    struct params ps = {.n = 0};
-    struct store_err err = {0};
-    char id[37];
-    bool in_tx = false;
-    buf_init(&sql), buf_init(&cols), buf_init(&item), buf_init(&clock);
-
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) {
-        memset(&b, 0, sizeof b);
-        goto out;
-    }
-    if (body_parse(x, c, BODY_CREATE, &b) < 0) goto out;
-
-    uuid7_new(id);
+    struct item_write *iw = arg;
+    struct ctx *x = iw->x;
+    const struct collection *c = iw->c;
+    const struct body *b = iw->b;
+    struct buf sql, cols, clock;
+    struct plan_params ps;
+    int rc = W_FAIL;
+    buf_init(&sql), buf_init(&cols), buf_init(&clock);
+    plan_params_init(&ps);
+    buf_reset(&iw->item);
+    buf_reset(&iw->clock);
     struct vclock vc = {0};
     vclock_tick(&vc, api_node_id);
     vclock_render(&vc, &clock);
 
-    if (store_begin(x->st, true, &err) < 0) goto fail;
-    in_tx = true;
     /* References are checked inside the transaction (the insert's foreign
      * keys then hold them until COMMIT). */
-    if (check_refs(x, c, &b, NULL) < 0) {
-        store_rollback(x->st);
-        in_tx = false;
-        goto out;
-    }
-
+    if ((rc = check_refs(w, x, c, b, NULL, err)) != W_DONE) goto out;
+    rc = W_FAIL;
     buf_printf(&sql, "INSERT INTO %s (", c->table);
     for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
-        const struct body_value *v = &b.v[i];
+        const struct body_value *v = &b->v[i];
         struct store_param val = sp_null();
         if (v->present) {
             val = v->p;
         } else {
             switch (f->autofill) {
-            case A_NEW_ID: val = sp_text(id, 36); break;
+            case A_NEW_ID: val = sp_text(iw->id, 36); break;
             case A_NOW:
             case A_NOW_ALWAYS: val = sp_int(x->r->now_us); break;
             case A_CALLER: val = sp_text(x->who.user_id, strlen(x->who.user_id)); break;
             case A_WORKSPACE: val = sp_text(x->r->path_ws, strlen(x->r->path_ws)); break;
             case A_CLOCK: val = sp_text(clock.data, clock.len); break;
-            case A_SEQ: val = sp_int(0); break; /* stamped last, see crud_stamp_seq */
+            case A_SEQ: val = sp_int(w->pos); break;
             default: break; /* derived fields (A_LOWER_OF) come filled by body_parse */
             }
         }
         /* created_at given by an admin also sets updated_at */
         if (f->autofill == A_NOW_ALWAYS) {
             const struct field *ca = collection_field(c, "created_at", 10);
-            if (ca && b.v[ca - c->fields].present) val = b.v[ca - c->fields].p;
+            if (ca && b->v[ca - c->fields].present) val = b->v[ca - c->fields].p;
         }
         if (i) buf_puts(&cols, ", ");
         buf_puts(&sql, i ? ", " : "");
         buf_puts(&sql, f->column);
-        ph(x, &cols, pushp(&ps, val));
+        ph(x, &cols, plan_param(&ps, val));
     }
     buf_puts(&sql, ") VALUES (");
     buf_append(&sql, cols.data, cols.len);
     buf_putc(&sql, ')');
-    if (store_exec(x->st, sql.data, ps.p, ps.n, NULL, NULL, &err) < 0) goto fail;
-    if (c->tags_field && write_tags(x, c, id, &b.v[c->tags_field - c->fields], false, &err) < 0) goto fail;
+    if (store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err) < 0) goto out;
+    if (c->tags_field && write_tags(w, c, iw->id, &b->v[c->tags_field - c->fields], false, err) < 0) goto out;
     if (c == &coll_workspaces) {
         /* the creator becomes a member */
         char msql[160];
         snprintf(msql, sizeof msql,
                  "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3)",
-                 x->d->param_prefix, x->d->param_prefix, x->d->param_prefix);
-        struct store_param mp[3] = {sp_text(id, 36), sp_text(x->who.user_id, strlen(x->who.user_id)),
+                 w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
+        struct store_param mp[3] = {sp_text(iw->id, 36), sp_text(x->who.user_id, strlen(x->who.user_id)),
                                     sp_int(x->r->now_us)};
-        if (store_exec(x->st, msql, mp, 3, NULL, NULL, &err) < 0) goto fail;
+        if (store_exec(w->st, msql, mp, 3, NULL, NULL, err) < 0) goto out;
     }
-    if (fetch_item(x, c, id, true, &item, &err) < 0) goto fail;
-    if (crud_stamp_seq(x, c, id, &err) < 0) goto fail;
-    in_tx = false;
-    if (store_commit(x->st, &err) < 0) goto fail;
-    location(x, c, id);
-    resp_json(x->r, 201, &item);
-    goto out;
-fail:
-    if (in_tx) store_rollback(x->st);
-    conflict(x, c, &err);
+    if (crud_fetch_item(x, c, iw->id, true, &iw->item, &iw->clock, err) < 0) goto out;
+    rc = W_DONE;
 out:
-    body_free(&b);
-    buf_free(&sql), buf_free(&cols), buf_free(&item), buf_free(&clock);
+    buf_free(&sql), buf_free(&cols), buf_free(&clock);
+    plan_params_free(&ps);
+    return rc;
 }
 
-struct clock_ctx {
-    struct vclock vc;
-    bool found, bad;
-};
-
-static int read_clock(void *ctx, const struct store_row *row)
-{
-    struct clock_ctx *cc = ctx;
-    cc->found = true;
-    if (!row->vals[0] || !vclock_parse(row->vals[0], row->lens[0], &cc->vc)) cc->bad = true;
-    return 0;
-}
-
-/* Locks the live item and reads its clock.  1 found, 0 not found, -1 error. */
-static int lock_item(struct ctx *x, const struct collection *c, const char *id, struct clock_ctx *cc,
-                     struct store_err *err)
-{
-    struct buf sql;
-    struct params ps = {.n = 0};
-    buf_init(&sql);
-    buf_printf(&sql, "SELECT t.%s FROM %s t", c->clock_field->column, c->table);
-    item_where(x, c, id, false, &sql, &ps);
-    buf_puts(&sql, x->d->for_update);
-    long n = store_exec(x->st, sql.data, ps.p, ps.n, read_clock, cc, err);
-    buf_free(&sql);
-    if (n < 0) return -1;
-    return cc->found ? 1 : 0;
-}
-
-/* Opens the write transaction of an update or delete: locks the live item,
- * adds one to this server's entry of its clock (rendered into clock) and
- * takes the next write position, to be written with the row's change in
- * one statement (see crud_stamp_seq).  1: go on, the transaction is open;
- * 0: answered (404, or 409 for a full clock), nothing open; -1: storage
- * error in err, nothing open. */
-static int write_begin(struct ctx *x, const struct collection *c, const char *id, struct buf *clock, int64_t *seq,
-                       struct store_err *err)
-{
-    struct clock_ctx cc;
-    memset(&cc, 0, sizeof cc);
-    if (store_begin(x->st, true, err) < 0) return -1;
-    int found = lock_item(x, c, id, &cc, err);
-    if (found <= 0) {
-        store_rollback(x->st);
-        if (found == 0) resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
-        return found;
-    }
-    if (cc.bad) cc.vc.n = 0;
-    if (!vclock_tick(&cc.vc, api_node_id)) {
-        store_rollback(x->st);
-        resp_error(x->r, 409, "The vector clock of this %s is full", c->item_name);
-        return 0;
-    }
-    vclock_render(&cc.vc, clock);
-    if (crud_next_seq(x, seq, err) < 0) { /* the row is locked: the counter now */
-        store_rollback(x->st);
-        return -1;
-    }
-    return 1;
-}
-
-void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode)
+void crud_create(struct ctx *x, const struct collection *c)
 {
     struct body b;
-    struct buf sql, item, clock;
-    struct params ps = {.n = 0};
     struct store_err err = {0};
-    int64_t seq = 0;
-    bool in_tx = false;
-    buf_init(&sql), buf_init(&item), buf_init(&clock);
+    char id[37];
+    struct item_write iw = {.x = x, .c = c, .b = &b, .id = id};
+    buf_init(&iw.item), buf_init(&iw.clock);
     memset(&b, 0, sizeof b);
 
     if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    if (body_parse(x, c, mode, &b) < 0) goto out;
-    int w = write_begin(x, c, id, &clock, &seq, &err);
-    if (w < 0) goto fail;
-    if (w == 0) goto out;
-    in_tx = true;
-    if (check_refs(x, c, &b, id) < 0) {
-        store_rollback(x->st);
-        in_tx = false;
-        goto out;
-    }
+    if (body_parse(x, c, BODY_CREATE, &b) < 0) goto out;
+    uuid7_new(id);
+    int rc = write_run(x->st, create_body, &iw, &err);
+    if (rc == W_FAIL) conflict(x, c, &err);
+    if (rc != W_DONE) goto out;
+    location(x, c, id);
+    crud_answer_item(x, 201, &iw.item, &iw.clock);
+out:
+    body_free(&b);
+    buf_free(&iw.item), buf_free(&iw.clock);
+}
 
+/* If-Match, parsed once before the write: 0 go on, -1 answered. */
+static int write_precondition(struct ctx *x, struct precond *pre)
+{
+    const char *h = req_header(x->r, "If-Match");
+    precond_parse_if_match(h, pre);
+    if (!pre->present && api_require_if_match) {
+        resp_error(x->r, 428,
+                   "Precondition Required: send If-Match with the item's ETag (this server runs with "
+                   "--require-if-match)");
+        return -1;
+    }
+    if (pre->invalid) {
+        resp_error(x->r, 412, "Invalid vector clock in If-Match header");
+        return -1;
+    }
+    return 0;
+}
+
+static int update_body(struct wtx *w, void *arg, struct store_err *err)
+{
+    struct item_write *iw = arg;
+    struct ctx *x = iw->x;
+    const struct collection *c = iw->c;
+    const struct body *b = iw->b;
+    struct plan_scope sc = scope_of(x);
+    struct buf sql, clock;
+    struct plan_params ps;
+    int rc;
+    buf_init(&sql), buf_init(&clock);
+    plan_params_init(&ps);
+    buf_reset(&iw->item);
+    buf_reset(&iw->clock);
+    if ((rc = write_lock_item(w, x, c, &sc, iw->id, iw->pre, &clock, err)) != W_DONE) goto out;
+    if (b && (rc = check_refs(w, x, c, b, iw->id, err)) != W_DONE) goto out;
+    rc = W_FAIL;
     buf_printf(&sql, "UPDATE %s SET ", c->table);
     bool first = true;
     for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
-        const struct body_value *v = &b.v[i];
+        const struct body_value *v = b ? &b->v[i] : NULL;
         struct store_param val;
-        if (v->present) {
+        if (v && v->present) {
             val = v->p;
+        } else if (!b && f == c->deleted_at) {
+            val = sp_int(x->r->now_us); /* a delete */
         } else if (f->autofill == A_NOW_ALWAYS) {
             val = sp_int(x->r->now_us);
         } else if (f->autofill == A_CLOCK) {
             val = sp_text(clock.data, clock.len);
         } else if (f->autofill == A_SEQ) {
-            val = sp_int(seq);
+            val = sp_int(w->pos);
         } else {
             continue;
         }
         buf_printf(&sql, "%s%s = ", first ? "" : ", ", f->column);
-        ph(x, &sql, pushp(&ps, val));
+        ph(x, &sql, plan_param(&ps, val));
         first = false;
     }
     buf_printf(&sql, " WHERE %s = ", c->pk->column);
-    ph(x, &sql, pushp(&ps, sp_text(id, strlen(id))));
-    if (store_exec(x->st, sql.data, ps.p, ps.n, NULL, NULL, &err) < 0) goto fail;
-    if (c->tags_field && b.v[c->tags_field - c->fields].present &&
-        write_tags(x, c, id, &b.v[c->tags_field - c->fields], true, &err) < 0)
-        goto fail;
-    if (fetch_item(x, c, id, false, &item, &err) < 0) goto fail;
-    in_tx = false;
-    if (store_commit(x->st, &err) < 0) goto fail;
-    resp_json(x->r, 200, &item);
-    goto out;
-fail:
-    if (in_tx) store_rollback(x->st);
-    conflict(x, c, &err);
+    ph(x, &sql, plan_param(&ps, sp_text(iw->id, strlen(iw->id))));
+    if (store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err) < 0) goto out;
+    if (b && c->tags_field && b->v[c->tags_field - c->fields].present &&
+        write_tags(w, c, iw->id, &b->v[c->tags_field - c->fields], true, err) < 0)
+        goto out;
+    if (b && crud_fetch_item(x, c, iw->id, false, &iw->item, &iw->clock, err) < 0) goto out;
+    rc = W_DONE;
+out:
+    buf_free(&sql), buf_free(&clock);
+    plan_params_free(&ps);
+    return rc;
+}
+
+void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode)
+{
+    struct body b;
+    struct store_err err = {0};
+    struct precond pre;
+    struct item_write iw = {.x = x, .c = c, .b = &b, .id = id, .mode = mode, .pre = &pre};
+    buf_init(&iw.item), buf_init(&iw.clock);
+    memset(&b, 0, sizeof b);
+
+    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
+    if (body_parse(x, c, mode, &b) < 0) goto out;
+    if (write_precondition(x, &pre) < 0) goto out;
+    int rc = write_run(x->st, update_body, &iw, &err);
+    if (rc == W_FAIL) conflict(x, c, &err);
+    if (rc == W_DONE) crud_answer_item(x, 200, &iw.item, &iw.clock);
 out:
     body_free(&b);
-    buf_free(&sql), buf_free(&item), buf_free(&clock);
+    buf_free(&iw.item), buf_free(&iw.clock);
 }
 
 void crud_delete(struct ctx *x, const struct collection *c, const char *id)
 {
     struct store_err err = {0};
-    struct buf sql, clock;
-    int64_t seq = 0;
-    bool in_tx = false;
-    buf_init(&sql), buf_init(&clock);
+    struct precond pre;
+    struct item_write iw = {.x = x, .c = c, .b = NULL, .id = id, .pre = &pre};
+    buf_init(&iw.item), buf_init(&iw.clock);
     if (x->r->url.npairs) {
         resp_invalid(x->r, "query", NULL, "DELETE takes no query parameters", "extra_forbidden");
         goto out;
     }
     if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    int w = write_begin(x, c, id, &clock, &seq, &err);
-    if (w < 0) goto fail;
-    if (w == 0) goto out;
-    in_tx = true;
-    struct params ps = {.n = 0};
-    buf_printf(&sql, "UPDATE %s SET %s = ", c->table, c->deleted_at->column);
-    ph(x, &sql, pushp(&ps, sp_int(x->r->now_us)));
-    for (size_t i = 0; i < c->nfields; i++)
-        if (c->fields[i].autofill == A_NOW_ALWAYS) {
-            buf_printf(&sql, ", %s = ", c->fields[i].column);
-            ph(x, &sql, pushp(&ps, sp_int(x->r->now_us)));
-        }
-    buf_printf(&sql, ", %s = ", c->clock_field->column);
-    ph(x, &sql, pushp(&ps, sp_text(clock.data, clock.len)));
-    buf_printf(&sql, ", %s = ", c->seq_field->column);
-    ph(x, &sql, pushp(&ps, sp_int(seq)));
-    buf_printf(&sql, " WHERE %s = ", c->pk->column);
-    ph(x, &sql, pushp(&ps, sp_text(id, strlen(id))));
-    if (store_exec(x->st, sql.data, ps.p, ps.n, NULL, NULL, &err) < 0) goto fail;
-    in_tx = false;
-    if (store_commit(x->st, &err) < 0) goto fail;
-    resp_empty(x->r, 204);
-    goto out;
-fail:
-    if (in_tx) store_rollback(x->st);
-    api_store_error(x->r, &err);
+    if (write_precondition(x, &pre) < 0) goto out;
+    int rc = write_run(x->st, update_body, &iw, &err);
+    if (rc == W_FAIL) api_store_error(x->r, &err);
+    if (rc == W_DONE) resp_empty(x->r, 204);
 out:
-    buf_free(&sql), buf_free(&clock);
+    buf_free(&iw.item), buf_free(&iw.clock);
 }

@@ -3,20 +3,32 @@
  *
  * Page query:
  *   SELECT <columns> FROM <table> t
- *   WHERE <scope> [AND t.deleted_at IS NULL] [AND <filter>]...
+ *   WHERE 1=1 <scope> [AND t.deleted_at IS NULL] [AND <filter>]...
+ *         [AND <keyset: after the last row>] [AND <old for the walk's S>]
  *   ORDER BY <sort> [NULLS LAST], ..., <pk>
- *   LIMIT <n> OFFSET <m>
+ *   LIMIT <n> [OFFSET <m>]
  * Count query: SELECT count(*) FROM (SELECT 1 FROM <table> t WHERE ...) s —
- * the same WHERE with the ordering dropped.  With include_total both run as
- * one statement:
- *   WITH c(n) AS (<count>), p AS (<page, plus its sort keys as fm_s0..>)
- *   SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY p.fm_s0, ...
+ * the filters' WHERE with the ordering, keyset and position dropped (the
+ * count "now").  Both run inside the one statement described in plan.h.
  * tag_in is an EXISTS over the side table, so a document with two matching
  * tags is still one row.
+ *
+ * The keyset predicate, for sort keys k1..kn (the primary key last, or
+ * named earlier) with the last row's values v1..vn, is "strictly after in
+ * the ORDER BY", NULLS LAST in both directions:
+ *   - a trailing run of non-nullable keys of one direction is one row
+ *     comparison, (k_i, .., k_n) > (v_i, .., v_n) (< descending): an index
+ *     range on the default sorts;
+ *   - a non-nullable key:          (k > v OR (k = v AND rest))
+ *   - a nullable key, v not NULL:  (k > v OR k IS NULL OR (k = v AND rest))
+ *   - a nullable key, v NULL:      (k IS NULL AND rest)
+ * and a leading non-nullable key also gets the redundant k >= v in front,
+ * so the planner sees a range on it.
  */
 #include "plan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void plan_placeholder(struct buf *b, const struct dialect *d, int n)
@@ -25,18 +37,105 @@ void plan_placeholder(struct buf *b, const struct dialect *d, int n)
     buf_put_i64(b, n);
 }
 
-void plan_membership(struct buf *b, const struct dialect *d, const char *ws_column, int n)
+void plan_params_init(struct plan_params *ps)
 {
-    buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ", ws_column);
-    plan_placeholder(b, d, n);
-    buf_putc(b, ')');
+    ps->n = 0;
+    buf_init(&ps->text);
 }
 
-static int add(struct plan *p, struct store_param v)
+void plan_params_free(struct plan_params *ps)
 {
-    if (p->nparams == STORE_MAX_PARAMS) return -1;
-    p->params[p->nparams++] = v;
-    return p->nparams;
+    buf_free(&ps->text);
+    ps->n = 0;
+}
+
+int plan_param(struct plan_params *ps, struct store_param v)
+{
+    if (ps->n == STORE_MAX_PARAMS) return -1;
+    ps->p[ps->n++] = v;
+    return ps->n;
+}
+
+/* " AND <expr> " with expr containing one placeholder for v. */
+static int bind(struct buf *b, const struct dialect *d, struct plan_params *ps, struct store_param v)
+{
+    int n = plan_param(ps, v);
+    if (n < 0) return -1;
+    plan_placeholder(b, d, n);
+    return 0;
+}
+
+static int membership(struct buf *b, const struct dialect *d, const char *ws_column, const char *user,
+                      struct plan_params *ps)
+{
+    buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
+               ws_column);
+    if (bind(b, d, ps, sp_text(user, strlen(user))) < 0) return -1;
+    buf_putc(b, ')');
+    return 0;
+}
+
+int plan_scope_clause(struct buf *w, const struct dialect *d, const struct collection *c, const struct plan_scope *sc,
+                      struct plan_params *ps)
+{
+    switch (c->scope) {
+    case SCOPE_WORKSPACE:
+        buf_printf(w, " AND t.%s = ", c->workspace_field->column);
+        if (bind(w, d, ps, sp_text(sc->workspace_id, strlen(sc->workspace_id))) < 0) return -1;
+        /* a non-admin sees rows of workspaces they are a member of: checked
+         * here, in the same query, rather than in a round trip of its own */
+        if (!sc->is_admin && membership(w, d, c->workspace_field->column, sc->user_id, ps) < 0) return -1;
+        break;
+    case SCOPE_MEMBER:
+        if (!sc->is_admin && membership(w, d, c->pk->column, sc->user_id, ps) < 0) return -1;
+        break;
+    case SCOPE_OWNER:
+        buf_printf(w, " AND t.%s = ", c->owner_column);
+        if (bind(w, d, ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) return -1;
+        break;
+    case SCOPE_GLOBAL:
+        break;
+    }
+    return 0;
+}
+
+int plan_old_for(struct buf *b, const struct dialect *d, const struct wpos *s, struct plan_params *ps)
+{
+    if (s->nxip == 0) {
+        /* nothing was in progress: old <=> seq < xmin (= xmax) */
+        buf_puts(b, " AND t.seq < ");
+        return bind(b, d, ps, sp_int(s->xmax));
+    }
+    /* seq < xmin OR (seq < xmax AND seq <> ALL(xip)), xip one array parameter */
+    size_t off = ps->text.len;
+    buf_putc(&ps->text, '{');
+    for (int i = 0; i < s->nxip; i++) {
+        if (i) buf_putc(&ps->text, ',');
+        buf_put_i64(&ps->text, s->xip[i]);
+    }
+    buf_putc(&ps->text, '}');
+    buf_puts(b, " AND (t.seq < ");
+    if (bind(b, d, ps, sp_int(s->xmin)) < 0) return -1;
+    buf_puts(b, " OR (t.seq < ");
+    if (bind(b, d, ps, sp_int(s->xmax)) < 0) return -1;
+    buf_puts(b, " AND t.seq <> ALL (");
+    /* the text lives in ps->text; its address is fixed up after the last append */
+    if (bind(b, d, ps, sp_text(NULL, ps->text.len - off)) < 0) return -1;
+    ps->p[ps->n - 1].i = (int64_t)off; /* offset into ps->text, resolved in fix_text */
+    ps->p[ps->n - 1].type = SP_TEXT;
+    buf_puts(b, "::bigint[])))");
+    return 0;
+}
+
+/* Text parameters made by the planner point into ps->text, which may have
+ * moved while it grew: resolve them (their .i holds the offset) at the end. */
+static void fix_text(struct plan_params *ps)
+{
+    for (int i = 0; i < ps->n; i++)
+        if (ps->p[i].type == SP_TEXT && ps->p[i].s == NULL && ps->p[i].len) {
+            ps->p[i].s = ps->text.data + ps->p[i].i;
+            ps->p[i].i = 0;
+        }
 }
 
 static struct store_param param_of(const struct filter *f, const struct lq_value *v)
@@ -51,36 +150,12 @@ static struct store_param param_of(const struct filter *f, const struct lq_value
     }
 }
 
-static int where(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc, struct plan *p,
-                 struct buf *w)
+static int where(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc,
+                 struct plan_params *ps, struct buf *w)
 {
     const struct collection *c = q->coll;
-    int n;
     buf_puts(w, " WHERE 1=1");
-    switch (c->scope) {
-    case SCOPE_WORKSPACE:
-        if ((n = add(p, sp_text(sc->workspace_id, strlen(sc->workspace_id)))) < 0) return -1;
-        buf_printf(w, " AND t.%s = ", c->workspace_field->column);
-        plan_placeholder(w, d, n);
-        /* a non-admin sees rows of workspaces they are a member of: checked
-         * here, in the same query, rather than in a round trip of its own */
-        if (sc->is_admin) break;
-        if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
-        plan_membership(w, d, c->workspace_field->column, n);
-        break;
-    case SCOPE_MEMBER:
-        if (sc->is_admin) break;
-        if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
-        plan_membership(w, d, c->pk->column, n);
-        break;
-    case SCOPE_OWNER:
-        if ((n = add(p, sp_text(sc->user_id, strlen(sc->user_id)))) < 0) return -1;
-        buf_printf(w, " AND t.%s = ", c->owner_column);
-        plan_placeholder(w, d, n);
-        break;
-    case SCOPE_GLOBAL:
-        break;
-    }
+    if (plan_scope_clause(w, d, c, sc, ps) < 0) return -1;
     if (c->soft_delete && !q->include_deleted) buf_printf(w, " AND t.%s IS NULL", c->deleted_at->column);
 
     for (int ci = 0; ci < q->nconds; ci++) {
@@ -91,9 +166,10 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
         case OP_EQ:
         case OP_FROM:
         case OP_TO:
-            if ((n = add(p, param_of(f, v))) < 0) return -1;
-            buf_printf(w, " AND t.%s %s ", f->column, f->op == OP_EQ ? "=" : f->op == OP_FROM ? ">=" : "<");
-            plan_placeholder(w, d, n);
+        case OP_THROUGH:
+            buf_printf(w, " AND t.%s %s ", f->column,
+                       f->op == OP_EQ ? "=" : f->op == OP_FROM ? ">=" : f->op == OP_TO ? "<" : "<=");
+            if (bind(w, d, ps, param_of(f, v)) < 0) return -1;
             break;
         case OP_IN:
         case OP_TAG_IN:
@@ -103,9 +179,8 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
                 buf_printf(w, " AND EXISTS (SELECT 1 FROM %s x WHERE x.%s = t.%s AND x.tag IN (", c->tag_table,
                            c->tag_fk, c->pk->column);
             for (int k = 0; k < cond->count; k++) {
-                if ((n = add(p, param_of(f, &v[k]))) < 0) return -1;
                 if (k) buf_puts(w, ", ");
-                plan_placeholder(w, d, n);
+                if (bind(w, d, ps, param_of(f, &v[k])) < 0) return -1;
             }
             buf_puts(w, f->op == OP_IN ? ")" : "))");
             break;
@@ -114,7 +189,8 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
             break;
         case OP_SEARCH:
         case OP_CONTAINS: {
-            if ((n = add(p, param_of(f, v))) < 0) return -1;
+            int n = plan_param(ps, param_of(f, v));
+            if (n < 0) return -1;
             buf_puts(w, " AND (");
             const char *one[2] = {f->column, NULL};
             const char *const *cols = f->op == OP_SEARCH ? f->columns : one;
@@ -134,70 +210,238 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
     return 0;
 }
 
-int plan_list(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc, struct plan *p)
+/* A sort key's value from a cursor, bound by its field's type. */
+static int key_param(const struct sort_key *k, const struct token_key *v, struct store_param *out)
 {
-    const struct collection *c = q->coll;
-    struct buf w, tail;
-    buf_init(&w);
-    buf_init(&tail);
-    buf_init(&p->sql);
-    buf_init(&p->count_sql);
-    buf_init(&p->total_sql);
-    p->nparams = 0;
-    int rc = -1;
-    if (where(q, d, sc, p, &w) < 0) goto out;
-    p->nwhere = p->nparams;
+    enum ftype t = k->field->type;
+    if (t == FT_TIME || t == FT_INT || t == FT_BOOL) {
+        char tmp[24];
+        char *end;
+        if (v->len == 0 || v->len >= sizeof tmp) return -1;
+        memcpy(tmp, v->s, v->len);
+        tmp[v->len] = '\0';
+        long long x = strtoll(tmp, &end, 10);
+        if (*end) return -1;
+        *out = sp_int(x);
+    } else {
+        *out = sp_text(v->s, v->len);
+    }
+    return 0;
+}
 
-    /* what follows "FROM <table> t" in the page query */
-    buf_append(&tail, w.data, w.len);
-    buf_puts(&tail, " ORDER BY ");
+/* Rows strictly after the keys i.. (see the top of this file). */
+static int keyset(struct buf *b, const struct dialect *d, const struct list_query *q, const struct plan_after *a,
+                  int i, struct plan_params *ps)
+{
+    int n = q->nsort;
+    struct store_param v;
+    /* a trailing run of non-nullable keys of one direction: one row comparison */
+    int j = i;
+    while (j < n && !q->sort[j].key->nullable && q->sort[j].desc == q->sort[i].desc) j++;
+    if (j == n && n - i >= 2) {
+        buf_putc(b, '(');
+        for (int k = i; k < n; k++) buf_printf(b, "%st.%s", k > i ? ", " : "", q->sort[k].key->column);
+        buf_printf(b, ") %s (", q->sort[i].desc ? "<" : ">");
+        for (int k = i; k < n; k++) {
+            if (k > i) buf_puts(b, ", ");
+            if (a->keys[k].null || key_param(q->sort[k].key, &a->keys[k], &v) < 0 || bind(b, d, ps, v) < 0)
+                return -1;
+        }
+        buf_putc(b, ')');
+        return 0;
+    }
+    const struct sort_key *k = q->sort[i].key;
+    const char *after = q->sort[i].desc ? "<" : ">";
+    if (a->keys[i].null) {
+        if (!k->nullable || i == n - 1) return -1;
+        buf_printf(b, "(t.%s IS NULL AND ", k->column);
+        if (keyset(b, d, q, a, i + 1, ps) < 0) return -1;
+        buf_putc(b, ')');
+        return 0;
+    }
+    if (key_param(k, &a->keys[i], &v) < 0) return -1;
+    if (i == n - 1) {
+        buf_printf(b, "t.%s %s ", k->column, after);
+        return bind(b, d, ps, v);
+    }
+    buf_printf(b, "(t.%s %s ", k->column, after);
+    if (bind(b, d, ps, v) < 0) return -1;
+    if (k->nullable) buf_printf(b, " OR t.%s IS NULL", k->column);
+    buf_printf(b, " OR (t.%s = ", k->column);
+    if (bind(b, d, ps, v) < 0) return -1;
+    buf_puts(b, " AND ");
+    if (keyset(b, d, q, a, i + 1, ps) < 0) return -1;
+    buf_puts(b, "))");
+    return 0;
+}
+
+static void order_by(struct buf *b, const struct list_query *q, const char *prefix, bool alias)
+{
     for (int k = 0; k < q->nsort; k++) {
         const struct sort_key *s = q->sort[k].key;
-        buf_printf(&tail, "%st.%s %s%s", k ? ", " : "", s->column, q->sort[k].desc ? "DESC" : "ASC",
-                   s->nullable ? " NULLS LAST" : "");
+        if (alias)
+            buf_printf(b, "%s%sfm_s%d", k ? ", " : "", prefix, k);
+        else
+            buf_printf(b, "%s%s%s", k ? ", " : "", prefix, s->column);
+        buf_printf(b, " %s%s", q->sort[k].desc ? "DESC" : "ASC", s->nullable ? " NULLS LAST" : "");
     }
-    p->limit = q->page_size + (q->include_total ? 0 : 1);
-    int nl = add(p, sp_int(p->limit));
-    int no = add(p, sp_int((q->page - 1) * (int64_t)q->page_size));
-    if (nl < 0 || no < 0) goto out;
-    buf_puts(&tail, " LIMIT ");
-    plan_placeholder(&tail, d, nl);
-    buf_puts(&tail, " OFFSET ");
-    plan_placeholder(&tail, d, no);
-
-    buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
-    buf_append(&p->sql, tail.data, tail.len);
-
-    if (q->include_total) {
-        buf_printf(&p->count_sql, "SELECT count(*) FROM (SELECT 1 FROM %s t", c->table);
-        buf_append(&p->count_sql, w.data, w.len);
-        buf_puts(&p->count_sql, ") s");
-        /* Both parts use the same parameter numbers.  The page carries its
-         * sort keys as extra columns (a key need not be rendered, e.g.
-         * users.email_canonical) so the outer query can keep page order. */
-        buf_puts(&p->total_sql, "WITH c(n) AS (");
-        buf_append(&p->total_sql, p->count_sql.data, p->count_sql.len);
-        buf_printf(&p->total_sql, "), p AS (SELECT %s", c->select_list);
-        for (int k = 0; k < q->nsort; k++) buf_printf(&p->total_sql, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
-        buf_printf(&p->total_sql, " FROM %s t", c->table);
-        buf_append(&p->total_sql, tail.data, tail.len);
-        buf_puts(&p->total_sql, ") SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY ");
-        for (int k = 0; k < q->nsort; k++)
-            buf_printf(&p->total_sql, "%sp.fm_s%d %s%s", k ? ", " : "", k, q->sort[k].desc ? "DESC" : "ASC",
-                       q->sort[k].key->nullable ? " NULLS LAST" : "");
-    }
-    rc = 0;
-out:
-    buf_free(&w);
-    buf_free(&tail);
-    if (rc < 0) plan_free(p);
-    return rc;
 }
 
 void plan_free(struct plan *p)
 {
     buf_free(&p->sql);
     buf_free(&p->count_sql);
-    buf_free(&p->total_sql);
-    p->nparams = 0;
+    buf_free(&p->stmt);
+    plan_params_free(&p->ps);
+}
+
+static void plan_init(struct plan *p)
+{
+    buf_init(&p->sql);
+    buf_init(&p->count_sql);
+    buf_init(&p->stmt);
+    plan_params_init(&p->ps);
+    p->nwhere = 0;
+    p->limit = 0;
+    p->col_count = -1;
+    p->col_item = 1;
+    p->col_keys = 0;
+}
+
+int plan_list(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc,
+              const struct plan_after *after, struct plan *p)
+{
+    const struct collection *c = q->coll;
+    struct buf w, tail;
+    buf_init(&w);
+    buf_init(&tail);
+    plan_init(p);
+    int rc = -1;
+    if (where(q, d, sc, &p->ps, &w) < 0) goto out;
+    p->nwhere = p->ps.n;
+
+    /* what follows "FROM <table> t" in the page query */
+    buf_append(&tail, w.data, w.len);
+    if (after) {
+        if (after->nkeys != q->nsort) goto out;
+        buf_puts(&tail, " AND ");
+        if (q->sort[0].key->nullable == false && q->nsort > 1 &&
+            !(q->sort[q->nsort - 1].desc == q->sort[0].desc && !q->sort[q->nsort - 1].key->nullable)) {
+            /* a redundant range on the leading key for the planner (the
+             * keyset below is an OR the planner cannot range-scan) */
+            struct store_param v;
+            if (after->keys[0].null || key_param(q->sort[0].key, &after->keys[0], &v) < 0) goto out;
+            buf_printf(&tail, "t.%s %s ", q->sort[0].key->column, q->sort[0].desc ? "<=" : ">=");
+            if (bind(&tail, d, &p->ps, v) < 0) goto out;
+            buf_puts(&tail, " AND ");
+        }
+        if (keyset(&tail, d, q, after, 0, &p->ps) < 0) goto out;
+        if (plan_old_for(&tail, d, after->s, &p->ps) < 0) goto out;
+    }
+    buf_puts(&tail, " ORDER BY ");
+    order_by(&tail, q, "t.", false);
+    p->limit = q->page_size + 1;
+    buf_puts(&tail, " LIMIT ");
+    if (bind(&tail, d, &p->ps, sp_int(p->limit)) < 0) goto out;
+    if (!after && q->page > 1) {
+        buf_puts(&tail, " OFFSET ");
+        if (bind(&tail, d, &p->ps, sp_int((q->page - 1) * (int64_t)q->page_size)) < 0) goto out;
+    }
+
+    buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
+    buf_append(&p->sql, tail.data, tail.len);
+
+    /* The one statement: position, count, page (parameter numbers shared). */
+    buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos", d->pos_sql);
+    if (q->include_total) {
+        buf_printf(&p->count_sql, "SELECT count(*) FROM (SELECT 1 FROM %s t", c->table);
+        buf_append(&p->count_sql, w.data, w.len);
+        buf_puts(&p->count_sql, ") s");
+        buf_puts(&p->stmt, ", (");
+        buf_append(&p->stmt, p->count_sql.data, p->count_sql.len);
+        buf_puts(&p->stmt, ") AS fm_n");
+        p->col_count = 1;
+    }
+    p->col_item = q->include_total ? 2 : 1;
+    size_t nitem = 0;
+    for (size_t i = 0; i < c->nfields; i++)
+        if (!(c->fields[i].flags & F_HIDDEN)) nitem++;
+    p->col_keys = p->col_item + (int)nitem;
+    buf_printf(&p->stmt, "), p AS (SELECT %s", c->select_list);
+    for (int k = 0; k < q->nsort; k++) buf_printf(&p->stmt, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+    buf_printf(&p->stmt, " FROM %s t", c->table);
+    buf_append(&p->stmt, tail.data, tail.len);
+    buf_puts(&p->stmt, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY ");
+    order_by(&p->stmt, q, "p.", true);
+    fix_text(&p->ps);
+    rc = 0;
+out:
+    buf_free(&w);
+    buf_free(&tail);
+    return rc;
+}
+
+int plan_feed(const struct collection *c, const struct dialect *d, const struct plan_scope *sc, const struct token *t,
+              int limit, struct plan *p)
+{
+    struct buf w;
+    buf_init(&w);
+    plan_init(p);
+    int rc = -1;
+    struct plan_params *ps = &p->ps;
+    const struct wpos *s = &t->s;
+    buf_puts(&w, " WHERE 1=1");
+    if (plan_scope_clause(&w, d, c, sc, ps) < 0) goto out;
+    /* not old for S: seq >= xmax OR seq IN xip; seq >= xmin keeps it a range */
+    buf_puts(&w, " AND t.seq >= ");
+    if (bind(&w, d, ps, sp_int(s->xmin)) < 0) goto out;
+    if (s->nxip) {
+        size_t off = ps->text.len;
+        buf_putc(&ps->text, '{');
+        for (int i = 0; i < s->nxip; i++) {
+            if (i) buf_putc(&ps->text, ',');
+            buf_put_i64(&ps->text, s->xip[i]);
+        }
+        buf_putc(&ps->text, '}');
+        buf_puts(&w, " AND (t.seq >= ");
+        if (bind(&w, d, ps, sp_int(s->xmax)) < 0) goto out;
+        buf_puts(&w, " OR t.seq = ANY (");
+        if (bind(&w, d, ps, sp_text(NULL, ps->text.len - off)) < 0) goto out;
+        ps->p[ps->n - 1].i = (int64_t)off;
+        buf_puts(&w, "::bigint[]))");
+    } else if (s->xmax != s->xmin) {
+        buf_puts(&w, " AND t.seq >= ");
+        if (bind(&w, d, ps, sp_int(s->xmax)) < 0) goto out;
+    }
+    if (t->has_end && plan_old_for(&w, d, &t->e, ps) < 0) goto out;
+    if (t->has_last) {
+        buf_printf(&w, " AND (t.seq, t.%s) > (", c->pk->column);
+        if (bind(&w, d, ps, sp_int(t->last_seq)) < 0) goto out;
+        buf_puts(&w, ", ");
+        if (bind(&w, d, ps, sp_text(t->last_pk, t->last_pk_len)) < 0) goto out;
+        buf_putc(&w, ')');
+    }
+    p->nwhere = ps->n;
+    p->limit = limit + 1;
+    size_t nitem = 0;
+    for (size_t i = 0; i < c->nfields; i++)
+        if (!(c->fields[i].flags & F_HIDDEN)) nitem++;
+    p->col_item = 1;
+    p->col_keys = 1 + (int)nitem;
+    buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos), p AS (SELECT %s, t.seq AS fm_w, ", d->pos_sql,
+               c->select_list);
+    if (c->soft_delete)
+        buf_printf(&p->stmt, "CASE WHEN t.%s IS NULL THEN 0 ELSE 1 END AS fm_del", c->deleted_at->column);
+    else
+        buf_puts(&p->stmt, "0 AS fm_del");
+    buf_printf(&p->stmt, ", t.%s AS fm_pk FROM %s t", c->pk->column, c->table);
+    buf_append(&p->stmt, w.data, w.len);
+    buf_printf(&p->stmt, " ORDER BY t.seq, t.%s LIMIT ", c->pk->column);
+    if (bind(&p->stmt, d, ps, sp_int(p->limit)) < 0) goto out;
+    buf_puts(&p->stmt, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_w, p.fm_pk");
+    fix_text(ps);
+    rc = 0;
+out:
+    buf_free(&w);
+    return rc;
 }

@@ -157,6 +157,8 @@ static int add_value(struct list_query *q, const struct filter *f, const char *s
             if (!time_parse(s, n, &v.i))
                 return fail(err, f->param, "datetime_parsing",
                             "Input should be a valid datetime or date (RFC 3339, e.g. 2025-03-01T09:30:00Z)");
+            /* inclusive bound: a date alone means the whole of that day */
+            if (f->op == OP_THROUGH && n == 10) v.i += 86400LL * 1000000 - 1;
             break;
         case FT_INT:
             if (!int_parse(s, n, &v.i))
@@ -266,42 +268,59 @@ static bool is_list_op(enum fop op)
     return op == OP_IN || op == OP_TAG_IN;
 }
 
+/* The list-grammar parameters a profile takes, before its filters. */
+enum common_param { CP_PAGE, CP_SIZE, CP_TOTAL, CP_SORT, CP_CURSOR, CP_N };
+
+static int common_param(const struct list_profile *pr, const char *k, size_t n)
+{
+    if (pr->pages && text_eq(k, n, "page")) return CP_PAGE;
+    if (text_eq(k, n, pr->size_param)) return CP_SIZE;
+    if (pr->pages && text_eq(k, n, "include_total")) return CP_TOTAL;
+    if (text_eq(k, n, "sort")) return CP_SORT;
+    if (text_eq(k, n, "cursor")) return CP_CURSOR;
+    return -1;
+}
+
 static int parse_pairs(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
                        struct lq_error *err)
 {
-    static const char *const common[] = {"page", "page_size", "include_total", "sort"};
-    int seen_common[4] = {0};
+    const struct list_profile *pr = c->profile;
+    int seen_common[CP_N] = {0};
 
     /* Pass 1: names, repetition, and the scalar parameters. */
     for (int i = 0; i < npairs; i++) {
         const struct qpair *p = &pairs[i];
-        int ci = -1;
-        for (int k = 0; k < 4; k++)
-            if (text_eq(p->key, p->key_len, common[k])) ci = k;
+        int ci = common_param(pr, p->key, p->key_len);
         if (ci >= 0) {
+            const char *name = ci == CP_SIZE ? pr->size_param : p->key;
             if (seen_common[ci]++)
-                return fail(err, common[ci], "multiple_values", "Parameter '%s' may be given only once", common[ci]);
-            if (ci != 3 && p->value_len == 0)
-                return fail(err, common[ci], "missing", "Value must not be empty");
+                return fail(err, name, "multiple_values", "Parameter '%s' may be given only once", name);
+            if (ci != CP_SORT && p->value_len == 0) return fail(err, name, "missing", "Value must not be empty");
             int64_t v;
             bool b;
             switch (ci) {
-            case 0:
+            case CP_PAGE:
                 if (parse_int_param("page", p->value, p->value_len, 1, LQ_MAX_PAGE, &v, err) < 0) return -1;
                 q->page = v;
+                q->page_given = true;
                 break;
-            case 1:
-                if (parse_int_param("page_size", p->value, p->value_len, 1, LQ_MAX_PAGE_SIZE, &v, err) < 0) return -1;
+            case CP_SIZE:
+                if (parse_int_param(name, p->value, p->value_len, 1, pr->max_size, &v, err) < 0) return -1;
                 q->page_size = (int)v;
                 break;
-            case 2:
+            case CP_TOTAL:
                 if (!bool_parse(p->value, p->value_len, &b))
                     return fail(err, "include_total", "bool_parsing",
                                 "Input should be a valid boolean, unable to interpret input");
                 q->include_total = b;
                 break;
-            case 3:
+            case CP_SORT:
                 if (parse_sort(c, p->value, p->value_len, q, err) < 0) return -1;
+                q->explicit_query = true;
+                break;
+            case CP_CURSOR:
+                q->cursor = p->value;
+                q->cursor_len = p->value_len;
                 break;
             }
             continue;
@@ -315,6 +334,7 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
             return fail(err, name, "extra_forbidden", "Unknown query parameter '%s%s'. Allowed: %s", name,
                         p->key_len > 40 ? "..." : "", c->allowed_params);
         }
+        q->explicit_query = true;
         struct lq_cond *cond = cond_for(q, f);
         if (cond && !is_list_op(f->op))
             return fail(err, f->param, "multiple_values", "Parameter '%s' may be given only once", f->param);
@@ -326,6 +346,9 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
             cond->count = 0;
         }
     }
+    if (q->cursor && q->page_given)
+        return fail(err, "cursor", "value_error", "Parameter 'cursor' cannot be combined with 'page': a cursor "
+                                                  "carries its own position in the walk");
 
     /* Pass 2: filter values, grouped per condition so each one's values are
      * contiguous (repeated *_in parameters are joined). */
@@ -372,6 +395,7 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
                     return fail(err, f->param, "string_too_long", "String should have at most %d characters", hi);
                 struct lq_value v = {0};
                 v.s = like_pattern(q, s, n, &v.len);
+                v.src = s, v.src_len = n;
                 q->vals[q->nvals++] = v;
                 break;
             }
@@ -408,7 +432,7 @@ int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, 
     memset(err, 0, sizeof *err);
     q->coll = c;
     q->page = 1;
-    q->page_size = LQ_DEFAULT_PAGE_SIZE;
+    q->page_size = c->profile->default_size;
     size_t total = 64;
     for (int i = 0; i < npairs; i++) total += 2 * pairs[i].value_len + 40;
     q->arena_cap = total;
@@ -418,5 +442,160 @@ int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, 
         return -1;
     }
     finish_sort(c, q);
+    return 0;
+}
+
+/* ---- canonical form ------------------------------------------------------ */
+
+static void put_pair(struct buf *b, const char *k, const char *v, size_t vn)
+{
+    buf_append(b, k, strlen(k) + 1);
+    buf_append(b, v, vn);
+    buf_putc(b, '\0');
+}
+
+/* One value in canonical text (what lq_parse reads back as the same value). */
+static void canon_value(struct buf *b, const struct filter *f, const struct lq_value *v)
+{
+    if (f->op == OP_SEARCH || f->op == OP_CONTAINS) {
+        buf_append(b, v->src, v->src_len);
+        return;
+    }
+    if (f->op == OP_IS_NULL) {
+        buf_puts(b, v->i ? "true" : "false");
+        return;
+    }
+    if (f->op == OP_TAG_IN) {
+        buf_append(b, v->s, v->len);
+        return;
+    }
+    switch (f->field->type) {
+    case FT_BOOL: buf_puts(b, v->i ? "true" : "false"); break;
+    case FT_TIME: time_format(b, v->i); break;
+    case FT_INT: buf_put_i64(b, v->i); break;
+    default: buf_append(b, v->s, v->len);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void lq_canonical(const struct list_query *q, struct buf *out)
+{
+    const struct collection *c = q->coll;
+    struct buf v;
+    buf_init(&v);
+    for (size_t fi = 0; fi < c->nfilters; fi++) {
+        const struct lq_cond *cond = NULL;
+        for (int k = 0; k < q->nconds; k++)
+            if (q->conds[k].filter == &c->filters[fi]) cond = &q->conds[k];
+        if (!cond || cond->filter->op == OP_INCLUDE_DELETED) continue;
+        const struct filter *f = cond->filter;
+        buf_reset(&v);
+        if (is_list_op(f->op)) {
+            /* sorted, without duplicates, joined by ',' (no item holds one) */
+            char *items[LQ_MAX_VALUES];
+            int n = 0;
+            struct buf one;
+            buf_init(&one);
+            for (int k = 0; k < cond->count; k++) {
+                buf_reset(&one);
+                canon_value(&one, f, &q->vals[cond->first + k]);
+                items[n++] = xstrndup(one.data ? one.data : "", one.len);
+            }
+            buf_free(&one);
+            qsort(items, (size_t)n, sizeof items[0], cmp_str);
+            for (int k = 0; k < n; k++) {
+                if (k == 0 || strcmp(items[k], items[k - 1]) != 0) {
+                    if (v.len) buf_putc(&v, ',');
+                    buf_puts(&v, items[k]);
+                }
+            }
+            for (int k = 0; k < n; k++) free(items[k]);
+        } else if (cond->count) {
+            canon_value(&v, f, &q->vals[cond->first]);
+        }
+        put_pair(out, f->param, v.data ? v.data : "", v.len);
+    }
+    if (q->include_deleted) put_pair(out, "include_deleted", "true", 4);
+    buf_reset(&v);
+    for (int k = 0; k < q->nsort; k++) {
+        if (k) buf_putc(&v, ',');
+        if (q->sort[k].desc) buf_putc(&v, '-');
+        buf_puts(&v, q->sort[k].key->name);
+    }
+    put_pair(out, "sort", v.data ? v.data : "", v.len);
+    buf_free(&v);
+}
+
+int lq_parse_canonical(const struct collection *c, const char *s, size_t n, struct list_query *q,
+                       struct lq_error *err)
+{
+    struct qpair pairs[LQ_MAX_CONDS + 4];
+    int np = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (np == (int)(sizeof pairs / sizeof pairs[0])) goto bad;
+        const char *k = s + i;
+        const char *kend = memchr(k, '\0', n - i);
+        if (!kend) goto bad;
+        i += (size_t)(kend - k) + 1;
+        if (i > n) goto bad;
+        const char *v = s + i;
+        const char *vend = memchr(v, '\0', n - i);
+        if (!vend) goto bad;
+        i += (size_t)(vend - v) + 1;
+        pairs[np].key = k;
+        pairs[np].key_len = (size_t)(kend - k);
+        pairs[np].value = v;
+        pairs[np].value_len = (size_t)(vend - v);
+        np++;
+    }
+    if (lq_parse(c, pairs, np, q, err) < 0) return -1;
+    if (q->cursor || q->page_given) {
+        lq_free(q);
+        goto bad;
+    }
+    return 0;
+bad:
+    memset(q, 0, sizeof *q);
+    return fail(err, "cursor", "value_error", "Invalid cursor");
+}
+
+int lq_parse_feed(const struct qpair *pairs, int npairs, struct feed_query *fq, struct lq_error *err)
+{
+    bool seen_since = false, seen_limit = false;
+    memset(err, 0, sizeof *err);
+    fq->since = NULL;
+    fq->since_len = 0;
+    fq->limit = LQ_FEED_DEFAULT_LIMIT;
+    for (int i = 0; i < npairs; i++) {
+        const struct qpair *p = &pairs[i];
+        if (text_eq(p->key, p->key_len, "since")) {
+            if (seen_since) return fail(err, "since", "multiple_values", "Parameter 'since' may be given only once");
+            seen_since = true;
+            if (p->value_len == 0) return fail(err, "since", "missing", "Value must not be empty");
+            fq->since = p->value;
+            fq->since_len = p->value_len;
+        } else if (text_eq(p->key, p->key_len, "limit")) {
+            int64_t v;
+            if (seen_limit) return fail(err, "limit", "multiple_values", "Parameter 'limit' may be given only once");
+            seen_limit = true;
+            if (p->value_len == 0) return fail(err, "limit", "missing", "Value must not be empty");
+            if (parse_int_param("limit", p->value, p->value_len, 1, LQ_FEED_MAX_LIMIT, &v, err) < 0) return -1;
+            fq->limit = (int)v;
+        } else {
+            char name[64];
+            size_t kl = p->key_len < 40 ? p->key_len : 40;
+            memcpy(name, p->key, kl);
+            name[kl] = '\0';
+            return fail(err, name, "extra_forbidden", "Unknown query parameter '%s'. Allowed: since, limit", name);
+        }
+    }
+    if (!seen_since)
+        return fail(err, "since", "missing",
+                    "Field required: since (the sync_token of a list page, or the next_since of a change feed page)");
     return 0;
 }

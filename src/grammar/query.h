@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct buf;
+
 #define LQ_DEFAULT_PAGE_SIZE 25
 #define LQ_MAX_PAGE_SIZE 100
 #define LQ_MAX_PAGE 90071992547409LL /* (2^53-1)/100: page and offset stay exact in JSON and int64 */
@@ -33,6 +35,8 @@ struct lq_value {
     const char *s; /* text values (UUIDs canonical, patterns LIKE-escaped) */
     size_t len;
     int64_t i;     /* FT_TIME, FT_INT, FT_BOOL */
+    const char *src; /* OP_SEARCH, OP_CONTAINS: the trimmed text the pattern came from */
+    size_t src_len;
 };
 
 struct lq_sort {
@@ -48,9 +52,13 @@ struct lq_cond {
 struct list_query {
     const struct collection *coll;
     int64_t page;
-    int page_size;
+    int page_size;      /* page_size or limit, per the collection's profile */
     bool include_total;
     bool include_deleted;
+    bool explicit_query; /* a filter, sort or include_deleted was given */
+    bool page_given;
+    const char *cursor;  /* the cursor parameter as sent (into the pairs), or NULL */
+    size_t cursor_len;
     struct lq_sort sort[LQ_MAX_SORT + 1]; /* resolved, tie-breaker included */
     int nsort;
     struct lq_cond conds[LQ_MAX_CONDS];
@@ -75,6 +83,27 @@ struct lq_error {
 int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
              struct lq_error *err);
 void lq_free(struct list_query *q);
+
+/* The walk's identity: the filters, include_deleted and the resolved sort
+ * in one canonical byte form ("key\0value\0" pairs: filters in table
+ * order, list values sorted and de-duplicated, values normalized).  Two
+ * queries select and order the same rows iff their forms are equal, and
+ * lq_parse_canonical reads a form back. */
+void lq_canonical(const struct list_query *q, struct buf *out);
+/* Parses a canonical form (made by lq_canonical) as lq_parse does; the
+ * form must outlive q. */
+int lq_parse_canonical(const struct collection *c, const char *s, size_t n, struct list_query *q,
+                       struct lq_error *err);
+
+/* GET {collection}/changes: since (required) and limit. */
+#define LQ_FEED_DEFAULT_LIMIT 100
+#define LQ_FEED_MAX_LIMIT 1000
+struct feed_query {
+    const char *since; /* into the pairs */
+    size_t since_len;
+    int limit;
+};
+int lq_parse_feed(const struct qpair *pairs, int npairs, struct feed_query *fq, struct lq_error *err);
 
 /* Helpers shared with body validation. */
 bool lq_valid_slug(const char *s, size_t n);

@@ -76,6 +76,7 @@ struct sort_key {
     const char *name;   /* as the client writes it in `sort` */
     const char *column;
     bool nullable;      /* NULLS LAST both ways */
+    const struct field *field; /* the field of column (set at start) */
 };
 
 enum fop {
@@ -83,6 +84,7 @@ enum fop {
     OP_IN,          /* field_in=a,b (CSV and/or repeated) */
     OP_FROM,        /* column >= value */
     OP_TO,          /* column < value */
+    OP_THROUGH,     /* column <= value; a date-only value means the end of that day (FireMode v1 date_to) */
     OP_IS_NULL,     /* field_is_null=true|false */
     OP_SEARCH,      /* q: trimmed, 2..128, ASCII-case-insensitive substring over columns[] */
     OP_CONTAINS,    /* like OP_SEARCH on one column, 1..128 (configs.title) */
@@ -105,8 +107,25 @@ enum scope {
     SCOPE_OWNER,     /* /v1/tests/sessions: rows the caller created */
 };
 
+/* A list flavour: which paging grammar a collection's list speaks and the
+ * keys of its envelope.  Every collection has one (see profiles below);
+ * the grammar, the engine and the renderer read it, none of them special-
+ * cases a collection. */
+struct list_profile {
+    const char *name;          /* "standard", "firemode-v1" */
+    const char *items_key;     /* envelope key of the rows: "items" | "data" */
+    const char *size_param;    /* "page_size" | "limit" */
+    int default_size, max_size;
+    bool pages;                /* page and include_total exist, and the envelope
+                                  has page, page_size, has_previous, has_next */
+    bool is_null_filters;      /* nullable fields get <field>_is_null filters */
+};
+
+extern const struct list_profile profile_standard, profile_firemode_v1;
+
 struct collection {
     const char *name;          /* path segment and OpenAPI tag: "documents" */
+    const struct list_profile *profile; /* NULL: profile_standard */
     const char *table;
     const char *item_name;     /* "document" */
     enum scope scope;
@@ -130,9 +149,13 @@ struct collection {
     const struct field *deleted_at;
     const struct field *workspace_field;
     const struct field *clock_field;
+    int clock_col;             /* the clock's position among the rendered columns */
+    int pk_col;                /* the primary key's position among them */
+    int nrendered;             /* rendered columns (select_list) */
     const struct field *seq_field;
     const struct field *tags_field;
     char *select_list;         /* "t.col1, t.col2, ..." of rendered fields */
+    int index;                 /* position in collections[] */
     char *allowed_params;      /* "page, page_size, ..." for 422 messages */
     char *allowed_sorts;       /* "created_at, id, ..." */
 };

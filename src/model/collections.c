@@ -35,10 +35,23 @@ static const char *const session_status[] = {"scheduled", "in_progress", "comple
 #define CW (F_CREATE | F_PATCH)
 #define CRW (F_CREATE | F_REQUIRED | F_PATCH)
 
-#define SORT(n, col) {n, col, false}
-#define SORT_NULLABLE(n, col) {n, col, true}
+#define SORT(n, col) {n, col, false, NULL}
+#define SORT_NULLABLE(n, col) {n, col, true, NULL}
 #define F(p, o, col) {.param = p, .op = o, .column = col}
 #define SEARCH(...) {.param = "q", .op = OP_SEARCH, .columns = {__VA_ARGS__, NULL}}
+
+/* ---- list profiles -------------------------------------------------- */
+
+const struct list_profile profile_standard = {
+    .name = "standard", .items_key = "items", .size_param = "page_size", .default_size = 25, .max_size = 100,
+    .pages = true, .is_null_filters = true,
+};
+
+/* FireMode v1 (GET /v1/tests/sessions): limit and cursor, {"data", ...}. */
+const struct list_profile profile_firemode_v1 = {
+    .name = "firemode-v1", .items_key = "data", .size_param = "limit", .default_size = 20, .max_size = 100,
+    .pages = false, .is_null_filters = false,
+};
 
 /* ---- users ---------------------------------------------------------- */
 
@@ -57,7 +70,7 @@ static struct field user_fields[] = {
     SEQ,
 };
 
-static const struct sort_key user_sorts[] = {
+static struct sort_key user_sorts[] = {
     SORT("id", "user_id"),
     SORT("created_at", "created_at"),
     SORT("updated_at", "updated_at"),
@@ -103,7 +116,7 @@ static struct field workspace_fields[] = {
     SEQ,
 };
 
-static const struct sort_key workspace_sorts[] = {
+static struct sort_key workspace_sorts[] = {
     SORT("id", "workspace_id"),
     SORT("created_at", "created_at"),
     SORT("name", "name"),
@@ -147,7 +160,7 @@ static struct field document_fields[] = {
     SEQ,
 };
 
-static const struct sort_key document_sorts[] = {
+static struct sort_key document_sorts[] = {
     SORT("id", "document_id"),
     SORT("created_at", "created_at"),
     SORT_NULLABLE("last_run_at", "last_run_at"),
@@ -206,7 +219,7 @@ static struct field job_fields[] = {
     SEQ,
 };
 
-static const struct sort_key job_sorts[] = {
+static struct sort_key job_sorts[] = {
     SORT("id", "job_id"),
     SORT("created_at", "created_at"),
     SORT("queued_at", "queued_at"),
@@ -256,7 +269,7 @@ static struct field config_fields[] = {
     SEQ,
 };
 
-static const struct sort_key config_sorts[] = {
+static struct sort_key config_sorts[] = {
     SORT("id", "config_id"),
     SORT("created_at", "created_at"),
     SORT("updated_at", "updated_at"),
@@ -305,15 +318,23 @@ static struct field session_fields[] = {
     SEQ,
 };
 
-static const struct sort_key session_sorts[] = {
+static struct sort_key session_sorts[] = {
     SORT("id", "id"),
     SORT("created_at", "created_at"),
     SORT("updated_at", "updated_at"),
     SORT("status", "status"),
 };
 
+static const struct filter session_filters[] = {
+    F("status", OP_IN, "status"),
+    F("date_from", OP_FROM, "created_at"),
+    F("date_to", OP_THROUGH, "created_at"),
+    F("technician_id", OP_EQ, "technician_id"),
+};
+
 struct collection coll_test_sessions = {
     .name = "sessions",
+    .profile = &profile_firemode_v1,
     .table = "test_sessions",
     .item_name = "test session",
     .scope = SCOPE_OWNER,
@@ -325,6 +346,8 @@ struct collection coll_test_sessions = {
     .sorts = session_sorts,
     .nsorts = N(session_sorts),
     .default_sort = "created_at",
+    .decl_filters = session_filters,
+    .ndecl_filters = N(session_filters),
 };
 
 struct collection *const collections[] = {&coll_users,   &coll_workspaces, &coll_documents,
@@ -332,8 +355,6 @@ struct collection *const collections[] = {&coll_users,   &coll_workspaces, &coll
 
 /* ---- derived members ------------------------------------------------ */
 
-/* The list-grammar parameters every collection takes, before its filters. */
-static const char *const common_params[] = {"page", "page_size", "include_total", "sort", NULL};
 
 const struct field *collection_field(const struct collection *c, const char *name, size_t len)
 {
@@ -356,8 +377,10 @@ const struct collection *collection_by_name(const char *name, size_t len)
     return NULL;
 }
 
-static void init_one(struct collection *c)
+static void init_one(struct collection *c, int index)
 {
+    c->index = index;
+    if (!c->profile) c->profile = &profile_standard;
     struct field *fields = (struct field *)c->fields; /* the tables are ours; set once at start */
     struct buf b;
     /* struct body (src/api) holds one value per field */
@@ -378,12 +401,12 @@ static void init_one(struct collection *c)
 
     /* Filters: the declared ones, then <field>_is_null for nullable fields. */
     size_t n = c->ndecl_filters;
-    for (size_t i = 0; i < c->nfields; i++)
+    for (size_t i = 0; i < c->nfields && c->profile->is_null_filters; i++)
         if ((c->fields[i].flags & F_NULLABLE) && !(c->fields[i].flags & F_NO_ISNULL)) n++;
     struct filter *fl = xcalloc(n ? n : 1, sizeof *fl);
     if (c->ndecl_filters) memcpy(fl, c->decl_filters, c->ndecl_filters * sizeof *fl);
     size_t k = c->ndecl_filters;
-    for (size_t i = 0; i < c->nfields; i++) {
+    for (size_t i = 0; i < c->nfields && c->profile->is_null_filters; i++) {
         const struct field *f = &c->fields[i];
         if (!(f->flags & F_NULLABLE) || (f->flags & F_NO_ISNULL)) continue;
         buf_init(&b);
@@ -399,7 +422,22 @@ static void init_one(struct collection *c)
     }
     c->filters = fl;
     c->nfilters = n;
+    for (size_t i = 0; i < c->nsorts; i++) {
+        struct sort_key *sk = (struct sort_key *)&c->sorts[i];
+        sk->field = field_by_column(c, sk->column);
+        if (!sk->field) {
+            fprintf(stderr, "firemode: collection %s sorts on %s, which is no field\n", c->name, sk->column);
+            abort();
+        }
+    }
 
+    c->nrendered = 0;
+    for (size_t i = 0; i < c->nfields; i++) {
+        if (c->fields[i].flags & F_HIDDEN) continue;
+        if (&c->fields[i] == c->clock_field) c->clock_col = c->nrendered;
+        if (&c->fields[i] == c->pk) c->pk_col = c->nrendered;
+        c->nrendered++;
+    }
     buf_init(&b);
     for (size_t i = 0, first = 1; i < c->nfields; i++) {
         if (c->fields[i].flags & F_HIDDEN) continue;
@@ -408,8 +446,12 @@ static void init_one(struct collection *c)
     }
     c->select_list = buf_steal(&b, NULL);
 
+    /* the list-grammar parameters of its profile, then its filters */
     buf_init(&b);
-    for (size_t i = 0; common_params[i]; i++) buf_printf(&b, "%s%s", i ? ", " : "", common_params[i]);
+    if (c->profile->pages) buf_puts(&b, "page, ");
+    buf_printf(&b, "%s, ", c->profile->size_param);
+    if (c->profile->pages) buf_puts(&b, "include_total, ");
+    buf_puts(&b, "sort, cursor");
     for (size_t i = 0; i < c->nfilters; i++) buf_printf(&b, ", %s", c->filters[i].param);
     c->allowed_params = buf_steal(&b, NULL);
 
@@ -423,5 +465,5 @@ void collections_init(void)
     static int done;
     if (done) return;
     done = 1;
-    for (size_t i = 0; collections[i]; i++) init_one(collections[i]);
+    for (size_t i = 0; collections[i]; i++) init_one(collections[i], (int)i);
 }

@@ -84,7 +84,11 @@ static const struct dialect pg_dialect = {
     .param_prefix = '$',
     /* Columns are COLLATE "C", so lower() folds ASCII only, like SQLite's LIKE. */
     .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
-    .for_update = " FOR UPDATE",
+    /* NO KEY UPDATE: children's foreign-key checks (KEY SHARE) do not wait
+     * for it, so a write never waits on a write of a row it references. */
+    .for_update = " FOR NO KEY UPDATE",
+    .pos_sql = "pg_current_snapshot()::text",
+    .snapshot_pos = true,
     /* Secondary indexes of the collection tables (not those that back a
      * primary key or unique constraint), as (name, CREATE INDEX ...). */
     .indexes_sql = "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
@@ -102,8 +106,8 @@ static const struct {
 } pg_errmap[] = {
     {"23505", STORE_UNIQUE},      /* unique_violation */
     {"23", STORE_CONSTRAINT},     /* integrity constraint violation */
-    {"40001", STORE_BUSY},        /* serialization_failure */
-    {"40P01", STORE_BUSY},        /* deadlock_detected */
+    {"40001", STORE_RETRY},       /* serialization_failure */
+    {"40P01", STORE_RETRY},       /* deadlock_detected */
     {"55P03", STORE_BUSY},        /* lock_not_available */
     {"57014", STORE_BUSY},        /* query_canceled (statement_timeout) */
     {"08P01", STORE_ERROR},       /* protocol_violation: e.g. our parameter count was wrong */
@@ -532,10 +536,16 @@ static int pg_begin(struct store *st, bool write, struct store_err *err)
      * caller rolled it back: let ensure_conn reconnect. */
     if (s->in_tx && !conn_alive(s)) s->in_tx = false;
     if (s->in_tx) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
-    /* READ COMMITTED is enough for writers: the schema serializes them on
-     * the write_seq counter row.  A read transaction (a page and its count)
-     * must see one snapshot: REPEATABLE READ, READ ONLY. */
-    return pg_script(st, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    /* Writers run REPEATABLE READ: whatever a write transaction reads or
+     * overwrites was committed before its snapshot, so before its
+     * transaction id was taken; every dependency between writes points to
+     * a larger id, which is the order change feeds report (store.h).  A
+     * row changed after the snapshot fails with 40001 and the write path
+     * runs the transaction again.  A read transaction must see one
+     * snapshot too: REPEATABLE READ, READ ONLY. */
+    return pg_script(st, write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                               : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                     err);
 }
 
 static int pg_commit(struct store *st, struct store_err *err)

@@ -97,8 +97,24 @@
     "CREATE INDEX IF NOT EXISTS configs_ws_live_created ON configs (workspace_id, created_at, config_id)"             \
     " WHERE deleted_at IS NULL;"
 
-static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID"), STEP2};
-static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""), STEP2};
+/* Step 3 (PostgreSQL): the write position of a row is the id of the
+ * transaction that last wrote it, set by a trigger so that no write path
+ * can forget it (store.h, "positions").  Rows written before this step get
+ * the migration's own id.  The write_seq counter stays for SQLite only.
+ * (SQLite keeps its counter: nothing to do.) */
+#define PG_SEQ_TRIGGER(T)                                                                                             \
+    "DROP TRIGGER IF EXISTS firemode_seq ON " T ";"                                                                  \
+    "CREATE TRIGGER firemode_seq BEFORE INSERT OR UPDATE ON " T                                                      \
+    " FOR EACH ROW EXECUTE FUNCTION firemode_stamp_seq();"                                                           \
+    "UPDATE " T " SET seq = 0;"
+#define PG_STEP3                                                                                                      \
+    "CREATE OR REPLACE FUNCTION firemode_stamp_seq() RETURNS trigger LANGUAGE plpgsql AS $fm$"                       \
+    " BEGIN NEW.seq := pg_current_xact_id()::text::bigint; RETURN NEW; END $fm$;"                                   \
+    PG_SEQ_TRIGGER("users") PG_SEQ_TRIGGER("workspaces") PG_SEQ_TRIGGER("documents") PG_SEQ_TRIGGER("configs")       \
+    PG_SEQ_TRIGGER("jobs") PG_SEQ_TRIGGER("test_sessions")
+
+static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID"), STEP2, "SELECT 1"};
+static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""), STEP2, PG_STEP3};
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {

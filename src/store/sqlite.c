@@ -35,6 +35,8 @@ static const struct dialect sqlite_dialect = {
     .param_prefix = '?',
     .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'",
     .for_update = "",
+    .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')",
+    .snapshot_pos = false,
     .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
                    "('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')",
 };

@@ -5,6 +5,7 @@
 #include "store_int.h"
 
 #include "../util/buf.h"
+#include "../util/crypto.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,6 +131,21 @@ static int migrate(struct store *st, struct store_err *err)
     }
     for (size_t i = (size_t)version; i < nsteps; i++)
         if (st->ops->script(st, steps[i], err) < 0) goto fail;
+    {
+        /* The token key: made once, by whichever server migrates first. */
+        unsigned char raw[32];
+        char hex[65];
+        static const char digits[] = "0123456789abcdef";
+        crypto_random(raw, sizeof raw);
+        for (int i = 0; i < 32; i++) hex[2 * i] = digits[raw[i] >> 4], hex[2 * i + 1] = digits[raw[i] & 15];
+        hex[64] = '\0';
+        struct store_param p = sp_text(hex, 64);
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO firemode_meta (key, value) VALUES ('token_key', %c1) ON CONFLICT (key) DO NOTHING",
+                 st->dialect->param_prefix);
+        if (store_exec(st, sql, &p, 1, NULL, NULL, err) < 0) goto fail;
+    }
     snprintf(vtext, sizeof vtext, "%zu", nsteps);
     {
         struct store_param p = sp_text(vtext, strlen(vtext));
@@ -144,4 +160,98 @@ static int migrate(struct store *st, struct store_err *err)
 fail:
     store_rollback(st);
     return -1;
+}
+
+/* ---- positions ------------------------------------------------------------ */
+
+static bool parse_u63(const char **s, const char *end, int64_t *out)
+{
+    const char *p = *s;
+    int64_t v = 0;
+    if (p == end || *p < '0' || *p > '9') return false;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (v > (INT64_MAX - 9) / 10) return false;
+        v = v * 10 + (*p++ - '0');
+    }
+    *s = p;
+    *out = v;
+    return true;
+}
+
+bool store_parse_pos(const struct dialect *d, const char *s, size_t n, struct wpos *out)
+{
+    const char *p = s, *end = s + n;
+    out->nxip = 0;
+    if (!d->snapshot_pos) {
+        int64_t c;
+        if (!parse_u63(&p, end, &c) || p != end || c == INT64_MAX) return false;
+        out->xmin = out->xmax = c + 1;
+        return true;
+    }
+    /* pg_snapshot text: xmin:xmax:xip1,xip2,... */
+    if (!parse_u63(&p, end, &out->xmin) || p == end || *p++ != ':') return false;
+    if (!parse_u63(&p, end, &out->xmax) || p == end || *p++ != ':') return false;
+    if (out->xmax < out->xmin) return false;
+    while (p < end) {
+        int64_t x;
+        if (out->nxip == WPOS_MAX_XIP || !parse_u63(&p, end, &x)) return false;
+        if (x < out->xmin || x >= out->xmax || (out->nxip && x <= out->xip[out->nxip - 1])) return false;
+        out->xip[out->nxip++] = x;
+        if (p < end && *p++ != ',') return false;
+        if (p == end && p[-1] == ',') return false;
+    }
+    return true;
+}
+
+bool wpos_old(const struct wpos *p, int64_t seq)
+{
+    if (seq < p->xmin) return true;
+    if (seq >= p->xmax) return false;
+    for (int i = 0; i < p->nxip; i++)
+        if (p->xip[i] == seq) return false;
+    return true;
+}
+
+static int read_i64(void *ctx, const struct store_row *row)
+{
+    int64_t *v = ctx;
+    *v = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
+    return 0;
+}
+
+int store_write_position(struct store *st, int64_t *pos, struct store_err *err)
+{
+    *pos = 0;
+    if (st->dialect->snapshot_pos) return 0; /* the trigger sets seq */
+    long n = store_exec(st, "UPDATE firemode_counters SET value = value + 1 WHERE name = 'write_seq' RETURNING value",
+                        NULL, 0, read_i64, pos, err);
+    if (n < 0) return -1;
+    if (n != 1) return store_fail(err, STORE_ERROR, "the write_seq counter row is missing");
+    return 0;
+}
+
+static int read_key(void *ctx, const struct store_row *row)
+{
+    unsigned char *key = ctx;
+    if (!row->vals[0] || row->lens[0] != 64) return 1;
+    for (int i = 0; i < 32; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = row->vals[0][2 * i + k];
+            v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
+        }
+        key[i] = (unsigned char)v;
+    }
+    key[32] = 1; /* found */
+    return 0;
+}
+
+int store_token_key(struct store *st, unsigned char key[32], struct store_err *err)
+{
+    unsigned char k[33] = {0};
+    if (store_exec(st, "SELECT value FROM firemode_meta WHERE key = 'token_key'", NULL, 0, read_key, k, err) < 0)
+        return -1;
+    if (!k[32]) return store_fail(err, STORE_ERROR, "the token key is missing from firemode_meta");
+    memcpy(key, k, 32);
+    return 0;
 }

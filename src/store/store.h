@@ -33,7 +33,10 @@ enum store_kind {
     STORE_UNIQUE,      /* a unique constraint failed           -> 409 */
     STORE_CONSTRAINT,  /* check / foreign key / not null failed -> 422 */
     STORE_UNAVAILABLE, /* cannot reach the database, or it is restarting -> 503 */
-    STORE_BUSY,        /* lock timeout / serialization failure  -> 503 */
+    STORE_BUSY,        /* lock or statement timeout              -> 503 */
+    STORE_RETRY,       /* serialization failure or deadlock: the write
+                          transaction may simply be run again (the write
+                          path does, a few times; then it is a 503) */
     STORE_ERROR,       /* anything else (a bug of ours)          -> 500 */
 };
 
@@ -71,7 +74,14 @@ struct dialect {
      * bound pattern that is already lower-case and LIKE-escaped with '\'.
      * printf format taking: column (%s), prefix (%c), param number (%d). */
     const char *ci_like_fmt;
-    const char *for_update; /* appended to a SELECT that reads-before-write */
+    const char *for_update; /* appended to a SELECT that locks the row it reads before writing it */
+    /* The current position in the order of writes, as an SQL expression
+     * of text type, read inside a statement so that it belongs to that
+     * statement's snapshot (see struct wpos). */
+    const char *pos_sql;
+    /* Positions are snapshots (xmin, xmax, in-progress ids): PostgreSQL.
+     * Otherwise a position is one counter value (SQLite). */
+    bool snapshot_pos;
     /* Lists the secondary indexes of the collection tables as rows of
      * (name, CREATE statement), for bulk loads that drop and rebuild them;
      * NULL if the backend does not support that. */
@@ -121,6 +131,47 @@ int store_ping(struct store *st, struct store_err *err);
 /* Bulk-load mode for `firemode seed`: trades durability for speed on this
  * connection until store_close (SQLite: synchronous=OFF).  0 or -1. */
 int store_bulk_mode(struct store *st, struct store_err *err);
+
+/* ---- positions in the order of writes --------------------------------
+ *
+ * Every collection row keeps `seq`, set by the write that last touched it.
+ * A position S says which writes had committed at one moment; a row is "old
+ * for S" when the write that set its seq had committed at S:
+ *
+ *     old(seq, S)  <=>  seq < S.xmin  OR  (seq < S.xmax AND seq NOT IN S.xip)
+ *
+ * PostgreSQL: seq is the writing transaction's id (a trigger sets it from
+ * pg_current_xact_id(), so no write can forget it) and S is the snapshot of
+ * a statement, pg_current_snapshot().  Writers commit concurrently; no lock
+ * is shared by all of them.
+ * SQLite: one writer at a time; seq is a counter every write transaction
+ * bumps once (store_write_position) and S = the counter c read by a
+ * statement, written as xmin = xmax = c + 1 with no xip.
+ */
+#define WPOS_MAX_XIP 256
+
+struct wpos {
+    int64_t xmin, xmax;
+    int nxip;
+    int64_t xip[WPOS_MAX_XIP]; /* ascending, each in [xmin, xmax) */
+};
+
+/* Parses a position as the dialect's pos_sql renders it.  false if it is
+ * not one (or has more than WPOS_MAX_XIP transactions in progress). */
+bool store_parse_pos(const struct dialect *d, const char *s, size_t n, struct wpos *out);
+/* true if a row whose seq is `seq` is old for p. */
+bool wpos_old(const struct wpos *p, int64_t seq);
+
+/* Inside a write transaction: the value to store in `seq` of every row
+ * this transaction writes.  SQLite bumps the counter (once per transaction:
+ * call it once); PostgreSQL's trigger sets seq itself, so this is 0 there.
+ * 0 or -1. */
+int store_write_position(struct store *st, int64_t *pos, struct store_err *err);
+
+/* The 32-byte key that authenticates cursor and feed tokens: made once by
+ * the first migration, kept in the database, so every server of a cluster
+ * has the same one.  0 or -1. */
+int store_token_key(struct store *st, unsigned char key[32], struct store_err *err);
 
 /* Helpers to build parameters. */
 static inline struct store_param sp_text(const char *s, size_t len)

@@ -4,12 +4,17 @@
  */
 #include "crypto.h"
 
+#include "buf.h"
+
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 void crypto_random(void *p, size_t n)
@@ -44,23 +49,68 @@ bool crypto_equal(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) == 0;
 }
 
-void crypto_token_new(char out[47])
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void crypto_b64url_encode(const void *data, size_t n, struct buf *out)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char r[32];
-    crypto_random(r, sizeof r);
-    out[0] = 'f', out[1] = 'm', out[2] = '_';
-    size_t o = 3;
+    const unsigned char *r = data;
     unsigned acc = 0;
     int bits = 0;
-    for (size_t i = 0; i < sizeof r; i++) {
-        acc = (acc << 8) | r[i];
+    buf_reserve(out, (n * 4 + 2) / 3 + 1);
+    for (size_t i = 0; i < n; i++) {
+        acc = ((acc << 8) | r[i]) & 0xffff;
         bits += 8;
         while (bits >= 6) {
             bits -= 6;
-            out[o++] = b64[(acc >> bits) & 63];
+            buf_putc(out, b64url[(acc >> bits) & 63]);
         }
     }
-    if (bits) out[o++] = b64[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
+    if (bits) buf_putc(out, b64url[(acc << (6 - bits)) & 63]);
+}
+
+bool crypto_b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *out_len)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    if (n % 4 == 1) return false; /* no encoder makes that length */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+              : c == '-' ? 62 : c == '_' ? 63 : -1;
+        if (v < 0) return false;
+        acc = ((acc << 6) | (unsigned)v) & 0xffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap) return false;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* canonical: the bits left over must be zero */
+    if (bits && (acc & ((1u << bits) - 1))) return false;
+    *out_len = o;
+    return true;
+}
+
+void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len)) {
+        fputs("firemode: HMAC-SHA256 failed\n", stderr);
+        abort();
+    }
+}
+
+void crypto_token_new(char out[47])
+{
+    unsigned char r[32];
+    struct buf b;
+    crypto_random(r, sizeof r);
+    buf_init(&b);
+    crypto_b64url_encode(r, sizeof r, &b);
+    out[0] = 'f', out[1] = 'm', out[2] = '_';
+    memcpy(out + 3, b.data, 43);
+    out[46] = '\0';
+    buf_free(&b);
 }

@@ -21,4 +21,14 @@ bool crypto_equal(const void *a, const void *b, size_t n);
 /* A new token: out gets "fm_" + 43 base64url characters + NUL (47 bytes). */
 void crypto_token_new(char out[47]);
 
+struct buf;
+/* Appends base64url (RFC 4648 §5, no padding) of n bytes. */
+void crypto_b64url_encode(const void *data, size_t n, struct buf *out);
+/* Decodes canonical unpadded base64url into out (at most cap bytes);
+ * false on any other character, a length no encoder makes, non-zero
+ * trailing bits or more than cap bytes. */
+bool crypto_b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *out_len);
+/* HMAC-SHA256 of data under key. */
+void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n, unsigned char out[32]);
+
 #endif
