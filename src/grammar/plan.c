@@ -231,9 +231,8 @@ static int key_param(const struct sort_key *k, const struct token_key *v, struct
 
 /* Rows strictly after the keys i.. (see the top of this file). */
 static int keyset(struct buf *b, const struct dialect *d, const struct list_query *q, const struct plan_after *a,
-                  int i, struct plan_params *ps)
+                  int i, int n, struct plan_params *ps)
 {
-    int n = q->nsort;
     struct store_param v;
     /* a trailing run of non-nullable keys of one direction: one row comparison */
     int j = i;
@@ -255,7 +254,7 @@ static int keyset(struct buf *b, const struct dialect *d, const struct list_quer
     if (a->keys[i].null) {
         if (!k->nullable || i == n - 1) return -1;
         buf_printf(b, "(t.%s IS NULL AND ", k->column);
-        if (keyset(b, d, q, a, i + 1, ps) < 0) return -1;
+        if (keyset(b, d, q, a, i + 1, n, ps) < 0) return -1;
         buf_putc(b, ')');
         return 0;
     }
@@ -270,7 +269,7 @@ static int keyset(struct buf *b, const struct dialect *d, const struct list_quer
     buf_printf(b, " OR (t.%s = ", k->column);
     if (bind(b, d, ps, v) < 0) return -1;
     buf_puts(b, " AND ");
-    if (keyset(b, d, q, a, i + 1, ps) < 0) return -1;
+    if (keyset(b, d, q, a, i + 1, n, ps) < 0) return -1;
     buf_puts(b, "))");
     return 0;
 }
@@ -324,9 +323,17 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     buf_append(&tail, w.data, w.len);
     if (after) {
         if (after->nkeys != q->nsort) goto out;
+        /* keys after the primary key never decide (the rows before them
+         * are already one row): the keyset stops at it */
+        int n = 0;
+        while (n < q->nsort && q->sort[n].key->field != c->pk) n++;
+        if (n == q->nsort) goto out;
+        n++;
+        bool one_run = true;
+        for (int k = 0; k < n; k++)
+            one_run = one_run && !q->sort[k].key->nullable && q->sort[k].desc == q->sort[0].desc;
         buf_puts(&tail, " AND ");
-        if (q->sort[0].key->nullable == false && q->nsort > 1 &&
-            !(q->sort[q->nsort - 1].desc == q->sort[0].desc && !q->sort[q->nsort - 1].key->nullable)) {
+        if (!q->sort[0].key->nullable && n > 1 && !one_run) {
             /* a redundant range on the leading key for the planner (the
              * keyset below is an OR the planner cannot range-scan) */
             struct store_param v;
@@ -335,7 +342,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
             if (bind(&tail, d, &p->ps, v) < 0) goto out;
             buf_puts(&tail, " AND ");
         }
-        if (keyset(&tail, d, q, after, 0, &p->ps) < 0) goto out;
+        if (keyset(&tail, d, q, after, 0, n, &p->ps) < 0) goto out;
         if (plan_old_for(&tail, d, after->s, &p->ps) < 0) goto out;
     }
     buf_puts(&tail, " ORDER BY ");

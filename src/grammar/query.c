@@ -521,7 +521,10 @@ void lq_canonical(const struct list_query *q, struct buf *out)
     }
     if (q->include_deleted) put_pair(out, "include_deleted", "true", 4);
     buf_reset(&v);
-    for (int k = 0; k < q->nsort; k++) {
+    /* the resolved sort reads back as itself; past LQ_MAX_SORT fields the
+     * last is the implicit tie-breaker, which the parse adds again */
+    int nsort = q->nsort > LQ_MAX_SORT ? LQ_MAX_SORT : q->nsort;
+    for (int k = 0; k < nsort; k++) {
         if (k) buf_putc(&v, ',');
         if (q->sort[k].desc) buf_putc(&v, '-');
         buf_puts(&v, q->sort[k].key->name);

@@ -620,6 +620,7 @@ static const struct store_ops pg_ops = {
      * table) and the wait behind another server's migration may both take
      * longer than the statement timeout, so that limit is lifted for this
      * one transaction (SET LOCAL ends with it). */
+    .migrate_begin_sql = "BEGIN",
     .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,
 };

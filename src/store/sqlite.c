@@ -212,6 +212,7 @@ static const struct store_ops sqlite_ops = {
     .ping = sq_ping,
     .bulk_mode = sq_bulk_mode,
     .migrate_lock_sql = NULL,
+    .migrate_begin_sql = "BEGIN IMMEDIATE",
     .close = sq_close,
 };
 

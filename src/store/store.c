@@ -117,7 +117,7 @@ static int migrate(struct store *st, struct store_err *err)
     const char *const *steps = schema_steps(st->dialect, &nsteps);
     long version = 0;
     char vtext[24];
-    if (store_begin(st, true, err) < 0) return -1;
+    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) return -1;
     if (st->ops->migrate_lock_sql && st->ops->script(st, st->ops->migrate_lock_sql, err) < 0) goto fail;
     if (st->ops->script(st, "CREATE TABLE IF NOT EXISTS firemode_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                         err) < 0)

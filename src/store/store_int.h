@@ -20,6 +20,10 @@ struct store_ops {
     /* SQL run first inside the migration transaction (PostgreSQL: an
      * advisory lock, so that servers starting together migrate once), or NULL. */
     const char *migrate_lock_sql;
+    /* How the migration transaction begins: it must see what another
+     * server's migration committed while it waited for the lock (READ
+     * COMMITTED on PostgreSQL), and hold the write lock (SQLite). */
+    const char *migrate_begin_sql;
     void (*close)(struct store *st);
 };
 
