@@ -350,7 +350,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     p->limit = q->page_size + 1;
     buf_puts(&tail, " LIMIT ");
     if (bind(&tail, d, &p->ps, sp_int(p->limit)) < 0) goto out;
-    if (!after && q->page > 1) {
+    if (!after) {
         buf_puts(&tail, " OFFSET ");
         if (bind(&tail, d, &p->ps, sp_int((q->page - 1) * (int64_t)q->page_size)) < 0) goto out;
     }

@@ -25,11 +25,11 @@
 #include <cmocka.h>
 
 static const struct dialect lite = {
-    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = ""};
+    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = "", .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')"};
 static const struct dialect pg = {.name = "postgresql",
                                   .param_prefix = '$',
                                   .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
-                                  .for_update = " FOR UPDATE"};
+                                  .for_update = " FOR NO KEY UPDATE", .pos_sql = "pg_current_snapshot()::text", .snapshot_pos = true};
 
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
@@ -56,7 +56,7 @@ static void plan_query(struct planned *x, const struct collection *c, const char
     int rc = lq_parse(c, x->u.pairs, x->u.npairs, &x->q, &e);
     if (rc) fprintf(stderr, "%s?%s: %s %s\n", c->name, query, e.loc, e.msg);
     assert_int_equal(rc, 0);
-    assert_int_equal(plan_list(&x->q, d, sc, &x->p), 0);
+    assert_int_equal(plan_list(&x->q, d, sc, NULL, &x->p), 0);
 }
 
 static void planned_free(struct planned *x)
@@ -98,17 +98,17 @@ static void assert_count_sql(const struct plan *p, const char *want)
 
 static void assert_text_param(const struct plan *p, int i, const char *want)
 {
-    assert_true(i < p->nparams);
-    assert_int_equal(p->params[i].type, SP_TEXT);
-    assert_int_equal(p->params[i].len, strlen(want));
-    assert_memory_equal(p->params[i].s, want, strlen(want));
+    assert_true(i < p->ps.n);
+    assert_int_equal(p->ps.p[i].type, SP_TEXT);
+    assert_int_equal(p->ps.p[i].len, strlen(want));
+    assert_memory_equal(p->ps.p[i].s, want, strlen(want));
 }
 
 static void assert_int_param(const struct plan *p, int i, enum store_ptype type, int64_t want)
 {
-    assert_true(i < p->nparams);
-    assert_int_equal(p->params[i].type, type);
-    assert_int_equal(p->params[i].i, want);
+    assert_true(i < p->ps.n);
+    assert_int_equal(p->ps.p[i].type, type);
+    assert_int_equal(p->ps.p[i].i, want);
 }
 
 /* ---- documents -------------------------------------------------------- */
@@ -142,7 +142,7 @@ static void default_documents(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND t.deleted_at IS NULL"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?2 OFFSET ?3");
     assert_count_sql(&x.p, NULL);
-    assert_int_equal(x.p.nparams, 3);
+    assert_int_equal(x.p.ps.n, 3);
     assert_int_equal(x.p.nwhere, 1);
     assert_int_equal(x.p.limit, 26);
     assert_text_param(&x.p, 0, WS);
@@ -154,7 +154,7 @@ static void default_documents(void **state)
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = $1 AND t.deleted_at IS NULL"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
-    assert_int_equal(x.p.nparams, 3);
+    assert_int_equal(x.p.ps.n, 3);
     assert_text_param(&x.p, 0, WS);
     planned_free(&x);
 }
@@ -180,9 +180,10 @@ static void paging_and_total(void **state)
     assert_count_sql(&x.p, NULL);
     planned_free(&x);
 
+    /* with include_total too: the look-ahead row tells whether a cursor follows */
     plan_query(&x, &coll_documents, "page=3&page_size=10&include_total=true", &lite, &admin);
-    assert_int_equal(x.p.limit, 10);
-    assert_int_param(&x.p, 1, SP_INT, 10);
+    assert_int_equal(x.p.limit, 11);
+    assert_int_param(&x.p, 1, SP_INT, 11);
     assert_int_param(&x.p, 2, SP_INT, 20);
     assert_int_equal(x.p.nwhere, 1);
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
@@ -201,27 +202,35 @@ static void paging_and_total(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1) s");
-    /* one statement, one round trip: the count and the page, re-sorted */
+    /* one statement, one round trip, one snapshot: the position, the count
+     * and the page, re-sorted */
     {
         struct buf want;
         buf_init(&want);
-        buf_printf(&want, "WITH c(n) AS (%s), p AS (SELECT %s, t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
-                          " SELECT c.n, p.* FROM c LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
+        buf_printf(&want, "WITH m AS (SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n), p AS (SELECT %s,"
+                          " t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
+                          " SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
                    x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
-        assert_string_equal(x.p.total_sql.data, want.data);
+        assert_string_equal(x.p.stmt.data, want.data);
         buf_free(&want);
+        assert_int_equal(x.p.col_count, 1);
+        assert_int_equal(x.p.col_item, 2);
     }
     planned_free(&x);
 
     plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &admin);
-    assert_int_equal(x.p.total_sql.len, 0); /* no include_total: no combined statement */
+    assert_int_equal(x.p.count_sql.len, 0); /* no include_total: no count */
+    assert_non_null(strstr(x.p.stmt.data, "WITH m AS (SELECT (SELECT value FROM firemode_counters WHERE name = "
+                                          "'write_seq') AS fm_pos), p AS"));
+    assert_int_equal(x.p.col_count, -1);
+    assert_int_equal(x.p.col_item, 1);
     planned_free(&x);
     plan_query(&x, &coll_documents, "sort=-last_run_at&include_total=1", &lite, &admin);
-    assert_non_null(strstr(x.p.total_sql.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+    assert_non_null(strstr(x.p.stmt.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
     planned_free(&x);
     /* a sort key that is not rendered (users.email_canonical) is still carried */
     plan_query(&x, &coll_users, "sort=email&include_total=1", &pg, &admin);
-    assert_non_null(strstr(x.p.total_sql.data, ", t.email_canonical AS fm_s0, t.user_id AS fm_s1 FROM users t"));
+    assert_non_null(strstr(x.p.stmt.data, ", t.email_canonical AS fm_s0, t.user_id AS fm_s1 FROM users t"));
     planned_free(&x);
 }
 
@@ -262,7 +271,7 @@ static void tag_in_exists(void **state)
                " AND EXISTS (SELECT 1 FROM document_tags x WHERE x.document_id = t.document_id AND x.tag IN (?2, ?3, ?4))"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?5 OFFSET ?6");
     assert_null(strstr(x.p.sql.data, "JOIN"));
-    assert_int_equal(x.p.nparams, 6);
+    assert_int_equal(x.p.ps.n, 6);
     assert_int_equal(x.p.nwhere, 4);
     assert_text_param(&x.p, 1, "a");
     assert_text_param(&x.p, 2, "b");
@@ -290,9 +299,9 @@ static void all_document_filters(void **state)
                " AND t.created_at >= ?6 AND t.created_at < ?7 AND t.last_run_at IS NOT NULL"
                " AND (t.original_filename LIKE ?8 ESCAPE '\\')"
                " ORDER BY t.byte_size DESC, t.document_id DESC LIMIT ?9 OFFSET ?10");
-    assert_int_equal(x.p.nparams, 10);
+    assert_int_equal(x.p.ps.n, 10);
     assert_int_equal(x.p.nwhere, 8);
-    assert_int_equal(x.p.limit, 5);
+    assert_int_equal(x.p.limit, 6);
     assert_text_param(&x.p, 0, WS);
     assert_text_param(&x.p, 1, "queued");
     assert_text_param(&x.p, 2, "failed");
@@ -301,7 +310,7 @@ static void all_document_filters(void **state)
     assert_int_param(&x.p, 5, SP_INT, 1740787200000000);
     assert_int_param(&x.p, 6, SP_INT, 1740821400000000);
     assert_text_param(&x.p, 7, "%re\\_port%");
-    assert_int_param(&x.p, 8, SP_INT, 5);
+    assert_int_param(&x.p, 8, SP_INT, 6);
     assert_int_param(&x.p, 9, SP_INT, 5);
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
                            " AND t.deleted_at IS NULL AND t.status IN (?2, ?3) AND t.source IN (?4)"
@@ -328,7 +337,7 @@ static void users_search_one_param(void **state)
     assert_sql(&x.p, &coll_users,
                "users t WHERE 1=1 AND (t.email LIKE ?1 ESCAPE '\\' OR t.display_name LIKE ?1 ESCAPE '\\')"
                " ORDER BY t.created_at DESC, t.user_id DESC LIMIT ?2 OFFSET ?3");
-    assert_int_equal(x.p.nparams, 3);
+    assert_int_equal(x.p.ps.n, 3);
     assert_int_equal(x.p.nwhere, 1);
     assert_text_param(&x.p, 0, "%ab\\%%");
     planned_free(&x);
@@ -338,7 +347,7 @@ static void users_search_one_param(void **state)
                "users t WHERE 1=1 AND (lower(t.email) LIKE $1 ESCAPE '\\' OR lower(t.display_name) LIKE $1 ESCAPE '\\')"
                " AND t.is_active = $2 AND t.is_service_account = $3 AND t.display_name IS NULL"
                " ORDER BY t.created_at DESC, t.user_id DESC LIMIT $4 OFFSET $5");
-    assert_int_equal(x.p.nparams, 5);
+    assert_int_equal(x.p.ps.n, 5);
     assert_text_param(&x.p, 0, "%ab%");
     assert_int_param(&x.p, 1, SP_BOOL, 1);
     assert_int_param(&x.p, 2, SP_BOOL, 0);
@@ -383,7 +392,7 @@ static void workspaces_scope(void **state)
     plan_query(&x, &coll_workspaces, "sort=name", &lite, &admin);
     assert_sql(&x.p, &coll_workspaces, "workspaces t WHERE 1=1 ORDER BY t.name ASC, t.workspace_id ASC LIMIT ?1 OFFSET ?2");
     assert_int_equal(x.p.nwhere, 0);
-    assert_int_equal(x.p.nparams, 2);
+    assert_int_equal(x.p.ps.n, 2);
     assert_int_param(&x.p, 0, SP_INT, 26);
     planned_free(&x);
 }
@@ -419,11 +428,18 @@ static void jobs_and_configs(void **state)
 static void sessions_owner_scope(void **state)
 {
     struct planned x;
-    plan_query(&x, &coll_test_sessions, "technician_id_is_null=false", &lite, &admin);
+    /* FireMode v1: status (a list), date_from, date_to (inclusive; a date
+     * alone is the end of that day), technician_id */
+    plan_query(&x, &coll_test_sessions, "status=scheduled,failed&date_from=2025-01-01&date_to=2025-01-31&technician_id=t1",
+               &lite, &admin);
     assert_sql(&x.p, &coll_test_sessions,
-               "test_sessions t WHERE 1=1 AND t.created_by = ?1 AND t.deleted_at IS NULL AND t.technician_id IS NOT NULL"
-               " ORDER BY t.created_at ASC, t.id ASC LIMIT ?2 OFFSET ?3");
+               "test_sessions t WHERE 1=1 AND t.created_by = ?1 AND t.deleted_at IS NULL AND t.status IN (?2, ?3)"
+               " AND t.created_at >= ?4 AND t.created_at <= ?5 AND t.technician_id = ?6"
+               " ORDER BY t.created_at ASC, t.id ASC LIMIT ?7 OFFSET ?8");
     assert_text_param(&x.p, 0, ME);
+    assert_int_param(&x.p, 3, SP_INT, 1735689600000000LL);
+    assert_int_param(&x.p, 4, SP_INT, 1738367999999999LL);
+    assert_int_param(&x.p, 6, SP_INT, 21); /* limit 20 + look-ahead */
     planned_free(&x);
 }
 
@@ -464,9 +480,9 @@ static void placeholders_match_params(void **state)
             for (int a = 0; a < 2; a++) {
                 struct planned x;
                 plan_query(&x, cases[i].c, cases[i].query, ds[k], a ? &admin : &member);
-                assert_int_equal(placeholders(x.p.sql.data, ds[k]->param_prefix, x.p.nparams), x.p.nparams);
+                assert_int_equal(placeholders(x.p.sql.data, ds[k]->param_prefix, x.p.ps.n), x.p.ps.n);
                 assert_int_equal(placeholders(x.p.count_sql.data, ds[k]->param_prefix, x.p.nwhere), x.p.nwhere);
-                assert_int_equal(x.p.nparams, x.p.nwhere + 2);
+                assert_int_equal(x.p.ps.n, x.p.nwhere + 2);
                 planned_free(&x);
             }
 }
