@@ -22,7 +22,8 @@ OBJ     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 SAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 # The pure parts the fuzzer links: no HTTP, no database.
-FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
+FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/grammar/token.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
+TOKEN_FUZZ_SRC := src/grammar/token.c src/api/precond.c src/util/vclock.c src/util/text.c src/util/buf.c src/util/crypto.c
 FUZZ_SECONDS ?= 60
 
 .PHONY: all run test test-unit fuzz bench deps deps-test clean
@@ -57,6 +58,12 @@ build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  -o $@ tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(shell pkg-config --libs libcrypto)
 
+build/fuzz_token: tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(HDRS)
+	@mkdir -p build
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
+	  -o $@ tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(shell pkg-config --libs libcrypto jansson)
+
 # Request bodies: links the whole server but main (body validation answers
 # through the HTTP layer's response functions).
 build/fuzz_body: tests/fuzz/fuzz_body.c $(LIB_SRC) $(HDRS)
@@ -74,10 +81,11 @@ test: deps-test
 test-unit: build/test_unit
 	build/test_unit
 
-fuzz: deps-test build/fuzz_grammar build/fuzz_body
-	@mkdir -p build/fuzz-corpus build/fuzz-corpus-body
+fuzz: deps-test build/fuzz_grammar build/fuzz_body build/fuzz_token
+	@mkdir -p build/fuzz-corpus build/fuzz-corpus-body build/fuzz-corpus-token
 	build/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz-corpus tests/fuzz/corpus
 	build/fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz-corpus-body tests/fuzz/corpus-body
+	build/fuzz_token -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz-corpus-token tests/fuzz/corpus-token
 
 bench: deps-test build/firemode
 	@scripts/bench.sh

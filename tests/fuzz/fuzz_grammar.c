@@ -42,12 +42,17 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const struct dialect lite = {
-    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = ""};
+static const struct dialect lite = {.name = "sqlite",
+                                    .param_prefix = '?',
+                                    .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'",
+                                    .for_update = "",
+                                    .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')"};
 static const struct dialect pg = {.name = "postgresql",
                                   .param_prefix = '$',
                                   .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
-                                  .for_update = " FOR UPDATE"};
+                                  .for_update = " FOR NO KEY UPDATE",
+                                  .pos_sql = "pg_current_snapshot()::text",
+                                  .snapshot_pos = true};
 
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
@@ -60,7 +65,10 @@ static const struct dialect pg = {.name = "postgresql",
 static const char *const keywords[] = {
     "SELECT", "FROM", "WHERE", "AND", "OR", "IN", "IS", "NOT", "NULL", "EXISTS", "ORDER", "BY", "ASC", "DESC",
     "NULLS", "LAST", "LIMIT", "OFFSET", "LIKE", "ESCAPE", "count", "lower", "t", "x", "m", "s", "1",
-    "workspace_members", "workspace_id", "user_id", "tag", NULL,
+    "workspace_members", "workspace_id", "user_id", "tag",
+    /* the one statement of a page (plan.h): position, count, page, keyset */
+    "WITH", "AS", "LEFT", "JOIN", "ON", "ALL", "bigint", "text", "pg_current_snapshot", "p", "fm_pos", "fm_n",
+    "fm_s0", "fm_s1", "fm_s2", "fm_s3", NULL,
 };
 
 static bool word_known(const char *w, size_t n)
@@ -116,7 +124,7 @@ static int check_sql(const struct buf *b, char prefix, int max)
             continue;
         }
         /* punctuation: nothing that could open a literal, comment or a second statement */
-        CHECK(strchr(" ,.()=<>*", ch) != NULL && ch != '\0');
+        CHECK(strchr(" ,.()=<>*:[]", ch) != NULL && ch != '\0');
         i++;
     }
     CHECK(distinct == max);
@@ -318,13 +326,13 @@ static void check_query(const struct collection *c, const struct list_query *q)
 static void check_plan(const struct list_query *q, const struct dialect *d, const struct plan *p)
 {
     const struct collection *c = q->coll;
-    CHECK(p->nwhere >= 0 && p->nparams == p->nwhere + 2);
-    CHECK(p->limit == q->page_size + (q->include_total ? 0 : 1));
-    const struct store_param *lim = &p->params[p->nparams - 2], *off = &p->params[p->nparams - 1];
+    CHECK(p->nwhere >= 0 && p->ps.n == p->nwhere + 2);
+    CHECK(p->limit == q->page_size + 1);
+    const struct store_param *lim = &p->ps.p[p->ps.n - 2], *off = &p->ps.p[p->ps.n - 1];
     CHECK(lim->type == SP_INT && lim->i == p->limit);
     CHECK(off->type == SP_INT && off->i == (q->page - 1) * (int64_t)q->page_size);
-    for (int i = 0; i < p->nparams; i++) {
-        const struct store_param *sp = &p->params[i];
+    for (int i = 0; i < p->ps.n; i++) {
+        const struct store_param *sp = &p->ps.p[i];
         CHECK(sp->type == SP_TEXT || sp->type == SP_INT || sp->type == SP_BOOL);
         if (sp->type == SP_TEXT) {
             CHECK(sp->s != NULL);
@@ -332,7 +340,7 @@ static void check_plan(const struct list_query *q, const struct dialect *d, cons
         }
         if (sp->type == SP_BOOL) CHECK(sp->i == 0 || sp->i == 1);
     }
-    check_sql(&p->sql, d->param_prefix, p->nparams);
+    check_sql(&p->sql, d->param_prefix, p->ps.n);
 
     /* "SELECT <list> FROM <table> t" + W + " ORDER BY ..." */
     struct buf head;
@@ -423,14 +431,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(q.nsort == 2 && strcmp(q.sort[0].key->name, ds + desc) == 0 && q.sort[0].desc == desc);
                 CHECK(strcmp(q.sort[1].key->column, c->pk->column) == 0 && q.sort[1].desc == desc);
             }
+            /* the walk's canonical form reads back as the same query */
+            {
+                struct buf ca, cb;
+                struct list_query back;
+                struct lq_error be;
+                buf_init(&ca), buf_init(&cb);
+                lq_canonical(&q, &ca);
+                CHECK(lq_parse_canonical(c, ca.data, ca.len, &back, &be) == 0);
+                lq_canonical(&back, &cb);
+                CHECK(ca.len == cb.len && memcmp(ca.data, cb.data, ca.len) == 0);
+                CHECK(back.nsort == q.nsort);
+                for (int k = 0; k < q.nsort; k++)
+                    CHECK(back.sort[k].key == q.sort[k].key && back.sort[k].desc == q.sort[k].desc);
+                lq_free(&back);
+                buf_free(&ca), buf_free(&cb);
+            }
+            /* a cursor page after keys of every kind: every placeholder used */
+            {
+                struct token_key keys[TOKEN_MAX_KEYS];
+                struct wpos s = {.xmin = 10, .xmax = 20, .nxip = (int)(size % 3), .xip = {10, 15}};
+                for (int k = 0; k < q.nsort; k++) {
+                    enum ftype ft = q.sort[k].key->field->type;
+                    bool null = q.sort[k].key->nullable && (size >> k) % 2;
+                    keys[k].null = null;
+                    keys[k].s = ft == FT_TIME || ft == FT_INT ? "1740787200000000" : "x";
+                    keys[k].len = strlen(keys[k].s);
+                }
+                struct plan_after a = {&s, keys, q.nsort};
+                struct plan pa;
+                CHECK(plan_list(&q, &pg, &sc, &a, &pa) == 0);
+                check_sql(&pa.stmt, '$', pa.ps.n);
+                CHECK(strstr(pa.stmt.data, "OFFSET") == NULL);
+                plan_free(&pa);
+            }
             struct plan pl, pp;
-            CHECK(plan_list(&q, &lite, &sc, &pl) == 0);
-            CHECK(plan_list(&q, &pg, &sc, &pp) == 0);
+            CHECK(plan_list(&q, &lite, &sc, NULL, &pl) == 0);
+            CHECK(plan_list(&q, &pg, &sc, NULL, &pp) == 0);
             check_plan(&q, &lite, &pl);
             check_plan(&q, &pg, &pp);
             check_dialects_agree(&pl.sql, &pp.sql);
             if (q.include_total) check_dialects_agree(&pl.count_sql, &pp.count_sql);
-            CHECK(pl.nparams == pp.nparams && pl.nwhere == pp.nwhere);
+            CHECK(pl.ps.n == pp.ps.n && pl.nwhere == pp.nwhere);
             plan_free(&pl);
             plan_free(&pp);
             lq_free(&q);

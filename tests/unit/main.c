@@ -18,6 +18,8 @@ int main(void)
     failed += test_text_run();
     failed += test_query_run();
     failed += test_plan_run();
+    failed += test_clock_run();
+    failed += test_walk_run();
     if (failed) fprintf(stderr, "unit tests: %d failed\n", failed);
     return failed > 125 ? 125 : failed;
 }

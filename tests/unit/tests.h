@@ -13,5 +13,7 @@
 int test_query_run(void);
 int test_plan_run(void);
 int test_text_run(void);
+int test_clock_run(void);
+int test_walk_run(void);
 
 #endif
