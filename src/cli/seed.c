@@ -266,29 +266,36 @@ static const char *arg_str(int argc, char **argv, const char *name)
     return NULL;
 }
 
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], name) == 0) return strtol(argv[i + 1], NULL, 10);
-    return def;
-}
+/* The largest count of any one kind a seed makes (ids of users,
+ * workspaces, configs and jobs are held in memory: 37 bytes each). */
+#define SEED_MAX_COUNT 100000000
 
-static void usage(void)
+void cli_seed_usage(void)
 {
     fputs("usage: firemode seed [--db URL] [--seed N] [--users N] [--workspaces N] [--documents N]\n"
-          "                     [--jobs N] [--configs N] [--sessions N] [--admin-token TOKEN]\n"
+          "                     [--jobs N] [--configs N] [--sessions N] [--admin-token TOKEN] [--node-id ID]\n"
           "Fills the database with deterministic synthetic data (same --seed, same data).\n"
           "Defaults: --seed 1 --users 1000 --workspaces 50 --documents 100000 --jobs 50000 --configs 2000\n"
-          "          --sessions 5000.  Shows a progress bar when stderr is a terminal.\n"
-          "The first user is an active admin; --admin-token gives it that API token.\n",
-          stderr);
+          "          --sessions 5000.  Counts are whole numbers (no 10k or 1e3), at most 100000000.\n"
+          "Shows a progress bar when stderr is a terminal.\n"
+          "The first user is an active admin; --admin-token gives it that API token.\n"
+          "On a fresh database it loads in one transaction and builds the indexes after it.  On a\n"
+          "database that holds data (a running server's, say) it commits in batches and waits for\n"
+          "the write lock, so a server on the same database keeps answering while it runs.\n",
+          stdout);
 }
+
+struct count_flag {
+    const char *name;
+    long *out;
+    long min, def;
+};
 
 int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage();
+            cli_seed_usage();
             return 0;
         }
     static const char *const known[] = {"--db", "--seed", "--users", "--workspaces", "--documents",
@@ -297,22 +304,32 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         bool ok = false;
         for (int k = 0; known[k]; k++) ok |= strcmp(argv[i], known[k]) == 0;
         if (!ok || i + 1 >= argc) {
-            fprintf(stderr, "firemode seed: unknown or incomplete option '%s'\n", argv[i]);
-            usage();
+            fprintf(stderr, "firemode seed: unknown or incomplete option '%s' (see firemode seed --help)\n",
+                    argv[i]);
             return 2;
         }
     }
-    long n_users = arg_long(argc, argv, "--users", 1000), n_ws = arg_long(argc, argv, "--workspaces", 50),
-         n_docs = arg_long(argc, argv, "--documents", 100000), n_jobs = arg_long(argc, argv, "--jobs", 50000),
-         n_cfg = arg_long(argc, argv, "--configs", 2000), n_sess = arg_long(argc, argv, "--sessions", 5000);
-    if (n_users < 1 || n_ws < 1 || n_docs < 0 || n_jobs < 0 || n_cfg < 0 || n_sess < 0 || (n_jobs > 0 && n_cfg < 1)) {
-        fputs("firemode seed: sizes must be >= 0, with at least one user and workspace (and a config for jobs)\n",
-              stderr);
+    long n_users, n_ws, n_docs, n_jobs, n_cfg, n_sess;
+    const struct count_flag counts[] = {
+        {"--users", &n_users, 1, 1000}, {"--workspaces", &n_ws, 1, 50}, {"--documents", &n_docs, 0, 100000},
+        {"--jobs", &n_jobs, 0, 50000},  {"--configs", &n_cfg, 0, 2000}, {"--sessions", &n_sess, 0, 5000},
+    };
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        const char *v = arg_str(argc, argv, counts[k].name);
+        int64_t n = counts[k].def;
+        if (v && !cli_int("seed", counts[k].name, v, counts[k].min, SEED_MAX_COUNT, &n)) return 2;
+        *counts[k].out = (long)n;
+    }
+    if (n_jobs > 0 && n_cfg < 1) {
+        fputs("firemode seed: --jobs needs at least one config (--configs 1 or more)\n", stderr);
         return 2;
     }
+    int64_t seed_value = 1;
+    const char *seed_text = arg_str(argc, argv, "--seed");
+    if (seed_text && !cli_int("seed", "--seed", seed_text, 0, INT64_MAX, &seed_value)) return 2;
     const char *admin_token = arg_str(argc, argv, "--admin-token");
     struct seeder s = {0};
-    s.rng.s = (uint64_t)arg_long(argc, argv, "--seed", 1);
+    s.rng.s = (uint64_t)seed_value;
     s.st = store_open(db_url, &s.err);
     if (!s.st) {
         fprintf(stderr, "firemode seed: %s\n", s.err.msg);

@@ -97,8 +97,23 @@
     "CREATE INDEX IF NOT EXISTS configs_ws_live_created ON configs (workspace_id, created_at, config_id)"             \
     " WHERE deleted_at IS NULL;"
 
-static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID"), STEP2};
-static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""), STEP2};
+/* Step (tokens, ops-first-hour): when each API token was last used, kept
+ * coarse (authentication writes it at most once a minute per token), for
+ * GET /users/{id}/tokens and `firemode token list`.  Revoking a token
+ * deletes its row, so no column for that.  Self-contained: touches only
+ * api_tokens. */
+#define STEP_TOKENS_LAST_USED "ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT;"
+
+static const char *const steps_sqlite[] = {
+    STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
+    STEP2,
+    STEP_TOKENS_LAST_USED,
+};
+static const char *const steps_pg[] = {
+    STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),
+    STEP2,
+    STEP_TOKENS_LAST_USED,
+};
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {
