@@ -119,7 +119,10 @@ int store_migrate(struct store *st, struct store_err *err);
 int store_ping(struct store *st, struct store_err *err);
 
 /* Bulk-load mode for `firemode seed`: trades durability for speed on this
- * connection until store_close (SQLite: synchronous=OFF).  0 or -1. */
+ * connection until store_close (SQLite: synchronous=OFF, no WAL).  Returns
+ * 0, or 1 when another connection holds the database (SQLite: a running
+ * server; the load then keeps WAL and should commit in short batches so
+ * the server's writes get their turn), or -1 on an error. */
 int store_bulk_mode(struct store *st, struct store_err *err);
 
 /* Helpers to build parameters. */
