@@ -232,7 +232,7 @@ void api_observe(const struct request *r, int status, int64_t dur_us)
     atomic_fetch_add_explicit(&m_req[route][cls].sum_us, (unsigned long long)dur_us, memory_order_relaxed);
 }
 
-/* The route's path template, e.g. /workspaces/{workspace_id}/documents. */
+/* The route's path template, e.g. /workspaces/:workspace_id/documents. */
 static void route_label(struct buf *b, size_t i)
 {
     if (i == NROUTES) {
@@ -242,8 +242,9 @@ static void route_label(struct buf *b, size_t i)
     const struct route *rt = &routes[i];
     for (int k = 0; k < 5 && rt->seg[k]; k++) {
         const char *seg = rt->seg[k];
-        if (strcmp(seg, "{ws}") == 0) seg = "{workspace_id}";
-        else if (strcmp(seg, "{sub}") == 0) seg = "{sub_id}";
+        if (strcmp(seg, "{ws}") == 0) seg = ":workspace_id";
+        else if (strcmp(seg, "{id}") == 0) seg = ":id";
+        else if (strcmp(seg, "{sub}") == 0) seg = ":sub_id";
         buf_printf(b, "/%s", seg);
     }
 }
