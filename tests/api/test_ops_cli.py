@@ -164,7 +164,7 @@ def test_seed_beside_running_server(spawn):
     bad = [x for x in results if x[0] != 201 or x[1] != 200]
     assert not bad, bad[:10]
     total_docs = 0
-    for w in a.get("/workspaces", params={"page_size": 100}).json["items"]:
+    for w in a.get("/workspaces", params={"page_size": 100, "sort": "created_at"}).json["items"]:  # seeded: oldest
         if w["name"] != "beside-seed":
             total_docs += a.get("/workspaces/%s/documents" % w["workspace_id"],
                                 params={"include_total": "true", "include_deleted": "true"}).json["total"]
