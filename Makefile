@@ -29,6 +29,14 @@ FUZZ_SECONDS ?= 60
 .PHONY: all run test test-unit fuzz bench deps deps-test clean
 all: build/firemode
 
+# The build id (`git describe`) goes into one object, src/util/version.c;
+# build/build-info changes only when the id does, so only then is it rebuilt.
+BUILD_INFO := $(shell git describe --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+-')
+BUILD_INFO := $(if $(BUILD_INFO),$(BUILD_INFO),unknown)
+$(shell mkdir -p build && (echo '$(BUILD_INFO)' | cmp -s - build/build-info || echo '$(BUILD_INFO)' > build/build-info))
+build/obj/util/version.o build/asan/obj/util/version.o: build/build-info
+build/obj/util/version.o build/asan/obj/util/version.o: CFLAGS += -DFIREMODE_BUILD='"$(BUILD_INFO)"'
+
 deps:
 	@scripts/install-deps.sh
 

@@ -1,5 +1,5 @@
 /*
- * firemode — command line: serve, seed, user add.
+ * firemode — command line: serve, seed, user add, token list/revoke.
  *
  * Configuration comes from flags or environment variables (a flag wins);
  * see usage() and README.md.
@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "util/text.h"
 #include "util/vclock.h"
+#include "util/version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,15 @@ static void usage(FILE *f)
           "  seed                  fill the database with synthetic data (firemode seed --help)\n"
           "  user add EMAIL [--admin]\n"
           "                        create an active user and print a new API token\n"
+          "  token list EMAIL      list a user's API tokens (id, created, last used; never the token)\n"
+          "  token revoke TOKEN_ID revoke a token: from then on it is refused (401) by every server\n"
+          "  --version             print the version and build\n"
           "\n"
           "options (flag, or environment variable; a flag wins):\n"
           "  --db URL              FIREMODE_DB       sqlite:PATH, sqlite::memory:, or postgresql://...\n"
           "                                          (default " DEFAULT_DB ")\n"
-          "  --listen HOST:PORT    FIREMODE_LISTEN   (default " DEFAULT_LISTEN ")\n"
+          "  --listen HOST:PORT    FIREMODE_LISTEN   (default " DEFAULT_LISTEN "; a host name, an IPv4\n"
+          "                                          address, [IPv6] or :PORT for every IPv4 address)\n"
           "  --node-id ID          FIREMODE_NODE_ID  this server's name in vector clocks\n"
           "                                          (default: from host name and port)\n"
           "  --threads N           FIREMODE_THREADS  worker threads, each with a DB connection (default 4)\n"
@@ -44,13 +49,33 @@ static void usage(FILE *f)
           "  --require-if-match    FIREMODE_REQUIRE_IF_MATCH  PUT, PATCH and DELETE without If-Match are a\n"
           "                                          428: turn it on once every client sends the ETag it\n"
           "                                          read, so that no write can overwrite an unseen one\n"
+          "  --log-format FMT      FIREMODE_LOG_FORMAT  text (default) or json: one JSON object per line\n"
           "                        FIREMODE_ADMIN_TOKEN  when set, serve makes sure an active admin\n"
           "                                          admin@firemode.local exists and this token works for it\n",
           f);
 }
 
+static void usage_user(FILE *f)
+{
+    fputs("usage: firemode user add EMAIL [--admin] [--db URL] [--node-id ID]\n"
+          "Creates an active user (an admin with --admin) and prints a new API token for it on\n"
+          "stdout; the token is shown only then.  The database is --db or FIREMODE_DB\n"
+          "(default " DEFAULT_DB ").\n",
+          f);
+}
+
+static void usage_token(FILE *f)
+{
+    fputs("usage: firemode token list EMAIL [--db URL]\n"
+          "       firemode token revoke TOKEN_ID [--db URL]\n"
+          "list prints one line per token of the user with that email, newest first:\n"
+          "  TOKEN_ID  CREATED_AT  LAST_USED_AT (\"-\" if never; updated at most once a minute)\n"
+          "revoke deletes the token: from then on every server on the database answers it 401.\n",
+          f);
+}
+
 struct options {
-    const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip;
+    const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip, *log_format;
     bool admin, require_if_match;
     const char *positional[4];
     int npos;
@@ -74,6 +99,7 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
         else if (strcmp(a, "--threads") == 0) slot = &o->threads;
         else if (strcmp(a, "--db-timeout") == 0) slot = &o->db_timeout;
         else if (strcmp(a, "--max-conn-per-ip") == 0) slot = &o->per_ip;
+        else if (strcmp(a, "--log-format") == 0) slot = &o->log_format;
         if (slot) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "firemode: %s needs a value\n", a);
@@ -117,6 +143,16 @@ static void default_node_id(const char *listen, char *out, size_t cap)
         if (!vclock_valid_node(p, 1)) *p = '-';
 }
 
+/* A numeric setting of serve from its flag, else its environment variable,
+ * else def; false (message printed, naming where it came from) if bad. */
+static bool serve_int(const char *flag_value, const char *flag, const char *env, const char *def, int64_t min,
+                      int64_t max, int64_t *out)
+{
+    const char *env_value = env_or(env, NULL);
+    const char *v = flag_value ? flag_value : env_value ? env_value : def;
+    return cli_int("serve", flag_value || !env_value ? flag : env, v, min, max, out);
+}
+
 static int cmd_serve(struct options *o)
 {
     char node[80];
@@ -127,23 +163,16 @@ static int cmd_serve(struct options *o)
         node_id = node;
     }
     if (!node_id_ok(node_id)) return 2;
-    const char *threads_s = o->threads ? o->threads : env_or("FIREMODE_THREADS", "4");
-    int64_t threads;
-    if (!int_parse(threads_s, strlen(threads_s), &threads) || threads < 1 || threads > 256) {
-        fprintf(stderr, "firemode: --threads must be 1..256\n");
+    int64_t threads, timeout_ms, per_ip;
+    if (!serve_int(o->threads, "--threads", "FIREMODE_THREADS", "4", 1, 256, &threads) ||
+        !serve_int(o->db_timeout, "--db-timeout", "FIREMODE_DB_TIMEOUT_MS", "2000", 100, 3600000, &timeout_ms) ||
+        !serve_int(o->per_ip, "--max-conn-per-ip", "FIREMODE_MAX_CONN_PER_IP", "256", 0, 1000, &per_ip))
         return 2;
-    }
-    const char *timeout_s = o->db_timeout ? o->db_timeout : env_or("FIREMODE_DB_TIMEOUT_MS", "2000");
-    int64_t timeout_ms;
-    if (!int_parse(timeout_s, strlen(timeout_s), &timeout_ms) || timeout_ms < 100 || timeout_ms > 3600000) {
-        fprintf(stderr, "firemode: --db-timeout must be 100..3600000 milliseconds\n");
-        return 2;
-    }
     store_set_timeout_ms((int)timeout_ms);
-    const char *per_ip_s = o->per_ip ? o->per_ip : env_or("FIREMODE_MAX_CONN_PER_IP", "256");
-    int64_t per_ip;
-    if (!int_parse(per_ip_s, strlen(per_ip_s), &per_ip) || per_ip < 0 || per_ip > 1000) {
-        fprintf(stderr, "firemode: --max-conn-per-ip must be 0..1000\n");
+    const char *log_format = o->log_format ? o->log_format : env_or("FIREMODE_LOG_FORMAT", "text");
+    if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+        fprintf(stderr, "firemode serve: %s must be text or json, not '%.64s'\n",
+                o->log_format ? "--log-format" : "FIREMODE_LOG_FORMAT", log_format);
         return 2;
     }
     struct server_config cfg = {
@@ -153,6 +182,7 @@ static int cmd_serve(struct options *o)
         .threads = (int)threads,
         .conn_timeout_s = 30,
         .max_per_ip = (int)per_ip,
+        .log_json = strcmp(log_format, "json") == 0,
     };
     if (!store_url_valid(cfg.db_url)) {
         fprintf(stderr, "firemode: unsupported --db '%s' (want sqlite:PATH, sqlite::memory: or postgresql://...)\n",
@@ -201,7 +231,7 @@ static int cmd_serve(struct options *o)
 static int cmd_user_add(struct options *o)
 {
     if (o->npos != 2 || strcmp(o->positional[0], "add") != 0) {
-        fputs("usage: firemode user add EMAIL [--admin] [--db URL]\n", stderr);
+        usage_user(stderr);
         return 2;
     }
     const char *db = o->db ? o->db : env_or("FIREMODE_DB", DEFAULT_DB);
@@ -232,17 +262,94 @@ static int cmd_user_add(struct options *o)
     return 0;
 }
 
+/* Opens and migrates the database of a command other than serve. */
+static struct store *cli_store(struct options *o)
+{
+    const char *db = o->db ? o->db : env_or("FIREMODE_DB", DEFAULT_DB);
+    struct store_err err = {0};
+    struct store *st = store_open(db, &err);
+    if (!st || store_migrate(st, &err) < 0) {
+        fprintf(stderr, "firemode: %s\n", err.msg);
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int print_token(void *ctx, const char *token_id, int64_t created_at, int64_t last_used_at)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s  ", token_id);
+    time_format(&b, created_at);
+    buf_puts(&b, "  ");
+    if (last_used_at >= 0) time_format(&b, last_used_at);
+    else buf_puts(&b, "-");
+    printf("%s\n", b.data);
+    buf_free(&b);
+    (*(long *)ctx)++;
+    return 0;
+}
+
+static int cmd_token(struct options *o)
+{
+    bool list = o->npos == 2 && strcmp(o->positional[0], "list") == 0;
+    bool revoke = o->npos == 2 && strcmp(o->positional[0], "revoke") == 0;
+    if (!list && !revoke) {
+        usage_token(stderr);
+        return 2;
+    }
+    char id[37];
+    if (revoke && !uuid_parse(o->positional[1], strlen(o->positional[1]), id)) {
+        fprintf(stderr, "firemode token revoke: '%.64s' is not a token id (a UUID, as token list shows)\n",
+                o->positional[1]);
+        return 2;
+    }
+    api_init("cli");
+    struct store *st = cli_store(o);
+    if (!st) return 1;
+    struct store_err err = {0};
+    int rc;
+    long n = 0;
+    if (list) rc = accounts_list_tokens(st, o->positional[1], print_token, &n, &err);
+    else rc = accounts_revoke_token(st, id, &err);
+    store_close(st);
+    if (rc < 0) {
+        fprintf(stderr, "firemode token: %s\n", err.msg);
+        return 1;
+    }
+    if (rc == 1) {
+        if (list) fprintf(stderr, "firemode token list: no user with email '%.254s'\n", o->positional[1]);
+        else fprintf(stderr, "firemode token revoke: no token %s (revoked already?)\n", id);
+        return 1;
+    }
+    if (list) fprintf(stderr, "%ld token%s\n", n, n == 1 ? "" : "s");
+    else fprintf(stderr, "revoked token %s\n", id);
+    return 0;
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (argc < 2 || is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("firemode %s (build %s)\n", FIREMODE_VERSION, version_build());
+        return 0;
+    }
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            if (strcmp(cmd, "seed") == 0) return cli_seed(argc - 1, argv + 1, NULL, NULL);
-            usage(stdout);
+            if (strcmp(cmd, "seed") == 0) cli_seed_usage();
+            else if (strcmp(cmd, "user") == 0) usage_user(stdout);
+            else if (strcmp(cmd, "token") == 0) usage_token(stdout);
+            else usage(stdout);
             return 0;
         }
     struct options o = {0};
@@ -256,6 +363,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "user") == 0) {
         if (parse_options(argc, argv, 2, &o, false) < 0) return 2;
         return cmd_user_add(&o);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        if (parse_options(argc, argv, 2, &o, false) < 0) return 2;
+        return cmd_token(&o);
     }
     if (strcmp(cmd, "seed") == 0) {
         if (parse_options(argc, argv, 2, &o, true) < 0) return 2;

@@ -3,7 +3,14 @@
  * users the command line and FIREMODE_ADMIN_TOKEN create.
  *
  * A token is shown once; the database keeps its SHA-256.  Lookup is by the
- * hash (indexed); the stored hash is then compared in constant time.
+ * hash (indexed), on every request, with nothing cached in the server: a
+ * revoked token (its row deleted) is refused by every server of a database
+ * from the next request on.  The stored hash is then compared in constant
+ * time.  last_used_at is written by authentication at most once a minute
+ * per token (TOKEN_TOUCH_US), so a busy token costs one small write a
+ * minute, not one per request.  A user holds at most TOKENS_MAX tokens;
+ * minting counts them under the user row's lock, so two servers cannot
+ * both mint the last one.
  */
 #include "api.h"
 
@@ -14,16 +21,24 @@
 
 #include "../grammar/plan.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BOOTSTRAP_EMAIL ACCOUNTS_BOOTSTRAP_EMAIL
+#define TOKENS_MAX 100
+#define TOKEN_TOUCH_US (60 * 1000000LL)
+static int find_user(void *ctx, const struct store_row *row);
+
+#define BEARER_HINT "expected \"Authorization: Bearer <token>\""
 
 struct auth_row {
-    bool found, active, admin;
+    bool found, active, admin, used;
     char user_id[37];
     char hash[65];
+    char token_id[37];
+    int64_t last_used_at;
 };
 
 static bool truthy(const char *v)
@@ -39,7 +54,29 @@ static int read_auth(void *ctx, const struct store_row *row)
     a->active = truthy(row->vals[1]);
     a->admin = truthy(row->vals[2]);
     snprintf(a->hash, sizeof a->hash, "%s", row->vals[3] ? row->vals[3] : "");
+    snprintf(a->token_id, sizeof a->token_id, "%s", row->vals[4] ? row->vals[4] : "");
+    a->used = row->vals[5] != NULL;
+    a->last_used_at = row->vals[5] ? strtoll(row->vals[5], NULL, 10) : 0;
     return 1;
+}
+
+/* Records that the token was used now, if its last record is a minute old
+ * (the WHERE makes servers racing to do it write once).  Best effort: a
+ * failure costs the request nothing. */
+static void touch_token(struct ctx *x, const struct auth_row *a)
+{
+    int64_t now = x->r->now_us;
+    if (a->used && now - a->last_used_at < TOKEN_TOUCH_US) return;
+    char sql[200];
+    char c = x->d->param_prefix;
+    snprintf(sql, sizeof sql,
+             "UPDATE api_tokens SET last_used_at = %c1 WHERE token_id = %c2 AND (last_used_at IS NULL OR "
+             "last_used_at < %c3)",
+             c, c, c);
+    struct store_param p[3] = {sp_int(now), sp_text(a->token_id, strlen(a->token_id)), sp_int(now - TOKEN_TOUCH_US)};
+    struct store_err err = {0};
+    if (store_exec(x->st, sql, p, 3, NULL, NULL, &err) < 0)
+        fprintf(stderr, "firemode: could not record a token's use: %s (rid=%s)\n", err.msg, x->r->request_id);
 }
 
 static int read_active(void *ctx, const struct store_row *row)
@@ -61,19 +98,21 @@ int acct_authenticate(struct ctx *x)
 {
     struct request *r = x->r;
     const char *h = req_header(r, "Authorization");
-    if (!h) return unauthorized(r, "Not authenticated");
+    if (!h) return unauthorized(r, "Not authenticated: " BEARER_HINT);
     size_t n = strlen(h);
-    if (n < 7 || !text_ieq(h, 6, "Bearer") || h[6] != ' ') return unauthorized(r, "Not authenticated");
+    if (n < 7 || !text_ieq(h, 6, "Bearer") || h[6] != ' ')
+        return unauthorized(r, "Malformed Authorization header: " BEARER_HINT);
     const char *tok = h + 7;
     size_t tl = n - 7;
     text_trim(&tok, &tl);
-    if (tl == 0 || tl > 256) return unauthorized(r, "Invalid token");
+    if (tl == 0) return unauthorized(r, "No token after \"Bearer\": " BEARER_HINT);
+    if (tl > 256) return unauthorized(r, "Invalid token");
     char hash[65];
     crypto_sha256_hex(tok, tl, hash);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT u.user_id, u.is_active, u.is_admin, t.token_hash FROM api_tokens t JOIN users u ON u.user_id = "
-             "t.user_id WHERE t.token_hash = %c1",
+             "SELECT u.user_id, u.is_active, u.is_admin, t.token_hash, t.token_id, t.last_used_at FROM api_tokens t "
+             "JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = %c1",
              x->d->param_prefix);
     struct store_param p = sp_text(hash, 64);
     struct auth_row a = {0};
@@ -82,7 +121,9 @@ int acct_authenticate(struct ctx *x)
         api_store_error(r, &err);
         return -1;
     }
-    if (!a.found || strlen(a.hash) != 64 || !crypto_equal(a.hash, hash, 64)) return unauthorized(r, "Invalid token");
+    if (!a.found || strlen(a.hash) != 64 || !crypto_equal(a.hash, hash, 64))
+        return unauthorized(r, "Invalid token (unknown or revoked)");
+    touch_token(x, &a);
     if (!a.active) {
         resp_error(r, 403, "This user is inactive");
         return -1;
@@ -107,28 +148,76 @@ static int issue_token(struct store *st, const char *user_id, char token[47], ch
     return store_exec(st, sql, p, 4, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
+/* The body of POST /users/{id}/tokens: none, or an empty JSON object.
+ * Answers 422 (naming the first field sent) and returns false otherwise. */
+static bool empty_body(struct ctx *x)
+{
+    struct request *r = x->r;
+    const char *p = r->body.data;
+    size_t n = r->body.len;
+    text_trim(&p, &n);
+    if (n == 0) return true;
+    json_error_t jerr;
+    json_t *j = n <= 65536 ? json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    bool ok = false;
+    if (!j || !json_is_object(j)) {
+        resp_invalid(r, "body", NULL, "This endpoint takes no body, or an empty JSON object {}", "json_invalid");
+    } else if (json_object_size(j) > 0) {
+        char k[80];
+        snprintf(k, sizeof k, "%s", json_object_iter_key(json_object_iter(j)));
+        resp_invalid(r, "body", k, "Extra inputs are not permitted (this endpoint takes no fields)", "extra_forbidden");
+    } else {
+        ok = true;
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* An admin may act on any user's tokens, anyone else on their own; 404
+ * otherwise (answered), as if the user did not exist. */
+static bool may_manage_tokens(struct ctx *x, const char *user_id)
+{
+    if (x->who.is_admin || strcmp(user_id, x->who.user_id) == 0) return true;
+    resp_error(x->r, 404, "User not found");
+    return false;
+}
+
+static int read_count(void *ctx, const struct store_row *row)
+{
+    *(long *)ctx = row->vals[0] ? strtol(row->vals[0], NULL, 10) : 0;
+    return 0;
+}
+
 void acct_new_token(struct ctx *x, const char *user_id)
 {
     struct request *r = x->r;
     struct store_err err = {0};
-    if (!x->who.is_admin && strcmp(user_id, x->who.user_id) != 0) {
-        resp_error(r, 404, "User not found");
-        return;
-    }
-    if (r->body.len) {
-        resp_invalid(r, "body", NULL, "This endpoint takes no body", "extra_forbidden");
-        return;
-    }
-    char sql[120], token[47], token_id[37];
-    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1", x->d->param_prefix);
+    if (!may_manage_tokens(x, user_id) || !empty_body(x)) return;
+    char sql[160], token[47], token_id[37];
+    char c = x->d->param_prefix;
     struct store_param p = sp_text(user_id, strlen(user_id));
-    long n = store_exec(x->st, sql, &p, 1, NULL, NULL, &err);
+    long n, count = 0;
+    if (store_begin(x->st, true, &err) < 0) goto fail;
+    /* the user row's lock orders minting for one user (SQLite: the write lock) */
+    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1%s", c, x->d->for_update);
+    n = store_exec(x->st, sql, &p, 1, NULL, NULL, &err);
     if (n < 0) goto fail;
     if (n == 0) {
+        store_rollback(x->st);
         resp_error(r, 404, "User not found");
         return;
     }
-    if (issue_token(x->st, user_id, token, token_id, &err) < 0) goto fail;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM api_tokens WHERE user_id = %c1", c);
+    if (store_exec(x->st, sql, &p, 1, read_count, &count, &err) < 0) goto fail;
+    if (count >= TOKENS_MAX) {
+        store_rollback(x->st);
+        resp_error(r, 409,
+                   "This user holds %d tokens, the most a user may hold: revoke one first "
+                   "(DELETE /users/%s/tokens/{token_id}; GET /users/%s/tokens lists them)",
+                   TOKENS_MAX, user_id, user_id);
+        return;
+    }
+    if (issue_token(x->st, user_id, token, token_id, &err) < 0 || store_commit(x->st, &err) < 0) goto fail;
     struct buf b;
     buf_init(&b);
     buf_printf(&b, "{\"token\":\"%s\",\"token_id\":\"%s\",\"user_id\":\"%s\"}", token, token_id, user_id);
@@ -138,7 +227,129 @@ void acct_new_token(struct ctx *x, const char *user_id)
     resp_json(r, 201, &b);
     return;
 fail:
+    store_rollback(x->st);
     api_store_error(r, &err);
+}
+
+/* Lists the tokens of user_id, newest first, into fn. */
+struct token_list {
+    accounts_token_fn fn;
+    void *ctx;
+};
+
+static int read_token(void *ctx, const struct store_row *row)
+{
+    struct token_list *tl = ctx;
+    if (!row->vals[0] || !row->vals[1]) return 0;
+    return tl->fn(tl->ctx, row->vals[0], strtoll(row->vals[1], NULL, 10),
+                  row->vals[2] ? strtoll(row->vals[2], NULL, 10) : -1);
+}
+
+static int list_tokens(struct store *st, const char *user_id, accounts_token_fn fn, void *ctx,
+                       struct store_err *err)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT token_id, created_at, last_used_at FROM api_tokens WHERE user_id = %c1 "
+             "ORDER BY created_at DESC, token_id DESC",
+             store_dialect(st)->param_prefix);
+    struct store_param p = sp_text(user_id, strlen(user_id));
+    struct token_list tl = {fn, ctx};
+    return store_exec(st, sql, &p, 1, read_token, &tl, err) < 0 ? -1 : 0;
+}
+
+static int render_token(void *ctx, const char *token_id, int64_t created_at, int64_t last_used_at)
+{
+    struct buf *b = ctx;
+    buf_puts(b, b->data[b->len - 1] == '[' ? "{\"token_id\":" : ",{\"token_id\":");
+    buf_json_str(b, token_id, strlen(token_id));
+    buf_puts(b, ",\"created_at\":\"");
+    time_format(b, created_at);
+    buf_puts(b, "\",\"last_used_at\":");
+    if (last_used_at >= 0) {
+        buf_putc(b, '"');
+        time_format(b, last_used_at);
+        buf_putc(b, '"');
+    } else {
+        buf_puts(b, "null");
+    }
+    buf_putc(b, '}');
+    return 0;
+}
+
+void acct_list_tokens(struct ctx *x, const char *user_id)
+{
+    struct request *r = x->r;
+    struct store_err err = {0};
+    if (!may_manage_tokens(x, user_id)) return;
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1", x->d->param_prefix);
+    struct store_param p = sp_text(user_id, strlen(user_id));
+    long n = store_exec(x->st, sql, &p, 1, NULL, NULL, &err);
+    if (n < 0) goto fail;
+    if (n == 0) {
+        resp_error(r, 404, "User not found");
+        return;
+    }
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"items\":[");
+    if (list_tokens(x->st, user_id, render_token, &b, &err) < 0) {
+        buf_free(&b);
+        goto fail;
+    }
+    buf_puts(&b, "]}");
+    resp_json(r, 200, &b);
+    return;
+fail:
+    api_store_error(r, &err);
+}
+
+static long delete_token(struct store *st, const char *user_id, const char *token_id, struct store_err *err)
+{
+    char sql[160];
+    char c = store_dialect(st)->param_prefix;
+    struct store_param p[2] = {sp_text(token_id, strlen(token_id)), sp_null()};
+    if (user_id) {
+        snprintf(sql, sizeof sql, "DELETE FROM api_tokens WHERE token_id = %c1 AND user_id = %c2", c, c);
+        p[1] = sp_text(user_id, strlen(user_id));
+        return store_exec(st, sql, p, 2, NULL, NULL, err);
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM api_tokens WHERE token_id = %c1", c);
+    return store_exec(st, sql, p, 1, NULL, NULL, err);
+}
+
+void acct_revoke_token(struct ctx *x, const char *user_id, const char *token_id)
+{
+    struct store_err err = {0};
+    if (!may_manage_tokens(x, user_id)) return;
+    long n = delete_token(x->st, user_id, token_id, &err);
+    if (n < 0) api_store_error(x->r, &err);
+    else if (n == 0) resp_error(x->r, 404, "Token not found");
+    else resp_empty(x->r, 204);
+}
+
+int accounts_list_tokens(struct store *st, const char *email, accounts_token_fn fn, void *ctx,
+                         struct store_err *err)
+{
+    char sql[120], user_id[37] = "";
+    const char *e = email;
+    size_t n = strlen(email);
+    text_trim(&e, &n);
+    char *canon = text_ascii_lower(e, n);
+    snprintf(sql, sizeof sql, "SELECT user_id FROM users WHERE email_canonical = %c1", store_dialect(st)->param_prefix);
+    struct store_param p = sp_text(canon, n);
+    long found = store_exec(st, sql, &p, 1, find_user, user_id, err);
+    free(canon);
+    if (found < 0) return -1;
+    if (found == 0) return 1;
+    return list_tokens(st, user_id, fn, ctx, err);
+}
+
+int accounts_revoke_token(struct store *st, const char *token_id, struct store_err *err)
+{
+    long n = delete_token(st, NULL, token_id, err);
+    return n < 0 ? -1 : n == 0 ? 1 : 0;
 }
 
 /* Adding a member is a write to the workspace: it changes what the new
@@ -163,12 +374,15 @@ static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
     buf_init(&clock);
     if ((rc = write_lock_item(w, x, &coll_workspaces, &sc, m->ws, NULL, &clock, err)) != W_DONE) goto out;
     rc = W_FAIL;
-    snprintf(sql, sizeof sql, "SELECT is_active FROM users WHERE user_id = %c1", w->d->param_prefix);
+    /* FOR SHARE: a deactivation racing this waits (or makes it run again) */
+    snprintf(sql, sizeof sql, "SELECT is_active FROM users WHERE user_id = %c1%s", w->d->param_prefix,
+             w->d->for_share);
     struct store_param p[4] = {sp_text(m->ws, 36), sp_text(m->user_id, 36), sp_int(r->now_us), sp_null()};
     struct { bool found, active; } u = {false, false};
     if (store_exec(w->st, sql, &p[1], 1, read_active, &u, err) < 0) goto out;
-    if (!u.found) {
-        resp_invalid(r, "body", "user_id", "No user with this id", "foreign_key");
+    if (!u.found || !u.active) {
+        resp_invalid(r, "body", "user_id", u.found ? "This user is inactive" : "No user with this id",
+                     u.found ? "value_error" : "foreign_key");
         rc = W_ANSWERED;
         goto out;
     }

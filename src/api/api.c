@@ -2,13 +2,20 @@
  * api — routes, authentication, dispatch, the storage-error map, metrics.
  *
  * Routes are a table: path segments ("{ws}" a workspace id, "{id}" an item
- * id, both UUIDs, anything else 404), a kind, and the collection the generic
- * engine serves there.  Methods allowed on a collection route are fixed;
- * on an item route they come from the collection's table.
+ * id, "{sub}" an id under it, all UUIDs, anything else 404), a kind, and the
+ * collection the generic engine serves there.  Methods allowed on a
+ * collection route are fixed; on an item route they come from the
+ * collection's table.
+ *
+ * Metrics are counters in static memory, updated with relaxed atomics from
+ * every worker (no lock on the request path): per route and status class a
+ * request count and a latency histogram, requests in flight, and database
+ * errors by kind.  GET /metrics renders them as Prometheus text.
  */
 #include "api.h"
 
 #include "../util/text.h"
+#include "../util/version.h"
 #include "api_int.h"
 
 #include <stdatomic.h>
@@ -35,7 +42,7 @@ int api_prepare(struct store *st, struct store_err *err)
     return store_token_key(st, api_token_key, err);
 }
 
-enum rkind { RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_MEMBERS };
+enum rkind { RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_TOKEN, RK_MEMBERS };
 
 #define COLL_METHODS (M_GET | M_HEAD | M_POST | M_OPTIONS)
 #define GET_METHODS (M_GET | M_HEAD | M_OPTIONS)
@@ -56,7 +63,8 @@ static const struct route routes[] = {
     {{"users"}, RK_COLLECTION, &coll_users, COLL_METHODS, false},
     {{"users", "changes"}, RK_CHANGES, &coll_users, GET_METHODS, false},
     {{"users", "{id}"}, RK_ITEM, &coll_users, 0, false},
-    {{"users", "{id}", "tokens"}, RK_TOKENS, NULL, M_POST | M_OPTIONS, false},
+    {{"users", "{id}", "tokens"}, RK_TOKENS, NULL, M_GET | M_HEAD | M_POST | M_OPTIONS, false},
+    {{"users", "{id}", "tokens", "{sub}"}, RK_TOKEN, NULL, M_DELETE | M_OPTIONS, false},
     {{"workspaces"}, RK_COLLECTION, &coll_workspaces, COLL_METHODS, false},
     {{"workspaces", "changes"}, RK_CHANGES, &coll_workspaces, GET_METHODS, false},
     {{"workspaces", "{id}"}, RK_ITEM, &coll_workspaces, 0, false},
@@ -97,6 +105,8 @@ static const struct route *match(struct request *r)
                 ok = uuid_parse(got, len, r->path_ws);
             else if (strcmp(want, "{id}") == 0)
                 ok = uuid_parse(got, len, r->path_id);
+            else if (strcmp(want, "{sub}") == 0)
+                ok = uuid_parse(got, len, r->path_sub);
             else
                 ok = text_eq(got, len, want);
         }
@@ -159,8 +169,40 @@ bool api_precheck(struct request *r)
 
 /* ---- errors and metrics ------------------------------------------------ */
 
+/* Database errors by kind, for /metrics: what an operator tells apart
+ * (a database that is down or too slow, lock waits and retries, our bugs).
+ * PostgreSQL's SQLSTATE is in the message (pg.c); SQLite's busy is "busy". */
+enum db_err { DBE_UNAVAILABLE, DBE_TIMEOUT, DBE_BUSY, DBE_DEADLOCK, DBE_SERIALIZATION, DBE_LOCK_TIMEOUT,
+              DBE_STATEMENT_TIMEOUT, DBE_UNIQUE, DBE_CONSTRAINT, DBE_INTERNAL, DBE_N };
+static const char *const db_err_names[DBE_N] = {"unavailable", "timeout", "busy", "deadlock", "serialization",
+                                                "lock_timeout", "statement_timeout", "unique", "constraint",
+                                                "internal"};
+static atomic_ullong m_db_errors[DBE_N];
+
+static enum db_err db_err_of(const struct store_err *e)
+{
+    static const struct {
+        const char *needle;
+        enum db_err kind;
+    } busy[] = {{"SQLSTATE 40P01", DBE_DEADLOCK},
+                {"SQLSTATE 40001", DBE_SERIALIZATION},
+                {"SQLSTATE 55P03", DBE_LOCK_TIMEOUT},
+                {"SQLSTATE 57014", DBE_STATEMENT_TIMEOUT}};
+    switch (e->kind) {
+    case STORE_UNIQUE: return DBE_UNIQUE;
+    case STORE_CONSTRAINT: return DBE_CONSTRAINT;
+    case STORE_UNAVAILABLE: return strstr(e->msg, "no answer within") ? DBE_TIMEOUT : DBE_UNAVAILABLE;
+    case STORE_BUSY:
+        for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++)
+            if (strstr(e->msg, busy[i].needle)) return busy[i].kind;
+        return DBE_BUSY;
+    default: return DBE_INTERNAL;
+    }
+}
+
 void api_store_error(struct request *r, const struct store_err *e)
 {
+    atomic_fetch_add_explicit(&m_db_errors[db_err_of(e)], 1, memory_order_relaxed);
     switch (e->kind) {
     case STORE_UNIQUE:
         resp_error(r, 409, "Conflict with an existing row");
@@ -182,32 +224,111 @@ void api_store_error(struct request *r, const struct store_err *e)
     }
 }
 
-static atomic_ullong m_status[6];
-static atomic_ullong m_dur_us;
-static atomic_ullong m_count;
+/* Latency histogram bucket bounds, in microseconds (Prometheus "le", seconds). */
+static const int64_t m_bounds_us[] = {1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+                                      2500000, 5000000, 10000000};
+#define NBOUNDS (sizeof m_bounds_us / sizeof m_bounds_us[0])
+#define NROUTES (sizeof routes / sizeof routes[0])
+#define NCLASSES 6 /* 0: no answer (aborted), then 1xx..5xx */
 
-void api_observe(const char *method, int status, int64_t dur_us)
+/* Per route (the last slot: no route matched) and status class. */
+static struct {
+    atomic_ullong bucket[NBOUNDS]; /* non-cumulative; summed when rendered */
+    atomic_ullong count;
+    atomic_ullong sum_us;
+} m_req[NROUTES + 1][NCLASSES];
+
+void api_observe(const struct request *r, int status, int64_t dur_us)
 {
+    size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
     int cls = status >= 100 && status < 600 ? status / 100 : 0;
-    atomic_fetch_add(&m_status[cls], 1);
-    atomic_fetch_add(&m_dur_us, (unsigned long long)(dur_us > 0 ? dur_us : 0));
-    atomic_fetch_add(&m_count, 1);
+    if (route > NROUTES) route = NROUTES;
+    if (dur_us < 0) dur_us = 0;
+    size_t b = 0;
+    while (b < NBOUNDS && dur_us > m_bounds_us[b]) b++;
+    if (b < NBOUNDS) atomic_fetch_add_explicit(&m_req[route][cls].bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m_req[route][cls].count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m_req[route][cls].sum_us, (unsigned long long)dur_us, memory_order_relaxed);
+}
+
+/* The route's path template, e.g. /workspaces/:workspace_id/documents. */
+static void route_label(struct buf *b, size_t i)
+{
+    if (i == NROUTES) {
+        buf_puts(b, "unmatched");
+        return;
+    }
+    const struct route *rt = &routes[i];
+    for (int k = 0; k < 5 && rt->seg[k]; k++) {
+        const char *seg = rt->seg[k];
+        if (strcmp(seg, "{ws}") == 0) seg = ":workspace_id";
+        else if (strcmp(seg, "{id}") == 0) seg = ":id";
+        else if (strcmp(seg, "{sub}") == 0) seg = ":sub_id";
+        buf_printf(b, "/%s", seg);
+    }
 }
 
 static void metrics(struct ctx *x)
 {
-    struct buf b;
+    static const char *const cls_names[NCLASSES] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    struct buf b, label;
     buf_init(&b);
-    buf_puts(&b, "# HELP firemode_http_requests_total HTTP requests answered, by status class.\n"
+    buf_init(&label);
+    buf_puts(&b, "# HELP firemode_http_requests_total HTTP requests answered, by route and status class.\n"
                  "# TYPE firemode_http_requests_total counter\n");
-    for (int i = 1; i < 6; i++)
-        buf_printf(&b, "firemode_http_requests_total{code=\"%dxx\"} %llu\n", i, atomic_load(&m_status[i]));
+    for (size_t i = 0; i <= NROUTES; i++)
+        for (int c = 0; c < NCLASSES; c++) {
+            unsigned long long n = atomic_load_explicit(&m_req[i][c].count, memory_order_relaxed);
+            if (!n) continue;
+            buf_reset(&label);
+            route_label(&label, i);
+            buf_printf(&b, "firemode_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n", label.data, cls_names[c],
+                       n);
+        }
+    buf_puts(&b, "# HELP firemode_http_request_duration_seconds Time from request line to response, by route and "
+                 "status class.\n"
+                 "# TYPE firemode_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= NROUTES; i++)
+        for (int c = 0; c < NCLASSES; c++) {
+            unsigned long long n = atomic_load_explicit(&m_req[i][c].count, memory_order_relaxed);
+            if (!n) continue;
+            buf_reset(&label);
+            route_label(&label, i);
+            unsigned long long cum = 0;
+            for (size_t k = 0; k < NBOUNDS; k++) {
+                cum += atomic_load_explicit(&m_req[i][c].bucket[k], memory_order_relaxed);
+                buf_printf(&b, "firemode_http_request_duration_seconds_bucket{route=\"%s\",code=\"%s\",le=\"%g\"} %llu\n",
+                           label.data, cls_names[c], (double)m_bounds_us[k] / 1e6, cum);
+            }
+            /* count was read first: +Inf is at least every finite bucket */
+            if (cum > n) n = cum;
+            buf_printf(&b,
+                       "firemode_http_request_duration_seconds_bucket{route=\"%s\",code=\"%s\",le=\"+Inf\"} %llu\n"
+                       "firemode_http_request_duration_seconds_sum{route=\"%s\",code=\"%s\"} %.6f\n"
+                       "firemode_http_request_duration_seconds_count{route=\"%s\",code=\"%s\"} %llu\n",
+                       label.data, cls_names[c], n, label.data, cls_names[c],
+                       (double)atomic_load_explicit(&m_req[i][c].sum_us, memory_order_relaxed) / 1e6, label.data,
+                       cls_names[c], n);
+        }
     buf_printf(&b,
-               "# HELP firemode_http_request_duration_seconds Time from request line to response.\n"
-               "# TYPE firemode_http_request_duration_seconds summary\n"
-               "firemode_http_request_duration_seconds_sum %.6f\n"
-               "firemode_http_request_duration_seconds_count %llu\n",
-               (double)atomic_load(&m_dur_us) / 1e6, atomic_load(&m_count));
+               "# HELP firemode_http_requests_in_flight Requests whose headers have arrived and whose response is "
+               "not yet sent.\n"
+               "# TYPE firemode_http_requests_in_flight gauge\n"
+               "firemode_http_requests_in_flight %d\n",
+               http_in_flight());
+    buf_puts(&b, "# HELP firemode_db_errors_total Database errors met while answering, by kind (unavailable and "
+                 "timeout are 503s; busy, deadlock, serialization, lock_timeout and statement_timeout are lock "
+                 "waits and retries given up, also 503s).\n"
+                 "# TYPE firemode_db_errors_total counter\n");
+    for (int k = 0; k < DBE_N; k++)
+        buf_printf(&b, "firemode_db_errors_total{kind=\"%s\"} %llu\n", db_err_names[k],
+                   atomic_load_explicit(&m_db_errors[k], memory_order_relaxed));
+    buf_printf(&b,
+               "# HELP firemode_build_info The running server's version and build.\n"
+               "# TYPE firemode_build_info gauge\n"
+               "firemode_build_info{version=\"%s\",build=\"%s\"} 1\n",
+               FIREMODE_VERSION, version_build());
+    buf_free(&label);
     resp_text(x->r, 200, "text/plain; version=0.0.4", &b);
 }
 
@@ -230,7 +351,7 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
     if (rt->kind == RK_HEALTHZ) {
         struct buf b;
         buf_init(&b);
-        buf_puts(&b, "{\"status\":\"ok\"}");
+        buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\",\"build\":\"%s\"}", FIREMODE_VERSION, version_build());
         resp_json(r, 200, &b);
         return;
     }
@@ -267,7 +388,12 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
         if (no_query(&x)) crud_get(&x, &coll_users, x.who.user_id);
         return;
     case RK_TOKENS:
-        if (no_query(&x)) acct_new_token(&x, r->path_id);
+        if (!no_query(&x)) return;
+        if (r->method == M_POST) acct_new_token(&x, r->path_id);
+        else acct_list_tokens(&x, r->path_id);
+        return;
+    case RK_TOKEN:
+        if (no_query(&x)) acct_revoke_token(&x, r->path_id, r->path_sub);
         return;
     case RK_MEMBERS:
         if (no_query(&x)) acct_add_member(&x, r->path_ws);

@@ -27,8 +27,9 @@ bool api_precheck(struct request *r);
  * when it could not be opened (open_err says why). */
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err);
 
-/* Records a finished request in the metrics. */
-void api_observe(const char *method, int status, int64_t dur_us);
+/* Records a finished request in the metrics (by r's route; status 0: no
+ * answer was sent). */
+void api_observe(const struct request *r, int status, int64_t dur_us);
 
 
 
@@ -43,4 +44,16 @@ int accounts_add_user(struct store *st, const char *email, bool admin, char toke
 /* Makes sure an active admin admin@firemode.local exists and that token
  * authenticates as it.  0 or -1. */
 int accounts_bootstrap_admin(struct store *st, const char *token, struct store_err *err);
+
+/* Called once per token of a user, newest first; last_used_at is -1 when
+ * the token was never used.  Return nonzero to stop. */
+typedef int (*accounts_token_fn)(void *ctx, const char *token_id, int64_t created_at, int64_t last_used_at);
+/* Lists the tokens of the user with this email (case-insensitively).
+ * 0, 1 if there is no such user, -1 on a storage error (err). */
+int accounts_list_tokens(struct store *st, const char *email, accounts_token_fn fn, void *ctx,
+                         struct store_err *err);
+/* Revokes (deletes) token token_id (canonical UUID text): it stops working
+ * at once on every server of the database.  0, 1 if there is no such token,
+ * -1 on a storage error. */
+int accounts_revoke_token(struct store *st, const char *token_id, struct store_err *err);
 #endif

@@ -133,6 +133,9 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
 int acct_authenticate(struct ctx *x);
 void acct_me(struct ctx *x);
 void acct_new_token(struct ctx *x, const char *user_id);
+/* GET /users/{id}/tokens and DELETE /users/{id}/tokens/{token_id}. */
+void acct_list_tokens(struct ctx *x, const char *user_id);
+void acct_revoke_token(struct ctx *x, const char *user_id, const char *token_id);
 void acct_add_member(struct ctx *x, const char *ws);
 
 #endif

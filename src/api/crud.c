@@ -563,6 +563,11 @@ static int check_refs(struct wtx *w, struct ctx *x, const struct collection *c, 
             ph(x, &sql, plan_param(&ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
         }
         if (rc->soft_delete) buf_printf(&sql, " AND t.%s IS NULL", rc->deleted_at->column);
+        /* a row that can be soft-deleted is held (FOR SHARE) until COMMIT, so
+         * a delete racing this write waits or makes it run again; rows that
+         * cannot (jobs) only need the foreign key's KEY SHARE, and FOR SHARE
+         * between two jobs referring to each other could deadlock */
+        if (rc->soft_delete) buf_puts(&sql, w->d->for_share);
         long n = store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err);
         buf_free(&sql);
         plan_params_free(&ps);

@@ -1,12 +1,24 @@
 /*
  * seed — fills a database with realistic synthetic data, fast.
  *
- * One transaction; deterministic for a given --seed: one PRNG (splitmix64) drives every
+ * Deterministic for a given --seed: one PRNG (splitmix64) drives every
  * choice, ids included (UUIDv7 layout from the row's created_at plus PRNG
- * bits).  Rows go in through the same store interface as the server's, in
- * one transaction with one prepared INSERT per table, with the connection
- * in bulk mode (SQLite: synchronous=OFF) and, on a fresh database, the
- * secondary indexes built once at the end instead of row by row.
+ * bits).  Rows go in through the same store interface as the server's,
+ * with one prepared multi-row INSERT per table, with the connection in
+ * bulk mode.  Two ways to load:
+ *
+ *  - alone (no other connection has the database; PostgreSQL always):
+ *    one transaction, so a failed seed leaves nothing; SQLite without WAL
+ *    or sync; on a fresh database the secondary indexes are dropped and
+ *    built once at the end instead of row by row.
+ *  - shared (SQLite with a running server): SQLite has one write lock, so
+ *    the load commits a batch every SHARED_TXN_MS and pauses SHARED_PAUSE_MS
+ *    before taking the lock again (waiting for it up to the busy timeout):
+ *    the server's writes get their turn, its reads never wait (WAL).  Each
+ *    batch continues the write positions (seq) from the counter as it finds
+ *    it and stores where it stopped, so rows the server writes between
+ *    batches get positions after the seed's.  A failed seed keeps the
+ *    batches it committed.
  */
 #include "cli.h"
 
@@ -24,6 +36,8 @@
 #include <unistd.h>
 
 #define BATCH 5000 /* rows between progress updates */
+#define SHARED_TXN_MS 100   /* shared mode: the longest a batch holds the write lock (about) */
+#define SHARED_PAUSE_MS 20  /* shared mode: the pause between batches */
 
 struct rng {
     uint64_t s;
@@ -104,7 +118,18 @@ struct seeder {
     char clock[128];
     int64_t t0, span; /* created_at range */
     long links;       /* rows of link tables (tags, members, tokens) */
+    bool shared;      /* another connection holds the database: commit in batches */
+    int since_check;  /* items since the clock was last read */
+    int64_t txn_start_ms;
+    long commits;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* The i-th of n rows is created at an increasing time across the span, as
  * rows are in life; ids (UUIDv7 from that time) then arrive in key order,
@@ -117,8 +142,7 @@ static int64_t when(struct seeder *s, long i, long n)
     return base;
 }
 
-/* Counts a row for the progress bar.  (The whole load is one transaction:
- * a failed seed leaves nothing behind.) */
+/* Counts a row for the progress bar. */
 static void batch_tick(struct seeder *s)
 {
     if (++s->in_batch < BATCH) return;
@@ -205,6 +229,46 @@ static int read_i64(void *ctx, const struct store_row *row)
     return 0;
 }
 
+/* Write positions: continue after the counter (or after what this seed
+ * has used, whichever is later); store where the seed stopped. */
+static int read_counter(struct seeder *s)
+{
+    int64_t v = 0;
+    if (store_exec(s->st, "SELECT value FROM firemode_counters WHERE name = 'write_seq'", NULL, 0, read_i64, &v,
+                   &s->err) < 0)
+        return -1;
+    if (v > s->seq) s->seq = v;
+    return 0;
+}
+
+static int write_counter(struct seeder *s)
+{
+    char cs[200];
+    snprintf(cs, sizeof cs, "UPDATE firemode_counters SET value = %c1 WHERE name = 'write_seq' AND value < %c1",
+             s->d->param_prefix, s->d->param_prefix);
+    struct store_param p = sp_int(s->seq);
+    return store_exec(s->st, cs, &p, 1, NULL, NULL, &s->err) < 0 ? -1 : 0;
+}
+
+/* Shared mode: once the open batch has held the write lock SHARED_TXN_MS,
+ * flushes the rows buffered in rows and links (either may be NULL), commits,
+ * pauses, and opens the next batch.  Alone: nothing.  0 or -1. */
+static int checkpoint(struct seeder *s, struct batch *rows, struct batch *links)
+{
+    if (!s->shared || ++s->since_check < 256) return 0;
+    s->since_check = 0;
+    if (mono_ms() - s->txn_start_ms < SHARED_TXN_MS) return 0;
+    if ((links && batch_flush(links) < 0) || (rows && batch_flush(rows) < 0)) return -1;
+    if (write_counter(s) < 0 || store_commit(s->st, &s->err) < 0) return -1;
+    s->commits++;
+    struct timespec pause = {0, SHARED_PAUSE_MS * 1000000L};
+    nanosleep(&pause, NULL);
+    if (store_begin(s->st, true, &s->err) < 0 || read_counter(s) < 0) return -1;
+    s->txn_start_ms = mono_ms();
+    return 0;
+}
+
+
 /* Secondary indexes dropped for the load and rebuilt after it. */
 struct saved_indexes {
     int n;
@@ -266,29 +330,36 @@ static const char *arg_str(int argc, char **argv, const char *name)
     return NULL;
 }
 
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], name) == 0) return strtol(argv[i + 1], NULL, 10);
-    return def;
-}
+/* The largest count of any one kind a seed makes (ids of users,
+ * workspaces, configs and jobs are held in memory: 37 bytes each). */
+#define SEED_MAX_COUNT 100000000
 
-static void usage(void)
+void cli_seed_usage(void)
 {
     fputs("usage: firemode seed [--db URL] [--seed N] [--users N] [--workspaces N] [--documents N]\n"
-          "                     [--jobs N] [--configs N] [--sessions N] [--admin-token TOKEN]\n"
+          "                     [--jobs N] [--configs N] [--sessions N] [--admin-token TOKEN] [--node-id ID]\n"
           "Fills the database with deterministic synthetic data (same --seed, same data).\n"
           "Defaults: --seed 1 --users 1000 --workspaces 50 --documents 100000 --jobs 50000 --configs 2000\n"
-          "          --sessions 5000.  Shows a progress bar when stderr is a terminal.\n"
-          "The first user is an active admin; --admin-token gives it that API token.\n",
-          stderr);
+          "          --sessions 5000.  Counts are whole numbers (no 10k or 1e3), at most 100000000.\n"
+          "Shows a progress bar when stderr is a terminal.\n"
+          "The first user is an active admin; --admin-token gives it that API token.\n"
+          "On a fresh database it loads in one transaction and builds the indexes after it.  On a\n"
+          "database that holds data (a running server's, say) it commits in batches and waits for\n"
+          "the write lock, so a server on the same database keeps answering while it runs.\n",
+          stdout);
 }
+
+struct count_flag {
+    const char *name;
+    long *out;
+    long min, def;
+};
 
 int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage();
+            cli_seed_usage();
             return 0;
         }
     static const char *const known[] = {"--db", "--seed", "--users", "--workspaces", "--documents",
@@ -297,22 +368,32 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         bool ok = false;
         for (int k = 0; known[k]; k++) ok |= strcmp(argv[i], known[k]) == 0;
         if (!ok || i + 1 >= argc) {
-            fprintf(stderr, "firemode seed: unknown or incomplete option '%s'\n", argv[i]);
-            usage();
+            fprintf(stderr, "firemode seed: unknown or incomplete option '%s' (see firemode seed --help)\n",
+                    argv[i]);
             return 2;
         }
     }
-    long n_users = arg_long(argc, argv, "--users", 1000), n_ws = arg_long(argc, argv, "--workspaces", 50),
-         n_docs = arg_long(argc, argv, "--documents", 100000), n_jobs = arg_long(argc, argv, "--jobs", 50000),
-         n_cfg = arg_long(argc, argv, "--configs", 2000), n_sess = arg_long(argc, argv, "--sessions", 5000);
-    if (n_users < 1 || n_ws < 1 || n_docs < 0 || n_jobs < 0 || n_cfg < 0 || n_sess < 0 || (n_jobs > 0 && n_cfg < 1)) {
-        fputs("firemode seed: sizes must be >= 0, with at least one user and workspace (and a config for jobs)\n",
-              stderr);
+    long n_users, n_ws, n_docs, n_jobs, n_cfg, n_sess;
+    const struct count_flag counts[] = {
+        {"--users", &n_users, 1, 1000}, {"--workspaces", &n_ws, 1, 50}, {"--documents", &n_docs, 0, 100000},
+        {"--jobs", &n_jobs, 0, 50000},  {"--configs", &n_cfg, 0, 2000}, {"--sessions", &n_sess, 0, 5000},
+    };
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        const char *v = arg_str(argc, argv, counts[k].name);
+        int64_t n = counts[k].def;
+        if (v && !cli_int("seed", counts[k].name, v, counts[k].min, SEED_MAX_COUNT, &n)) return 2;
+        *counts[k].out = (long)n;
+    }
+    if (n_jobs > 0 && n_cfg < 1) {
+        fputs("firemode seed: --jobs needs at least one config (--configs 1 or more)\n", stderr);
         return 2;
     }
+    int64_t seed_value = 1;
+    const char *seed_text = arg_str(argc, argv, "--seed");
+    if (seed_text && !cli_int("seed", "--seed", seed_text, 0, INT64_MAX, &seed_value)) return 2;
     const char *admin_token = arg_str(argc, argv, "--admin-token");
     struct seeder s = {0};
-    s.rng.s = (uint64_t)arg_long(argc, argv, "--seed", 1);
+    s.rng.s = (uint64_t)seed_value;
     s.st = store_open(db_url, &s.err);
     if (!s.st) {
         fprintf(stderr, "firemode seed: %s\n", s.err.msg);
@@ -330,7 +411,10 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     long *cfg_ws = xcalloc((size_t)(n_cfg ? n_cfg : 1), sizeof(long));
     char (*job_ids)[37] = xcalloc((size_t)(n_jobs ? n_jobs : 1), 37);
     long *first_job_of_ws = xcalloc((size_t)n_ws, sizeof(long));
-    if (store_migrate(s.st, &s.err) < 0 || store_bulk_mode(s.st, &s.err) < 0) goto fail;
+    if (store_migrate(s.st, &s.err) < 0) goto fail;
+    int bulk = store_bulk_mode(s.st, &s.err);
+    if (bulk < 0) goto fail;
+    s.shared = bulk == 1;
     {
         struct vclock vc = {0};
         struct buf cb;
@@ -347,12 +431,14 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     s.t0 = 1767225600LL * 1000000 - s.span;
     struct timespec t_start, t_end;
     clock_gettime(CLOCK_MONOTONIC, &t_start);
+    if (s.shared)
+        fprintf(stderr, "firemode seed: another connection (a server?) has the database open: loading in batches "
+                        "of ~%d ms, so it keeps answering\n", SHARED_TXN_MS);
     if (store_begin(s.st, true, &s.err) < 0) goto fail;
+    s.txn_start_ms = mono_ms();
     /* seq: continue after whatever the database already holds */
-    if (store_exec(s.st, "SELECT value FROM firemode_counters WHERE name = 'write_seq'", NULL, 0, read_i64, &s.seq,
-                   &s.err) < 0)
-        goto fail;
-    if (drop_indexes_if_fresh(&s, &saved) < 0) goto fail;
+    if (read_counter(&s) < 0) goto fail;
+    if (!s.shared && drop_indexes_if_fresh(&s, &saved) < 0) goto fail;
 
     /* users */
     batch_init(&rows, &s, "users",
@@ -381,6 +467,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         free(canon);
         if (r < 0) goto fail;
         batch_tick(&s);
+        if (checkpoint(&s, &rows, NULL) < 0) goto fail;
     }
     if (batch_flush(&rows) < 0) goto fail;
     batch_free(&rows);
@@ -419,6 +506,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
             if (batch_add(&links, mp) < 0) goto fail;
         }
         batch_tick(&s);
+        if (checkpoint(&s, &rows, &links) < 0) goto fail;
     }
     /* configs */
     if (batch_flush(&rows) < 0 || batch_flush(&links) < 0) goto fail;
@@ -444,6 +532,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
                                     sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
         if (batch_add(&rows, p) < 0) goto fail;
         batch_tick(&s);
+        if (checkpoint(&s, &rows, NULL) < 0) goto fail;
     }
     /* documents and their tags */
     if (batch_flush(&rows) < 0) goto fail;
@@ -495,6 +584,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
             if (batch_add(&links, tp) < 0) goto fail;
         }
         batch_tick(&s);
+        if (checkpoint(&s, &rows, &links) < 0) goto fail;
     }
     /* jobs: a config of the same workspace; some retries of earlier jobs */
     if (batch_flush(&rows) < 0 || batch_flush(&links) < 0) goto fail;
@@ -530,6 +620,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
         if (batch_add(&rows, p) < 0) goto fail;
         if (first_job_of_ws[ws] < 0) first_job_of_ws[ws] = i;
         batch_tick(&s);
+        if (checkpoint(&s, &rows, NULL) < 0) goto fail;
     }
     /* test sessions */
     if (batch_flush(&rows) < 0) goto fail;
@@ -555,32 +646,36 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
                                     sp_int(created), sp_null(), sp_text(s.clock, strlen(s.clock)), sp_int(++s.seq)};
         if (batch_add(&rows, p) < 0) goto fail;
         batch_tick(&s);
+        if (checkpoint(&s, &rows, NULL) < 0) goto fail;
     }
-    if (batch_flush(&rows) < 0) goto fail;
-    {
-        char cs[200];
-        snprintf(cs, sizeof cs, "UPDATE firemode_counters SET value = %c1 WHERE name = 'write_seq' AND value < %c1",
-                 s.d->param_prefix, s.d->param_prefix);
-        struct store_param p = sp_int(s.seq);
-        if (store_exec(s.st, cs, &p, 1, NULL, NULL, &s.err) < 0) goto fail;
-    }
+    if (batch_flush(&rows) < 0 || write_counter(&s) < 0) goto fail;
     progress(&s.prog, s.in_batch);
     if (s.prog.tty && saved.n) fputs("building indexes...\n", stderr);
     if (rebuild_indexes(&s, &saved) < 0 || store_commit(s.st, &s.err) < 0) goto fail;
-    /* fresh statistics, so the query planner knows the new data */
+    /* fresh statistics, so the query planner knows the new data (beside a
+     * server, from a sample: a full ANALYZE would hold the write lock long) */
+    if (s.shared && store_exec(s.st, "PRAGMA analysis_limit=1000", NULL, 0, NULL, NULL, &s.err) < 0) goto fail;
     if (store_exec(s.st, "ANALYZE", NULL, 0, NULL, NULL, &s.err) < 0) goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t_end);
     double secs = (double)(t_end.tv_sec - t_start.tv_sec) + (double)(t_end.tv_nsec - t_start.tv_nsec) / 1e9;
     long total_rows = s.prog.total + s.links;
-    fprintf(stderr, "seeded %ld rows (%ld items, %ld tag and member rows) in %.2f s: %.0f rows/s, %.0f items/s\n",
+    fprintf(stderr, "seeded %ld rows (%ld items, %ld tag and member rows) in %.2f s: %.0f rows/s, %.0f items/s",
             total_rows, s.prog.total, s.links, secs, secs > 0 ? (double)total_rows / secs : 0.0,
             secs > 0 ? (double)s.prog.total / secs : 0.0);
+    if (s.shared) fprintf(stderr, " (%ld batches beside another connection)", s.commits + 1);
+    else if (saved.n) fputs(" (fresh database: indexes built after the load)", stderr);
+    fputc('\n', stderr);
     rc = 0;
     goto out;
 fail:
     store_rollback(s.st);
     fprintf(stderr, "\nfiremode seed: %s\n", s.err.msg[0] ? s.err.msg : "failed");
     if (s.err.kind == STORE_UNIQUE) fputs("firemode seed: the database already holds seeded rows; use a fresh database or another --seed\n", stderr);
+    if (s.shared && s.commits)
+        fprintf(stderr, "firemode seed: the %ld batches committed before the failure stay in the database\n", s.commits);
+    if (s.err.kind == STORE_BUSY)
+        fputs("firemode seed: another connection held the write lock too long; try again, or seed while no server "
+              "writes to this database\n", stderr);
 out:
     saved_indexes_free(&saved);
     batch_free(&rows);

@@ -52,12 +52,14 @@ struct request {
     bool busy;         /* HTTP_BODY_BUDGET was spent while the body came in */
     bool in_flight;    /* headers complete: counted for the SIGTERM drain */
     char request_id[65];
+    char client_addr[48]; /* the peer's address as text, for the log */
     int64_t start_us;  /* monotonic, for the log */
     int64_t now_us;    /* wall clock, the request's "now" */
     /* routing, filled by the API layer's precheck */
     const void *route;
     char path_ws[37];  /* canonical {workspace_id} from the path, or "" */
     char path_id[37];  /* canonical {id} from the path, or "" */
+    char path_sub[37]; /* canonical {sub} (an id under {id}, e.g. a token id), or "" */
     /* response */
     int status;
     struct buf out;
@@ -65,6 +67,9 @@ struct request {
     int nheaders;
     bool responded;
 };
+
+/* Requests whose headers have arrived and whose response is not yet sent. */
+int http_in_flight(void);
 
 /* A request header's value (case-insensitive name), or NULL. */
 const char *req_header(struct request *r, const char *name);

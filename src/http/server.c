@@ -13,6 +13,14 @@
  *   more access calls  -> body appended (413 as soon as it passes 1 MiB)
  *   last access call   -> api_handle() answers; the response is queued
  *   completed callback -> log line, metrics, request freed
+ *
+ * The log: one line per request on stderr, text or JSON (--log-format),
+ * with the UTC time the request arrived, the client address, method,
+ * target, status, duration and request id.  Every field that came from the
+ * client is escaped and cut to a bound, so a line is at most LOG_LINE_MAX
+ * bytes (one write(2), never interleaved) and a request can neither forge
+ * a line nor make one huge.  Headers and bodies are never logged, so
+ * neither is a token.
  * A stalled client costs one connection slot until the connection timeout;
  * it never blocks a worker, because MHD reads and writes without blocking.
  */
@@ -26,6 +34,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -120,6 +129,11 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int http_in_flight(void)
+{
+    return atomic_load(&g_in_flight);
+}
+
 /* ---- responses: the only place a status and body are put together ---- */
 
 const char *req_header(struct request *r, const char *name)
@@ -212,10 +226,23 @@ static void request_free(struct request *r)
     free(r);
 }
 
+/* The client's address as text ("127.0.0.1", "::1"), or "-". */
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "-");
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct request *r = xcalloc(1, sizeof *r);
     r->conn = conn;
+    client_address(conn, r->client_addr, sizeof r->client_addr);
     r->addr_slot = -1;
     r->start_us = mono_us();
     r->now_us = time_now_us();
@@ -411,20 +438,73 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond_now(conn, r);
 }
 
-/* The request target as it goes into the log: at most 512 bytes, control
- * bytes and spaces escaped as \xNN so one request is always one line. */
-static void log_target(struct buf *b, const char *t, size_t n)
+/* Bounds on what one log line holds of a client's bytes, after escaping
+ * (an escaped byte takes up to 6): the whole line stays under LOG_LINE_MAX. */
+#define LOG_METHOD_MAX 64
+#define LOG_TARGET_MAX 1536
+#define LOG_LINE_MAX 2048
+
+/* Appends n bytes of s, escaped, writing at most max bytes (then "..."):
+ * text: printable ASCII but space and '\' as is, anything else as \xNN;
+ * json: a JSON string body: printable ASCII as is (with \" and \\), any
+ * other byte as \u00NN, so the line is valid JSON whatever the bytes. */
+static void log_field(struct buf *b, const char *s, size_t n, size_t max, bool json)
 {
     static const char hex[] = "0123456789abcdef";
-    if (n > 512) n = 512;
+    size_t start = b->len;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t[i];
-        if (c <= 0x20 || c == 0x7f || c == '\\') {
-            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            buf_append(b, e, 4);
+        unsigned char c = (unsigned char)s[i];
+        char e[6];
+        size_t el = 0;
+        bool plain = json ? c >= 0x20 && c < 0x7f : c > 0x20 && c < 0x7f;
+        if (plain && c != '\\' && !(json && c == '"')) {
+            e[el++] = (char)c;
+        } else if (json && (c == '"' || c == '\\')) {
+            e[el++] = '\\', e[el++] = (char)c;
+        } else if (json) {
+            e[0] = '\\', e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+            el = 6;
         } else {
-            buf_putc(b, (char)c);
+            e[0] = '\\', e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15];
+            el = 4;
         }
+        if (b->len - start + el > max) {
+            buf_puts(b, "...");
+            return;
+        }
+        buf_append(b, e, el);
+    }
+}
+
+/* One log line for r (see the top of the file). */
+static void log_line(struct buf *b, struct request *r, int status, int64_t dur_us, bool aborted)
+{
+    const char *m = r->method_name ? r->method_name : "-";
+    const char *rid = r->request_id[0] ? r->request_id : "-";
+    bool json = g_cfg->log_json;
+    if (json) {
+        buf_puts(b, "{\"time\":\"");
+        time_format(b, r->now_us);
+        buf_puts(b, "\",\"client\":\"");
+        log_field(b, r->client_addr, strlen(r->client_addr), 64, true);
+        buf_puts(b, "\",\"method\":\"");
+        log_field(b, m, strlen(m), LOG_METHOD_MAX, true);
+        buf_puts(b, "\",\"path\":\"");
+        log_field(b, r->target, r->target_len, LOG_TARGET_MAX, true);
+        buf_printf(b, "\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"", status, (double)dur_us / 1000.0);
+        log_field(b, rid, strlen(rid), 64, true); /* validated already; escaped all the same */
+        buf_printf(b, "\"%s}\n", aborted ? ",\"aborted\":true" : "");
+    } else {
+        time_format(b, r->now_us);
+        buf_putc(b, ' ');
+        log_field(b, r->client_addr, strlen(r->client_addr), 64, false);
+        buf_putc(b, ' ');
+        log_field(b, m, strlen(m), LOG_METHOD_MAX, false);
+        buf_putc(b, ' ');
+        log_field(b, r->target, r->target_len, LOG_TARGET_MAX, false);
+        buf_printf(b, " %d %.3fms rid=", status, (double)dur_us / 1000.0);
+        log_field(b, rid, strlen(rid), 64, false);
+        buf_puts(b, aborted ? " aborted\n" : "\n");
     }
 }
 
@@ -436,14 +516,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     int status = r->responded ? r->status : 0;
     struct buf line;
     buf_init(&line);
-    /* one line per request: method path status duration request-id */
-    buf_printf(&line, "%s ", r->method_name ? r->method_name : "-");
-    log_target(&line, r->target, r->target_len);
-    buf_printf(&line, " %d %.3fms rid=%s%s\n", status, (double)dur / 1000.0, r->request_id[0] ? r->request_id : "-",
-               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    log_line(&line, r, status, dur, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     fwrite(line.data, 1, line.len, stderr);
     buf_free(&line);
-    api_observe(r->method_name, status, dur);
+    api_observe(r, status, dur);
     if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
     *req_cls = NULL;
@@ -466,6 +542,47 @@ int server_parse_listen(const char *listen, char *host, unsigned long hostcap, u
     return 1;
 }
 
+int server_resolve(const char *host, unsigned port, struct sockaddr_storage *ss, bool *v6)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    *v6 = false;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return 0;
+    }
+    /* A host name: its first IPv4 address, else its first IPv6 one. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL, *pick = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "firemode: cannot resolve the listen host '%s': %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    for (struct addrinfo *a = res; a; a = a->ai_next)
+        if (a->ai_family == AF_INET && !pick) pick = a;
+    for (struct addrinfo *a = res; a && !pick; a = a->ai_next)
+        if (a->ai_family == AF_INET6) pick = a;
+    if (!pick) {
+        freeaddrinfo(res);
+        fprintf(stderr, "firemode: the listen host '%s' has no IPv4 or IPv6 address\n", host);
+        return -1;
+    }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    if (pick->ai_family == AF_INET) in4->sin_port = htons((uint16_t)port);
+    else in6->sin6_port = htons((uint16_t)port), *v6 = true;
+    freeaddrinfo(res);
+    return 0;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     fputs("firemode: http: ", stderr);
@@ -482,21 +599,10 @@ int server_run(const struct server_config *cfg)
         return -1;
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        fprintf(stderr, "firemode: listen address '%s' is not an IP address\n", host);
-        return -1;
-    }
+    bool v6;
+    if (server_resolve(host, port, &ss, &v6) < 0) return -1;
+    if (v6) flags |= MHD_USE_IPv6;
     pthread_key_create(&g_store_key, store_dtor);
 
     /* Signals are taken by this thread only (sigwait below). */

@@ -5,13 +5,17 @@
 #ifndef FM_SERVER_H
 #define FM_SERVER_H
 
+#include <stdbool.h>
+#include <sys/socket.h>
+
 struct server_config {
-    const char *listen;  /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    const char *listen;  /* "127.0.0.1:8080", "[::1]:8080", ":8080", "localhost:8080" */
     const char *db_url;
     const char *node_id;
     int threads;         /* worker threads, each with its own DB connection */
     int conn_timeout_s;  /* idle/stalled connection timeout */
     int max_per_ip;      /* connections one client address may hold (0: no limit) */
+    bool log_json;       /* log lines as JSON objects instead of text */
 };
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, lets requests in
@@ -20,5 +24,10 @@ int server_run(const struct server_config *cfg);
 
 /* Splits "host:port"; false if malformed.  host[] gets the address text. */
 int server_parse_listen(const char *listen, char *host, unsigned long hostcap, unsigned *port);
+
+/* The socket address to listen on for host (an IPv4 or IPv6 literal, or a
+ * host name resolved with getaddrinfo: its first IPv4 address, else its
+ * first IPv6 one) and port.  0, or -1 with a message on stderr. */
+int server_resolve(const char *host, unsigned port, struct sockaddr_storage *ss, bool *v6);
 
 #endif

@@ -87,6 +87,9 @@ static const struct dialect pg_dialect = {
     /* NO KEY UPDATE: children's foreign-key checks (KEY SHARE) do not wait
      * for it, so a write never waits on a write of a row it references. */
     .for_update = " FOR NO KEY UPDATE",
+    /* a soft delete or deactivation of a referenced row is a NO KEY
+     * UPDATE, which KEY SHARE (a foreign key) would not notice */
+    .for_share = " FOR SHARE",
     .pos_sql = "pg_current_snapshot()::text",
     .snapshot_pos = true,
     /* Secondary indexes of the collection tables (not those that back a

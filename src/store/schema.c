@@ -97,24 +97,52 @@
     "CREATE INDEX IF NOT EXISTS configs_ws_live_created ON configs (workspace_id, created_at, config_id)"             \
     " WHERE deleted_at IS NULL;"
 
-/* Step 3 (PostgreSQL): the write position of a row is the id of the
- * transaction that last wrote it, set by a trigger so that no write path
- * can forget it (store.h, "positions").  Rows written before this step get
- * the migration's own id.  The write_seq counter stays for SQLite only.
- * (SQLite keeps its counter: nothing to do.) */
+/* Step 3: change feeds page by (seq, primary key) within a scope, so the
+ * seq indexes carry the key too (one transaction may write many rows: a
+ * seed, a migration).  PostgreSQL: the write position of a row is the id of
+ * the transaction that last wrote it, set by a trigger so that no write
+ * path can forget it (store.h, "positions"), fired also under logical
+ * replication (ENABLE ALWAYS).  Rows written before this step get the
+ * migration's own id.  The write_seq counter stays for SQLite only. */
+#define SEQ_INDEXES                                                                                                   \
+    "DROP INDEX IF EXISTS users_seq; DROP INDEX IF EXISTS workspaces_seq; DROP INDEX IF EXISTS documents_ws_seq;"    \
+    "DROP INDEX IF EXISTS configs_ws_seq; DROP INDEX IF EXISTS jobs_ws_seq; DROP INDEX IF EXISTS test_sessions_owner_seq;" \
+    "CREATE INDEX IF NOT EXISTS users_seq_pk ON users (seq, user_id);"                                              \
+    "CREATE INDEX IF NOT EXISTS workspaces_seq_pk ON workspaces (seq, workspace_id);"                               \
+    "CREATE INDEX IF NOT EXISTS documents_ws_seq_pk ON documents (workspace_id, seq, document_id);"                 \
+    "CREATE INDEX IF NOT EXISTS configs_ws_seq_pk ON configs (workspace_id, seq, config_id);"                       \
+    "CREATE INDEX IF NOT EXISTS jobs_ws_seq_pk ON jobs (workspace_id, seq, job_id);"                                \
+    "CREATE INDEX IF NOT EXISTS test_sessions_owner_seq_pk ON test_sessions (created_by, seq, id);"
 #define PG_SEQ_TRIGGER(T)                                                                                             \
     "DROP TRIGGER IF EXISTS firemode_seq ON " T ";"                                                                  \
     "CREATE TRIGGER firemode_seq BEFORE INSERT OR UPDATE ON " T                                                      \
     " FOR EACH ROW EXECUTE FUNCTION firemode_stamp_seq();"                                                           \
+    "ALTER TABLE " T " ENABLE ALWAYS TRIGGER firemode_seq;"                                                          \
     "UPDATE " T " SET seq = 0;"
 #define PG_STEP3                                                                                                      \
     "CREATE OR REPLACE FUNCTION firemode_stamp_seq() RETURNS trigger LANGUAGE plpgsql AS $fm$"                       \
     " BEGIN NEW.seq := pg_current_xact_id()::text::bigint; RETURN NEW; END $fm$;"                                   \
     PG_SEQ_TRIGGER("users") PG_SEQ_TRIGGER("workspaces") PG_SEQ_TRIGGER("documents") PG_SEQ_TRIGGER("configs")       \
-    PG_SEQ_TRIGGER("jobs") PG_SEQ_TRIGGER("test_sessions")
+    PG_SEQ_TRIGGER("jobs") PG_SEQ_TRIGGER("test_sessions") SEQ_INDEXES
 
-static const char *const steps_sqlite[] = {STEP1("TEXT", "INTEGER", " WITHOUT ROWID"), STEP2, "SELECT 1"};
-static const char *const steps_pg[] = {STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""), STEP2, PG_STEP3};
+/* Step 4 (tokens): when each API token was last used, kept coarse
+ * (authentication writes it at most once a minute per token), for
+ * GET /users/{id}/tokens and `firemode token list`.  Revoking a token
+ * deletes its row, so no column for that. */
+#define STEP_TOKENS_LAST_USED "ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT;"
+
+static const char *const steps_sqlite[] = {
+    STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
+    STEP2,
+    SEQ_INDEXES,
+    STEP_TOKENS_LAST_USED,
+};
+static const char *const steps_pg[] = {
+    STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),
+    STEP2,
+    PG_STEP3,
+    STEP_TOKENS_LAST_USED,
+};
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {

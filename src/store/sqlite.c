@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SQLITE_BUSY_MS 5000
 #define SQLITE_STMT_CACHE 512
@@ -35,6 +36,7 @@ static const struct dialect sqlite_dialect = {
     .param_prefix = '?',
     .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'",
     .for_update = "",
+    .for_share = "",
     .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')",
     .snapshot_pos = false,
     .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
@@ -185,13 +187,32 @@ static int sq_ping(struct store *st, struct store_err *err)
 }
 
 /* Bulk loads write each page once, straight to the database file (no WAL,
- * no sync); sq_close puts the database back in WAL mode.  If another
- * connection holds the database, SQLite keeps WAL and only sync is off. */
+ * no sync); sq_close puts the database back in WAL mode.  Leaving WAL needs
+ * the database to itself: when another connection (a running server) has
+ * it open, SQLite refuses at once with SQLITE_BUSY; then the load stays in
+ * WAL with synchronous=NORMAL (still safe for the other connections) and
+ * the answer is 1, "shared". */
+/* A bulk load beside a server waits for the write lock polling every
+ * millisecond (SQLite's default backs off to 100 ms sleeps, idling the load
+ * long after a short server write is done), up to SQLITE_BUSY_MS. */
+static int poll_busy(void *ctx, int count)
+{
+    (void)ctx;
+    if (count >= SQLITE_BUSY_MS) return 0;
+    struct timespec ms = {0, 1000000L};
+    nanosleep(&ms, NULL);
+    return 1;
+}
+
 static int sq_bulk_mode(struct store *st, struct store_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     s->bulk = true;
-    return sq_script(st, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144; PRAGMA threads=4; PRAGMA journal_mode=MEMORY", err);
+    if (sq_script(st, "PRAGMA cache_size=-262144; PRAGMA threads=4", err) < 0) return -1;
+    if (sq_script(st, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY", err) == 0) return 0;
+    if (err->kind != STORE_BUSY) return -1;
+    sqlite3_busy_handler(s->db, poll_busy, NULL);
+    return sq_script(st, "PRAGMA synchronous=NORMAL", err) < 0 ? -1 : 1;
 }
 
 static void sq_close(struct store *st)

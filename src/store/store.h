@@ -75,6 +75,7 @@ struct dialect {
      * printf format taking: column (%s), prefix (%c), param number (%d). */
     const char *ci_like_fmt;
     const char *for_update; /* appended to a SELECT that locks the row it reads before writing it */
+    const char *for_share;  /* appended to a SELECT of a row a write relies on (a reference) */
     /* The current position in the order of writes, as an SQL expression
      * of text type, read inside a statement so that it belongs to that
      * statement's snapshot (see struct wpos). */
@@ -129,7 +130,10 @@ int store_migrate(struct store *st, struct store_err *err);
 int store_ping(struct store *st, struct store_err *err);
 
 /* Bulk-load mode for `firemode seed`: trades durability for speed on this
- * connection until store_close (SQLite: synchronous=OFF).  0 or -1. */
+ * connection until store_close (SQLite: synchronous=OFF, no WAL).  Returns
+ * 0, or 1 when another connection holds the database (SQLite: a running
+ * server; the load then keeps WAL and should commit in short batches so
+ * the server's writes get their turn), or -1 on an error. */
 int store_bulk_mode(struct store *st, struct store_err *err);
 
 /* ---- positions in the order of writes --------------------------------

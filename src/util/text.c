@@ -231,7 +231,9 @@ bool time_parse(const char *s, size_t n, int64_t *out_us)
         if (i < n) {
             if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n) {
                 i++;
-            } else if (s[i] == '+' || s[i] == '-') {
+            } else if (s[i] == '+' || s[i] == '-' || s[i] == ' ') {
+                /* ' ': a '+' sent unescaped in a query string arrives as a
+                 * space; " HH:MM" after a time can only have been "+HH:MM". */
                 unsigned oh, om;
                 int sign = s[i] == '-' ? -1 : 1;
                 if (!digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' || !digits(s, n, i + 4, 2, &om) ||

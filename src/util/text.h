@@ -35,7 +35,9 @@ void uuid_format(const unsigned char b[16], char out[37]);
 void uuid7_new(char out[37]);
 
 /* Parses RFC 3339 with Z or an offset, a naive date-time (UTC) or a date
- * (midnight UTC).  Fractions finer than a microsecond are truncated.
+ * (midnight UTC).  Fractions finer than a microsecond are truncated.  An
+ * offset's '+' may be a space ("09:30:00 01:00"): that is what an unescaped
+ * '+' in a query string becomes, and it cannot mean anything else.
  * Returns false on anything else or on out-of-range dates (years 1..9999). */
 bool time_parse(const char *s, size_t n, int64_t *out_us);
 /* Appends 2025-03-01T09:30:00.000000Z (no quotes). */

@@ -119,7 +119,8 @@ def test_405_with_allow(api, ws):
         ("PATCH", "/me", {"GET"}, {"PATCH", "POST", "DELETE"}),
         ("POST", "/healthz", {"GET"}, {"POST"}),
         ("DELETE", "/v1/tests/sessions", {"POST"}, {"DELETE"}),
-        ("GET", "/users/%s/tokens" % ws.owner.id, {"POST"}, {"GET"}),
+        ("PUT", "/users/%s/tokens" % ws.owner.id, {"GET", "POST"}, {"PUT", "DELETE"}),
+        ("GET", "/users/%s/tokens/%s" % (ws.owner.id, ZERO_UUID), {"DELETE"}, {"GET", "POST"}),
         ("GET", ws.base + "/members", {"POST"}, set()),
         ("POST", "/metrics", {"GET"}, {"POST"}),
     ]

@@ -208,7 +208,7 @@ class Coll:
     def walker(self, ctx, rng):
         return ctx.owner_token
 
-    def visible(self, ctx, item):
+    def visible(self, ctx, item, row):
         return item
 
     # writes --------------------------------------------------------------
@@ -293,8 +293,9 @@ class Users(Coll):
             q = ctx.marker if maybe(rng, 0.6) else rng.choice([ctx.marker.upper(), ctx.marker[:5], "ann", "ZED"])
             out.append(f_search("q", ["email", "display_name"], q))
         if maybe(rng, 0.25):
-            out.append(f_eq("is_active", "is_active", maybe(rng)))
-            out[-1].pairs = [("is_active", "true" if out[-1].pairs[0][1] else "false")]
+            v = maybe(rng)
+            out.append(Filter([("is_active", rng.choice(["true", "True", "yes"]) if v else rng.choice(["false", "off"]))],
+                              lambda it, v=v: it["is_active"] == v, "is_active"))
         if maybe(rng, 0.15):
             v = maybe(rng)
             out.append(Filter([("is_service_account", "1" if v else "0")], lambda it, v=v: it["is_service_account"] == v,
@@ -325,8 +326,8 @@ class Workspaces(Coll):
     def list_path(self, ctx):
         return "/workspaces"
 
-    def visible(self, ctx, item):
-        return item if item["created_by_user_id"] == ctx.owner_id else None
+    def visible(self, ctx, item, row):
+        return item if row.meta.get("member") else None
 
     def create(self, ctx, rng, seeding):
         body = {"name": rng.choice(WS_NAMES)}
@@ -349,12 +350,13 @@ class Workspaces(Coll):
 
 def member_add_op(ctx, rng):
     """Adds the walker to one of the workspaces it cannot see yet."""
-    rows = [r for r in ctx.rows_snapshot() if r.last_state() is None and r.meta.get("ws_invisible")]
+    rows = [r for r in ctx.rows_snapshot() if not r.meta.get("member")]
     if not rows:
         return None
     row = rng.choice(rows)
     return WriteSpec("POST", "/workspaces/%s/members" % row.id, ctx.admin_token, {"user_id": ctx.owner_id}, row=row,
-                     then_get=("/workspaces/%s" % row.id, ctx.owner_token))
+                     then_get=("/workspaces/%s" % row.id, ctx.owner_token), meta={"member": True},
+                     valid=lambda r: not r.meta.get("member"))
 
 
 class Scoped(Coll):
@@ -641,9 +643,12 @@ class Row:
 
 
 class WriteSpec:
-    def __init__(self, method, path, token, body=None, row=None, then_get=None, create=False):
+    def __init__(self, method, path, token, body=None, row=None, then_get=None, create=False, meta=None,
+                 valid=None):
         self.method, self.path, self.token, self.body = method, path, token, body
         self.row, self.then_get, self.create = row, then_get, create
+        self.meta = meta or {}  # set on the row once the write is done
+        self.valid = valid      # (row) -> still worth doing, checked under the row's lock
 
 
 class Ctx:
@@ -696,6 +701,9 @@ def execute(ctx, spec, port_i=None):
     row = spec.row
     if row is not None and not row.lock.acquire(blocking=False):
         return False
+    if row is not None and spec.valid is not None and not spec.valid(row):
+        row.lock.release()
+        return False
     try:
         c = ctx.client(spec.token, port_i)
         t0 = now()
@@ -714,14 +722,14 @@ def execute(ctx, spec, port_i=None):
             item = r.json
             row = Row(item[coll.pk])
             row.lock.acquire()
-            state = coll.visible(ctx, item)
-            if state is None:
-                row.meta["ws_invisible"] = True
+            row.meta.update(spec.meta)
+            state = coll.visible(ctx, item, row)
         elif spec.then_get:
+            row.meta.update(spec.meta)
             path, token = spec.then_get
             g_ = ctx.client(token, port_i).get(path)
             assert g_.status == 200, (path, g_)
-            state = coll.visible(ctx, g_.json)
+            state = coll.visible(ctx, g_.json, row)
         elif spec.method == "DELETE":
             if coll.include_deleted:
                 g_ = ctx.client(ctx.admin_token, port_i).get(spec.path, params={"include_deleted": "true"})
@@ -731,7 +739,7 @@ def execute(ctx, spec, port_i=None):
             else:
                 state = None
         else:
-            state = coll.visible(ctx, r.json)
+            state = coll.visible(ctx, r.json, row)
         t1 = now()
         row.history.append((t0, t1, state, "%s %s %s" % (spec.method, spec.path, json.dumps(spec.body))))
         if spec.create:
@@ -765,16 +773,22 @@ def random_write(ctx, rng, seeding=False):
     if callable(op):
         return op(ctx, rng)
     if op == "create":
-        token, body = coll.create(ctx, rng, seeding)
-        return WriteSpec("POST", coll.list_path(ctx), token, body, create=True)
+        return create_spec(ctx, rng, seeding)
     row = pick_live(ctx, rng)
     if row is None:
         return None
+    live = lambda r: r.last_state() is not None and not coll.is_deleted(r.last_state())  # noqa: E731
     if op == "patch":
         method, token, body = coll.patch(ctx, rng, row)
-        return WriteSpec(method, coll.item_path(ctx, row.id), token, body, row=row)
+        return WriteSpec(method, coll.item_path(ctx, row.id), token, body, row=row, valid=live)
     return WriteSpec("DELETE", coll.item_path(ctx, row.id), rng.choice([ctx.owner_token, ctx.admin_token])
-                     if coll.name != "sessions" else ctx.owner_token, row=row)
+                     if coll.name != "sessions" else ctx.owner_token, row=row, valid=live)
+
+
+def create_spec(ctx, rng, seeding):
+    token, body = ctx.coll.create(ctx, rng, seeding)
+    return WriteSpec("POST", ctx.coll.list_path(ctx), token, body, create=True,
+                     meta={"member": token == getattr(ctx, "owner_token", None)})
 
 
 class Writers:
@@ -1174,8 +1188,7 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
     # seed rows (some deleted, some patched to NULLs and ties)
     n_seed = draw("n_seed")
     for _ in range(n_seed):
-        token, body = coll.create(ctx, rng, True)
-        execute(ctx, WriteSpec("POST", coll.list_path(ctx), token, body, create=True))
+        execute(ctx, create_spec(ctx, rng, True))
     for _ in range(n_seed // 3):
         spec = random_write(ctx, rng, seeding=True)
         if spec is not None:
@@ -1190,14 +1203,16 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
         sort_spec = [(n, maybe(rng)) for n in rng.sample(names, k)]
         sort_text = sort_param(rng, sort_spec)
     filters = coll.filters(ctx, rng)
+    filters = rng.sample(filters, min(len(filters), rng.choice([0, 1, 1, 1, 2, 2, 3])))
     include_deleted = coll.include_deleted and maybe(rng, 0.35)
-    universe = max(4, n_seed + 8)
-    hi = max(2, min(100, universe // draw("pages_hint")))
-    sizes = [rng.randint(1, hi) for _ in range(rng.randint(1, 5))]
     totals = [maybe(rng, 0.3) for _ in range(3)]
     repeats = [maybe(rng, 0.3) for _ in range(3)]
     token = coll.walker(ctx, rng)
-    plan = WalkPlan(coll, filters, include_deleted, sort_spec, sort_text, sizes, totals, repeats, token)
+    plan = WalkPlan(coll, filters, include_deleted, sort_spec, sort_text, [1], totals, repeats, token)
+    # page sizes: about pages_hint pages over the rows that match now
+    expect = sum(1 for r in ctx.rows_snapshot() if plan.matches(r.last_state()))
+    hi = max(1, min(100, (expect + 2) // draw("pages_hint")))
+    plan.sizes = [rng.randint(1, hi) for _ in range(rng.randint(1, 5))]
 
     # writers for the whole walk
     n_writers = draw("writers")
@@ -1206,7 +1221,7 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
     writers = Writers(ctx, n_writers, rng.randrange(1 << 30), pace, port_of=lambda i: i % nports).start()
     try:
         time.sleep(rng.uniform(0, 0.02))
-        walk = do_walk(ctx, plan, page_port=lambda i: i % nports, pause_ms=rng.choice([0, 0, 3, 10]), rng=rng)
+        walk = do_walk(ctx, plan, page_port=lambda i: i % nports, pause_ms=rng.choice([0, 3, 10, 25]), rng=rng)
     finally:
         writers.stop_and_join()
 

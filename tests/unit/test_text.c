@@ -326,6 +326,25 @@ static void time_parse_range(void **state)
     assert_time("2000-02-29", 951782400000000);
 }
 
+/* An unescaped '+' in a query string arrives as a space: " HH:MM" right
+ * after a time is read as "+HH:MM"; nothing else with a space is. */
+static void time_parse_space_for_plus(void **state)
+{
+    assert_time("2025-03-01T09:30:00 01:00", 1740817800000000); /* = 08:30:00Z */
+    assert_time("2025-03-01T10:30:00 01:00", 1740821400000000);
+    assert_time("2025-03-01T09:30 01:00", 1740817800000000);
+    assert_time("2025-03-01T09:30:00.5 01:00", 1740817800500000);
+    assert_time("2025-03-01 11:30:00 02:00", 1740821400000000); /* space separator too */
+    assert_time("2025-03-01T00:30:00 01:00", 1740785400000000); /* to the day before */
+    static const char *const bad[] = {
+        "2025-03-01T09:30:00 ",       "2025-03-01T09:30:00  01:00", "2025-03-01T09:30:00 1:00",
+        "2025-03-01T09:30:00 0100",   "2025-03-01T09:30:00 01",     "2025-03-01T09:30:00 24:00",
+        "2025-03-01T09:30:00 01:00 ", "2025-03-01T09:30:00 -01:00",
+        "2025-03-01T09:30:00 +01:00", "2025-03-01T09:30:00 Z",      "2025-03-01T09:30:00 01:60",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_bad_time(bad[i]);
+}
+
 static void time_parse_invalid(void **state)
 {
     static const char *const bad[] = {
@@ -645,6 +664,7 @@ int test_text_run(void)
         cmocka_unit_test(time_parse_forms),
         cmocka_unit_test(time_parse_fractions),
         cmocka_unit_test(time_parse_range),
+        cmocka_unit_test(time_parse_space_for_plus),
         cmocka_unit_test(time_parse_invalid),
         cmocka_unit_test(time_format_roundtrip),
         cmocka_unit_test(uuid_forms),
