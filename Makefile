@@ -1,6 +1,6 @@
 # FireMode — build, run, test.  See README.md.
 #
-#   make          build build/firemode
+#   make          build build/firemode and its Swagger UI files (build/docs, from npm)
 #   make run      install what is missing, build, serve on SQLite
 #   make test     install what is missing, build, run every test (also under ASan+UBSan)
 #   make fuzz     run the fuzz targets (grammar, bodies) FUZZ_SECONDS each (libFuzzer, clang)
@@ -25,8 +25,22 @@ LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-unit fuzz bench deps deps-test clean
-all: build/firemode
+.PHONY: all run test test-unit fuzz bench deps deps-test clean docs
+all: build/firemode docs
+
+# Swagger UI for GET /docs: npm's swagger-ui-dist (pinned in package-lock.json)
+# and our page from web/docs, copied beside the binary (src/api/docs.c says
+# how the server finds them).
+DOCS_DIST := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png
+docs: build/docs/.stamp
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+build/docs/.stamp: node_modules/.package-lock.json web/docs/index.html web/docs/swagger-initializer.js
+	@mkdir -p build/docs
+	cp $(addprefix node_modules/swagger-ui-dist/,$(DOCS_DIST)) web/docs/index.html web/docs/swagger-initializer.js build/docs/
+	@touch $@
 
 deps:
 	@scripts/install-deps.sh
@@ -65,7 +79,7 @@ build/fuzz_body: tests/fuzz/fuzz_body.c $(LIB_SRC) $(HDRS)
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_body.c $(LIB_SRC) $(PKG_LIBS)
 
-run: deps build/firemode
+run: deps build/firemode docs
 	build/firemode serve
 
 test: deps-test
@@ -79,7 +93,7 @@ fuzz: deps-test build/fuzz_grammar build/fuzz_body
 	build/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz-corpus tests/fuzz/corpus
 	build/fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz-corpus-body tests/fuzz/corpus-body
 
-bench: deps-test build/firemode
+bench: deps-test build/firemode docs
 	@scripts/bench.sh
 
 clean:

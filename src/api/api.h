@@ -22,6 +22,9 @@ bool api_precheck(struct request *r);
  * when it could not be opened (open_err says why). */
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err);
 
+/* The OpenAPI document (JSON text, built by api_init; lives until exit). */
+const char *api_openapi_json(size_t *len);
+
 /* Records a finished request in the metrics. */
 void api_observe(const char *method, int status, int64_t dur_us);
 
