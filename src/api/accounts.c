@@ -105,10 +105,7 @@ void acct_new_token(struct ctx *x, const char *user_id)
         resp_error(r, 404, "User not found");
         return;
     }
-    if (r->body.len) {
-        resp_invalid(r, "body", NULL, "This endpoint takes no body", "extra_forbidden");
-        return;
-    }
+    if (body_no_fields(x) < 0) return;
     char sql[120], token[47], token_id[37];
     snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1", x->d->param_prefix);
     struct store_param p = sp_text(user_id, strlen(user_id));

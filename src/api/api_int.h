@@ -92,6 +92,9 @@ void body_free(struct body *b);
 /* The string value of a required FT_UUID/FT_TEXT member (mini bodies like
  * {"user_id": ...}); answers 422 and returns NULL when absent or invalid. */
 const char *body_uuid_member(struct ctx *x, const char *name, char out[37]);
+/* For endpoints that take no fields: no body, or an empty JSON object; a
+ * field is a 422 naming it.  0, or -1 answered. */
+int body_no_fields(struct ctx *x);
 
 /* ---- the generic engine (crud.c) ---- */
 

@@ -214,3 +214,24 @@ out:
     json_decref(j);
     return res;
 }
+
+int body_no_fields(struct ctx *x)
+{
+    struct request *r = x->r;
+    if (r->body.len == 0) return 0;
+    if (!few_enough_values(r->body.data, r->body.len))
+        return invalid(x, NULL, "too_long", "This endpoint takes no fields: send no body or {}");
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    int rc = 0;
+    if (!j || !json_is_object(j)) {
+        rc = invalid(x, NULL, "json_invalid", "Body should be a JSON object: this endpoint takes no fields ({})");
+    } else if (json_object_size(j)) {
+        const char *key = json_object_iter_key(json_object_iter(j));
+        char name[80];
+        snprintf(name, sizeof name, "%s", key);
+        rc = invalid(x, name, "extra_forbidden", "Extra inputs are not permitted: this endpoint takes no fields");
+    }
+    json_decref(j);
+    return rc;
+}
