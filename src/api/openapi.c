@@ -690,13 +690,13 @@ static void collection_path(json_t *paths, const struct route *rt)
                                           false));
         json_t *resp = json_object();
         json_object_set_new(resp, "200", json_response("Changes since the position.", schema_ref(changes), NULL));
-        add_errors(resp, E, NULL);
+        add_errors(resp, E | E_NOT_FOUND, NULL); /* 404 too: before change feeds land, the path is unknown */
         snprintf(id, sizeof id, "%s_changes", c->name);
         snprintf(sum, sizeof sum, "%ss created, changed or deleted since a position", c->item_name);
         struct op o = {id, sum, tag, false, with_params(pp, more), NULL, resp};
         get_and_head(cp, &o);
         snprintf(id, sizeof id, "%s_changes", c->name);
-        options_op(cp, id, tag, scoped);
+        options_op(cp, id, tag, true);
         json_object_set_new(paths, cpath, cp);
     }
     json_decref(pp);

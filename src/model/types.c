@@ -223,6 +223,7 @@ static void time_describe(json_t *s, const struct field *f, enum schema_use use)
 {
     set(s, "type", json_string("string"));
     set(s, "format", json_string("date-time"));
+    set(s, "examples", json_pack("[s]", use == SCHEMA_OUTPUT ? "2025-03-01T09:30:00.000000Z" : "2025-03-01T09:30:00Z"));
     if (use == SCHEMA_OUTPUT)
         set(s, "pattern", json_string("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"));
 }
