@@ -1,6 +1,6 @@
 # FireMode — build, run, test.  See README.md.
 #
-#   make          build build/firemode
+#   make          build build/firemode and its Swagger UI files (build/docs, from npm)
 #   make run      install what is missing, build, serve on SQLite
 #   make test     install what is missing, build, run every test (also under ASan+UBSan)
 #   make fuzz     run the fuzz targets (grammar, bodies) FUZZ_SECONDS each (libFuzzer, clang)
@@ -26,8 +26,22 @@ FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/grammar/token.c src/model
 TOKEN_FUZZ_SRC := src/grammar/token.c src/api/precond.c src/util/vclock.c src/util/text.c src/util/buf.c src/util/crypto.c
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test test-unit fuzz bench deps deps-test clean
-all: build/firemode
+.PHONY: all run test test-unit fuzz bench deps deps-test clean docs
+all: build/firemode docs
+
+# Swagger UI for GET /docs: npm's swagger-ui-dist (pinned in package-lock.json)
+# and our page from web/docs, copied beside the binary (src/api/docs.c says
+# how the server finds them).
+DOCS_DIST := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png
+docs: build/docs/.stamp
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+build/docs/.stamp: node_modules/.package-lock.json web/docs/index.html web/docs/swagger-initializer.js
+	@mkdir -p build/docs
+	cp $(addprefix node_modules/swagger-ui-dist/,$(DOCS_DIST)) web/docs/index.html web/docs/swagger-initializer.js build/docs/
+	@touch $@
 
 # The build id (`git describe`) goes into one object, src/util/version.c;
 # build/build-info changes only when the id does, so only then is it rebuilt.
@@ -80,7 +94,7 @@ build/fuzz_body: tests/fuzz/fuzz_body.c $(LIB_SRC) $(HDRS)
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_body.c $(LIB_SRC) $(PKG_LIBS)
 
-run: deps build/firemode
+run: deps build/firemode docs
 	build/firemode serve
 
 test: deps-test
@@ -95,7 +109,7 @@ fuzz: deps-test build/fuzz_grammar build/fuzz_body build/fuzz_token
 	build/fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz-corpus-body tests/fuzz/corpus-body
 	build/fuzz_token -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz-corpus-token tests/fuzz/corpus-token
 
-bench: deps-test build/firemode
+bench: deps-test build/firemode docs
 	@scripts/bench.sh
 
 clean:

@@ -6,12 +6,16 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl)
 if [ "${1:-}" = test ]; then
-  pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest postgresql-15 postgresql-client-15 wrk)
+  pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-jsonschema postgresql-15
+         postgresql-client-15 wrk chromium chromium-driver python3-selenium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (Swagger UI's files, the OpenAPI validator): Debian's, unless
+# some other Node.js with npm is installed already.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}" >&2
 SUDO=""

@@ -4,6 +4,9 @@
 #      and a replay of the fuzz corpus through the fuzz target;
 #   2. the black-box API suite against SQLite, with the normal server and with
 #      the server built under AddressSanitizer + UndefinedBehaviorSanitizer;
+#      every answer checked against the server's /openapi.json, which is itself
+#      validated (OpenAPI 3.1 schema, npm @seriousme/openapi-schema-validator);
+#      then Swagger UI at /docs driven in chromium (tests/browser);
 #   3. the same suite against a private PostgreSQL 15 (started and stopped
 #      here), plus the PostgreSQL-only tests (differential, faults, two servers).
 # Any failure, or any sanitizer report, fails the run.
@@ -15,7 +18,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 start=$(date +%s)
 
 echo "== build"
-make -s -j2 build/firemode build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token || { echo "build failed"; exit 1; }
+make -s -j2 build/firemode docs build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token || { echo "build failed"; exit 1; }
 
 passed=0
 failed=0
@@ -34,6 +37,8 @@ step "fuzz corpus replay (libFuzzer regression inputs)" bash -c \
   "build/fuzz_grammar -runs=0 tests/fuzz/corpus && build/fuzz_body -runs=0 tests/fuzz/corpus-body && build/fuzz_token -runs=0 tests/fuzz/corpus-token"
 step "API tests: SQLite" pytest_api build/firemode sqlite
 step "API tests: SQLite, ASan+UBSan" pytest_api build/asan/firemode sqlite
+step "browser test: Swagger UI at /docs (chromium)" env FIREMODE_BIN=build/firemode FIREMODE_TEST_BACKEND=sqlite \
+  $PY -m pytest -q -s -p no:cacheprovider tests/browser
 
 pg_suite() {
   local rc=0

@@ -27,6 +27,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  serve                 serve the HTTP API\n"
           "  seed                  fill the database with synthetic data (firemode seed --help)\n"
+          "  openapi               print the OpenAPI 3.1 document (what GET /openapi.json serves)\n"
           "  user add EMAIL [--admin]\n"
           "                        create an active user and print a new API token\n"
           "  token list EMAIL      list a user's API tokens (id, created, last used; never the token)\n"
@@ -375,6 +376,12 @@ int main(int argc, char **argv)
         if (!node_id_ok(node)) return 2;
         api_init(node);
         return cli_seed(argc - 1, argv + 1, db, node);
+    }
+    if (strcmp(cmd, "openapi") == 0 && argc == 2) {
+        api_init("cli");
+        size_t len;
+        const char *doc = api_openapi_json(&len);
+        return fwrite(doc, 1, len, stdout) == len && fputc('\n', stdout) != EOF ? 0 : 1;
     }
     fprintf(stderr, "firemode: unknown command '%s'\n\n", cmd);
     usage(stderr);

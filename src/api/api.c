@@ -30,6 +30,7 @@ void api_init(const char *node_id)
 {
     api_node_id = node_id;
     collections_init();
+    openapi_init();
 }
 
 void api_set_require_if_match(bool on)
@@ -42,20 +43,14 @@ int api_prepare(struct store *st, struct store_err *err)
     return store_token_key(st, api_token_key, err);
 }
 
-enum rkind { RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_TOKEN, RK_MEMBERS };
-
 #define COLL_METHODS (M_GET | M_HEAD | M_POST | M_OPTIONS)
 #define GET_METHODS (M_GET | M_HEAD | M_OPTIONS)
 
-struct route {
-    const char *seg[5];
-    enum rkind kind;
-    const struct collection *coll;
-    unsigned methods; /* 0: the collection's item_methods */
-    bool public;      /* no token needed */
-};
-
+/* struct route: api_int.h (openapi.c walks this table too). */
 static const struct route routes[] = {
+    {{"openapi.json"}, RK_OPENAPI, NULL, GET_METHODS, true},
+    {{"docs"}, RK_DOCS, NULL, GET_METHODS, true},
+    {{"docs", "{file}"}, RK_DOCS, NULL, GET_METHODS, true},
     {{"healthz"}, RK_HEALTHZ, NULL, GET_METHODS, true},
     {{"readyz"}, RK_READYZ, NULL, GET_METHODS, true},
     {{"metrics"}, RK_METRICS, NULL, GET_METHODS, false},
@@ -83,7 +78,13 @@ static const struct route routes[] = {
     {{"v1", "tests", "sessions", "{id}"}, RK_ITEM, &coll_test_sessions, 0, false},
 };
 
-static unsigned route_methods(const struct route *rt)
+const struct route *api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
+unsigned api_route_methods(const struct route *rt)
 {
     return rt->methods ? rt->methods : rt->coll->item_methods;
 }
@@ -107,6 +108,8 @@ static const struct route *match(struct request *r)
                 ok = uuid_parse(got, len, r->path_id);
             else if (strcmp(want, "{sub}") == 0)
                 ok = uuid_parse(got, len, r->path_sub);
+            else if (strcmp(want, "{file}") == 0)
+                ok = len > 0; /* the handler looks the name up */
             else
                 ok = text_eq(got, len, want);
         }
@@ -143,7 +146,7 @@ bool api_precheck(struct request *r)
         return true;
     }
     r->route = rt;
-    unsigned allowed = route_methods(rt);
+    unsigned allowed = api_route_methods(rt);
     if (!(allowed & r->method)) {
         allow_header(r, allowed);
         resp_error(r, 405, "Method Not Allowed");
@@ -348,6 +351,14 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
 {
     const struct route *rt = r->route;
     struct ctx x = {.r = r, .st = st, .d = st ? store_dialect(st) : NULL};
+    if (rt->kind == RK_OPENAPI) {
+        if (no_query(&x)) openapi_serve(r);
+        return;
+    }
+    if (rt->kind == RK_DOCS) {
+        if (no_query(&x)) docs_serve(r, r->url.nseg > 1 ? r->url.seg[1] : NULL, r->url.nseg > 1 ? r->url.seg_len[1] : 0);
+        return;
+    }
     if (rt->kind == RK_HEALTHZ) {
         struct buf b;
         buf_init(&b);

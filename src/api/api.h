@@ -27,6 +27,9 @@ bool api_precheck(struct request *r);
  * when it could not be opened (open_err says why). */
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err);
 
+/* The OpenAPI document (JSON text, built by api_init; lives until exit). */
+const char *api_openapi_json(size_t *len);
+
 /* Records a finished request in the metrics (by r's route; status 0: no
  * answer was sent). */
 void api_observe(const struct request *r, int status, int64_t dur_us);

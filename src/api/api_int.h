@@ -36,6 +36,40 @@ extern bool api_require_if_match;
 /* The database's token key (store_token_key), read once at start. */
 extern unsigned char api_token_key[32];
 
+/* ---- routes (api.c) ---- */
+
+enum rkind {
+    RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_TOKEN, RK_MEMBERS,
+    RK_OPENAPI, RK_DOCS
+};
+
+/* One row of the route table: path segments ("{ws}" a workspace id and
+ * "{id}" an item id, both UUIDs, else 404; "{file}" any name), a kind, and
+ * the collection the generic engine serves there. */
+struct route {
+    const char *seg[5];
+    enum rkind kind;
+    const struct collection *coll;
+    unsigned methods; /* 0: the collection's item_methods */
+    bool public;      /* no token needed */
+};
+
+/* The route table (n rows), and the methods a route serves. */
+const struct route *api_routes(size_t *n);
+unsigned api_route_methods(const struct route *rt);
+
+/* ---- the OpenAPI document (openapi.c) and Swagger UI (docs.c) ---- */
+
+/* Builds the document from the route and collection tables; once, at
+ * start (api_init), before any request. */
+void openapi_init(void);
+/* The document as JSON text (NUL-terminated, lives until exit). */
+const char *openapi_json(size_t *len);
+/* Answers GET/HEAD /openapi.json. */
+void openapi_serve(struct request *r);
+/* Answers GET/HEAD /docs (name NULL) and /docs/<name>. */
+void docs_serve(struct request *r, const char *name, size_t len);
+
 /* The one map from a storage error to an HTTP answer. */
 void api_store_error(struct request *r, const struct store_err *e);
 
@@ -65,6 +99,9 @@ void body_free(struct body *b);
 /* The string value of a required FT_UUID/FT_TEXT member (mini bodies like
  * {"user_id": ...}); answers 422 and returns NULL when absent or invalid. */
 const char *body_uuid_member(struct ctx *x, const char *name, char out[37]);
+/* For endpoints that take no fields: no body, or an empty JSON object; a
+ * field is a 422 naming it.  0, or -1 answered. */
+int body_no_fields(struct ctx *x);
 
 /* ---- the generic engine (crud.c) ---- */
 

@@ -10,7 +10,7 @@
  */
 #include "api_int.h"
 
-#include "../grammar/query.h"
+#include "../model/types.h"
 #include "../util/text.h"
 
 #include <jansson.h>
@@ -19,19 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TAGS 32
-
-static int cmp_str(const void *a, const void *b)
+static void set_value(struct body_value *v, struct store_param p, char *owned)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    free(v->owned);
+    v->owned = owned;
+    v->p = p;
+    v->present = true;
 }
 
 static void set_text(struct body_value *v, char *owned, size_t len)
 {
-    free(v->owned);
-    v->owned = owned;
-    v->p = sp_text(owned, len);
-    v->present = true;
+    set_value(v, sp_text(owned, len), owned);
 }
 
 static int invalid(struct ctx *x, const char *name, const char *type, const char *fmt, ...)
@@ -48,136 +46,27 @@ static int invalid(struct ctx *x, const char *name, const char *type, const char
     return -1;
 }
 
-/* Validates one JSON value for field f into v.  -1 answered. */
+/* Validates one JSON value for field f into v: null by the field's flags,
+ * anything else by its type's row of the type table.  -1 answered. */
 static int take(struct ctx *x, const struct field *f, json_t *j, struct body_value *v)
 {
     const char *name = f->name;
     if (json_is_null(j)) {
         if (!(f->flags & F_NULLABLE)) return invalid(x, name, "missing", "Field '%s' may not be null", name);
-        v->present = true;
-        v->p = sp_null();
+        set_value(v, sp_null(), NULL);
         return 0;
     }
-    switch (f->type) {
-    case FT_UUID:
-    case FT_TEXT:
-    case FT_EMAIL:
-    case FT_SLUG:
-    case FT_ENUM:
-    case FT_TIME: {
-        if (!json_is_string(j)) return invalid(x, name, "string_type", "Input should be a valid string");
-        const char *s = json_string_value(j);
-        size_t n = json_string_length(j);
-        if (f->type == FT_UUID) {
-            char canon[37];
-            if (!uuid_parse(s, n, canon)) return invalid(x, name, "uuid_parsing", "Input should be a valid UUID");
-            set_text(v, xstrndup(canon, 36), 36);
-        } else if (f->type == FT_TEXT) {
-            long cps = utf8_count(s, n);
-            if (cps < 0) return invalid(x, name, "string_type", "Input should be a valid UTF-8 string without NUL");
-            if (cps < f->min_len)
-                return invalid(x, name, "string_too_short", "String should have at least %d character%s", f->min_len,
-                               f->min_len == 1 ? "" : "s");
-            if (cps > f->max_len)
-                return invalid(x, name, "string_too_long", "String should have at most %d characters", f->max_len);
-            set_text(v, xstrndup(s, n), n);
-        } else if (f->type == FT_EMAIL) {
-            text_trim(&s, &n);
-            const char *at = memchr(s, '@', n);
-            long cps = utf8_count(s, n);
-            if (cps < 0 || cps > 254 || !at || at == s || at == s + n - 1 || memchr(at + 1, '@', n - (size_t)(at - s) - 1))
-                return invalid(x, name, "value_error",
-                               "value is not a valid email address: it needs one '@' with text on both sides and at "
-                               "most 254 characters");
-            if (text_ieq(s, n, ACCOUNTS_BOOTSTRAP_EMAIL))
-                return invalid(x, name, "value_error", "This email is reserved for the bootstrap admin");
-            set_text(v, xstrndup(s, n), n);
-        } else if (f->type == FT_SLUG) {
-            if (!lq_valid_slug(s, n))
-                return invalid(x, name, "string_pattern_mismatch",
-                               "String should match pattern '^[a-z0-9][a-z0-9-]{0,63}$'");
-            set_text(v, xstrndup(s, n), n);
-        } else if (f->type == FT_ENUM) {
-            bool ok = false;
-            for (size_t i = 0; f->enum_values[i] && !ok; i++) ok = text_eq(s, n, f->enum_values[i]);
-            if (!ok) {
-                struct buf list;
-                buf_init(&list);
-                for (size_t i = 0; f->enum_values[i]; i++)
-                    buf_printf(&list, "%s'%s'", i ? ", " : "", f->enum_values[i]);
-                invalid(x, name, "enum", "Input should be one of %s", list.data);
-                buf_free(&list);
-                return -1;
-            }
-            set_text(v, xstrndup(s, n), n);
-        } else {
-            int64_t us;
-            if (!time_parse(s, n, &us))
-                return invalid(x, name, "datetime_parsing",
-                               "Input should be a valid datetime or date (RFC 3339, e.g. 2025-03-01T09:30:00Z)");
-            v->present = true;
-            v->p = sp_int(us);
-        }
-        return 0;
+    struct type_error terr = {0};
+    struct store_param p;
+    char *owned = NULL;
+    if (type_of(f)->parse_json(f, j, &p, &owned, &terr) < 0) return invalid(x, name, terr.type, "%s", terr.msg);
+    /* a rule of this API, not of the type: the bootstrap admin's address */
+    if (f->type == FT_EMAIL && text_ieq(p.s, p.len, ACCOUNTS_BOOTSTRAP_EMAIL)) {
+        free(owned);
+        return invalid(x, name, "value_error", "This email is reserved for the bootstrap admin");
     }
-    case FT_INT:
-        if (!json_is_integer(j)) return invalid(x, name, "int_type", "Input should be a valid integer");
-        if (json_integer_value(j) < f->min_int)
-            return invalid(x, name, "greater_than_equal", "Input should be greater than or equal to %lld", f->min_int);
-        v->present = true;
-        v->p = sp_int(json_integer_value(j));
-        return 0;
-    case FT_BOOL:
-        if (!json_is_boolean(j)) return invalid(x, name, "bool_type", "Input should be a valid boolean");
-        v->present = true;
-        v->p = sp_bool(json_is_true(j));
-        return 0;
-    case FT_TAGS: {
-        if (!json_is_array(j)) return invalid(x, name, "list_type", "Input should be a valid list");
-        size_t n = json_array_size(j);
-        if (n > 4096) return invalid(x, name, "too_long", "List should have at most %d items", MAX_TAGS);
-        const char **tags = xcalloc(n ? n : 1, sizeof *tags);
-        for (size_t i = 0; i < n; i++) {
-            json_t *t = json_array_get(j, i);
-            if (!json_is_string(t)) {
-                free(tags);
-                return invalid(x, name, "string_type", "Tags should be strings");
-            }
-            long cps = utf8_count(json_string_value(t), json_string_length(t));
-            if (cps < f->min_len || cps > f->max_len) {
-                free(tags);
-                return invalid(x, name, "string_too_long", "Each tag should have %d to %d characters", f->min_len,
-                               f->max_len);
-            }
-            tags[i] = json_string_value(t);
-        }
-        qsort(tags, n, sizeof *tags, cmp_str);
-        size_t u = 0;
-        for (size_t i = 0; i < n; i++)
-            if (u == 0 || strcmp(tags[u - 1], tags[i]) != 0) tags[u++] = tags[i];
-        if (u > MAX_TAGS) {
-            free(tags);
-            return invalid(x, name, "too_long", "List should have at most %d items after removing duplicates",
-                           MAX_TAGS);
-        }
-        struct buf b;
-        buf_init(&b);
-        buf_putc(&b, '[');
-        for (size_t i = 0; i < u; i++) {
-            if (i) buf_putc(&b, ',');
-            buf_json_str(&b, tags[i], strlen(tags[i]));
-        }
-        buf_putc(&b, ']');
-        free(tags);
-        size_t len;
-        char *s = buf_steal(&b, &len);
-        set_text(v, s, len);
-        return 0;
-    }
-    case FT_CLOCK:
-        break;
-    }
-    return invalid(x, name, "extra_forbidden", "Field '%s' cannot be set", name);
+    set_value(v, p, owned);
+    return 0;
 }
 
 static bool writable(const struct field *f, enum body_mode mode)
@@ -324,4 +213,25 @@ const char *body_uuid_member(struct ctx *x, const char *name, char out[37])
 out:
     json_decref(j);
     return res;
+}
+
+int body_no_fields(struct ctx *x)
+{
+    struct request *r = x->r;
+    if (r->body.len == 0) return 0;
+    if (!few_enough_values(r->body.data, r->body.len))
+        return invalid(x, NULL, "too_long", "This endpoint takes no fields: send no body or {}");
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    int rc = 0;
+    if (!j || !json_is_object(j)) {
+        rc = invalid(x, NULL, "json_invalid", "Body should be a JSON object: this endpoint takes no fields ({})");
+    } else if (json_object_size(j)) {
+        const char *key = json_object_iter_key(json_object_iter(j));
+        char name[80];
+        snprintf(name, sizeof name, "%s", key);
+        rc = invalid(x, name, "extra_forbidden", "Extra inputs are not permitted: this endpoint takes no fields");
+    }
+    json_decref(j);
+    return rc;
 }

@@ -1,11 +1,12 @@
 /*
- * render — rows to JSON, in one pass, by the field table.  Timestamps are
- * stored as integer microseconds and written here as RFC 3339; tags and
- * clocks are stored as canonical JSON and copied as they are.
+ * render — rows to JSON, in one pass, by the field table; each value by its
+ * type's row of the type table (model/types.h: timestamps are stored as
+ * integer microseconds and written as RFC 3339; tags and clocks are stored
+ * as canonical JSON and copied as they are).
  */
 #include "api_int.h"
 
-#include "../util/text.h"
+#include "../model/types.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +30,7 @@ void render_item(struct buf *b, const struct collection *c, const struct store_r
             buf_puts(b, "null");
             continue;
         }
-        switch (f->type) {
-        case FT_INT: buf_append(b, v, n); break;
-        case FT_BOOL: buf_puts(b, (v[0] == '1' || v[0] == 't') ? "true" : "false"); break;
-        case FT_TIME: {
-            buf_putc(b, '"');
-            time_format(b, strtoll(v, NULL, 10));
-            buf_putc(b, '"');
-            break;
-        }
-        case FT_TAGS:
-        case FT_CLOCK: buf_append(b, v, n); break;
-        default: buf_json_str(b, v, n);
-        }
+        type_of(f)->render(b, f, v, n);
     }
     buf_putc(b, '}');
 }

@@ -21,7 +21,7 @@ struct buf;
 
 #define LQ_DEFAULT_PAGE_SIZE 25
 #define LQ_MAX_PAGE_SIZE 100
-#define LQ_MAX_PAGE 90071992547409LL /* (2^53-1)/100: page and offset stay exact in JSON and int64 */
+#define LQ_MAX_PAGE 9007199254740991LL /* 2^53-1, JSON-safe; the offset (page-1)*100 < 2^60 fits int64 */
 #define LQ_MAX_SORT 3
 #define LQ_MIN_SEARCH 2
 #define LQ_MAX_SEARCH 128

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* What each type does (parse, render, describe as a JSON Schema) is one row
+ * of the type table in types.h; this enum only names the rows. */
 enum ftype {
     FT_UUID,  /* canonical UUID text */
     FT_TEXT,  /* UTF-8 text with min_len..max_len code points */
@@ -24,7 +26,8 @@ enum ftype {
     FT_BOOL,
     FT_TIME,  /* int64 microseconds; RFC 3339 in JSON */
     FT_ENUM,  /* one of enum_values */
-    FT_TAGS,  /* JSON array of tags, stored as canonical JSON text */
+    FT_TAGS,  /* JSON array of tags (each min_len..max_len code points, at most max_items
+               * after de-duplication), stored as canonical JSON text */
     FT_CLOCK, /* vector clock, stored as canonical JSON text */
 };
 
@@ -64,12 +67,14 @@ struct field {
     enum ftype type;
     unsigned flags;
     enum fauto autofill;
-    int min_len, max_len;              /* FT_TEXT (code points); FT_TAGS (count) */
+    int min_len, max_len;              /* code points: FT_TEXT of the value, FT_TAGS of each tag */
+    int max_items;                     /* FT_TAGS: the most tags, counted after de-duplication */
     long long min_int;                 /* FT_INT */
     const char *const *enum_values;    /* FT_ENUM, NULL-terminated */
     const char *default_value;         /* JSON text used on create when omitted (e.g. "\"uploaded\"", "true", "[]") */
     const char *references;            /* FT_UUID: name of a collection whose row must exist in the same workspace */
     const char *of;                    /* A_LOWER_OF: source field */
+    const char *description;           /* for people (OpenAPI); "" if none */
 };
 
 struct sort_key {
@@ -77,6 +82,7 @@ struct sort_key {
     const char *column;
     bool nullable;      /* NULLS LAST both ways */
     const struct field *field; /* the field of column (set at start) */
+    const char *description; /* for people (OpenAPI); "" if none */
 };
 
 enum fop {
@@ -98,6 +104,7 @@ struct filter {
     const char *column;          /* the column filtered (first of columns for OP_SEARCH) */
     const char *columns[3];      /* OP_SEARCH: the columns searched, NULL-terminated */
     const struct field *field;   /* value type comes from this field (set at start) */
+    const char *description;     /* for people (OpenAPI); "" if none: the field's is used */
 };
 
 enum scope {

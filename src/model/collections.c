@@ -19,25 +19,25 @@ static const char *const document_source[] = {"upload", "email", "api", "import"
 static const char *const job_status[] = {"queued", "running", "succeeded", "failed", "cancelled", NULL};
 static const char *const session_status[] = {"scheduled", "in_progress", "completed", "failed", "cancelled", NULL};
 
-#define PK(n) {.name = n, .type = FT_UUID, .flags = F_PK, .autofill = A_NEW_ID}
-#define CREATED_AT {.name = "created_at", .type = FT_TIME, .flags = F_CREATE | F_ADMIN, .autofill = A_NOW}
-#define UPDATED_AT {.name = "updated_at", .type = FT_TIME, .autofill = A_NOW_ALWAYS}
-#define CLOCK {.name = "vector_clock", .column = "vclock", .type = FT_CLOCK, .autofill = A_CLOCK}
+#define PK(n) {.name = n, .type = FT_UUID, .flags = F_PK, .autofill = A_NEW_ID, .description = "The id (a UUIDv7 the server makes)."}
+#define CREATED_AT {.name = "created_at", .type = FT_TIME, .flags = F_CREATE | F_ADMIN, .autofill = A_NOW, .description = "When it was created; set by the server, or given on create by an admin (importing history)."}
+#define UPDATED_AT {.name = "updated_at", .type = FT_TIME, .autofill = A_NOW_ALWAYS, .description = "When it was last written."}
+#define CLOCK {.name = "vector_clock", .column = "vclock", .type = FT_CLOCK, .autofill = A_CLOCK, .description = "Node id -> count of writes through that server (CONTRACT.md section 6)."}
 #define SEQ {.name = "seq", .type = FT_INT, .flags = F_HIDDEN, .autofill = A_SEQ}
-#define WORKSPACE {.name = "workspace_id", .type = FT_UUID, .autofill = A_WORKSPACE}
-#define CALLER(n) {.name = n, .type = FT_UUID, .autofill = A_CALLER}
-#define DELETED_AT {.name = "deleted_at", .type = FT_TIME, .flags = F_NULLABLE | F_NO_ISNULL}
-#define TEXT(n, fl, lo, hi) {.name = n, .type = FT_TEXT, .flags = fl, .min_len = lo, .max_len = hi}
-#define TIME(n, fl) {.name = n, .type = FT_TIME, .flags = fl}
-#define BOOL(n, fl, def) {.name = n, .type = FT_BOOL, .flags = fl, .default_value = def}
-#define ENUM(n, vals, def) \
-    {.name = n, .type = FT_ENUM, .flags = F_CREATE | F_PATCH, .enum_values = vals, .default_value = def}
+#define WORKSPACE {.name = "workspace_id", .type = FT_UUID, .autofill = A_WORKSPACE, .description = "The workspace it belongs to (from the path)."}
+#define CALLER(n, ...) {.name = n, .type = FT_UUID, .autofill = A_CALLER, .description = "The user who created it." __VA_ARGS__}
+#define DELETED_AT {.name = "deleted_at", .type = FT_TIME, .flags = F_NULLABLE | F_NO_ISNULL, .description = "When it was (soft) deleted; null while live."}
+#define TEXT(n, fl, lo, hi, ...) {.name = n, .type = FT_TEXT, .flags = fl, .min_len = lo, .max_len = hi, .description = "" __VA_ARGS__}
+#define TIME(n, fl, ...) {.name = n, .type = FT_TIME, .flags = fl, .description = "" __VA_ARGS__}
+#define BOOL(n, fl, def, ...) {.name = n, .type = FT_BOOL, .flags = fl, .default_value = def, .description = "" __VA_ARGS__}
+#define ENUM(n, vals, def, ...) \
+    {.name = n, .type = FT_ENUM, .flags = F_CREATE | F_PATCH, .enum_values = vals, .default_value = def, .description = "" __VA_ARGS__}
 #define CW (F_CREATE | F_PATCH)
 #define CRW (F_CREATE | F_REQUIRED | F_PATCH)
 
-#define SORT(n, col) {n, col, false, NULL}
-#define SORT_NULLABLE(n, col) {n, col, true, NULL}
-#define F(p, o, col) {.param = p, .op = o, .column = col}
+#define SORT(n, col, ...) {.name = n, .column = col, .nullable = false, .description = "" __VA_ARGS__}
+#define SORT_NULLABLE(n, col, ...) {.name = n, .column = col, .nullable = true, .description = "" __VA_ARGS__}
+#define F(p, o, col, ...) {.param = p, .op = o, .column = col, .description = "" __VA_ARGS__}
 #define SEARCH(...) {.param = "q", .op = OP_SEARCH, .columns = {__VA_ARGS__, NULL}}
 
 /* ---- list profiles -------------------------------------------------- */
@@ -57,15 +57,15 @@ const struct list_profile profile_firemode_v1 = {
 
 static struct field user_fields[] = {
     PK("user_id"),
-    {.name = "email", .type = FT_EMAIL, .flags = CRW},
+    {.name = "email", .type = FT_EMAIL, .flags = CRW, .description = "Email address, returned as given (trimmed); unique case-insensitively (409)."},
     {.name = "email_canonical", .type = FT_TEXT, .flags = F_HIDDEN, .autofill = A_LOWER_OF, .of = "email"},
-    TEXT("display_name", CW | F_NULLABLE, 1, 200),
-    BOOL("is_active", CW | F_ADMIN, "true"),
-    BOOL("is_service_account", CW | F_ADMIN, "false"),
-    BOOL("is_admin", CW | F_ADMIN, "false"),
+    TEXT("display_name", CW | F_NULLABLE, 1, 200, "The name shown for the user."),
+    BOOL("is_active", CW | F_ADMIN, "true", "An inactive user's token is refused (403); admin-only."),
+    BOOL("is_service_account", CW | F_ADMIN, "false", "A machine account; admin-only."),
+    BOOL("is_admin", CW | F_ADMIN, "false", "May see and change everything; admin-only."),
     CREATED_AT,
     UPDATED_AT,
-    TIME("last_login_at", CW | F_NULLABLE),
+    TIME("last_login_at", CW | F_NULLABLE, "When the user last logged in."),
     CLOCK,
     SEQ,
 };
@@ -74,19 +74,19 @@ static struct sort_key user_sorts[] = {
     SORT("id", "user_id"),
     SORT("created_at", "created_at"),
     SORT("updated_at", "updated_at"),
-    SORT("email", "email_canonical"),
+    SORT("email", "email_canonical", "the email, lower-cased"),
     SORT_NULLABLE("display_name", "display_name"),
     SORT_NULLABLE("last_login_at", "last_login_at"),
 };
 
 static const struct filter user_filters[] = {
     SEARCH("email", "display_name"),
-    F("is_active", OP_EQ, "is_active"),
-    F("is_service_account", OP_EQ, "is_service_account"),
+    F("is_active", OP_EQ, "is_active", "Only active (true) or inactive (false) users."),
+    F("is_service_account", OP_EQ, "is_service_account", "Only service accounts (true) or people (false)."),
     F("created_at_from", OP_FROM, "created_at"),
     F("created_at_to", OP_TO, "created_at"),
-    F("last_login_from", OP_FROM, "last_login_at"),
-    F("last_login_to", OP_TO, "last_login_at"),
+    F("last_login_from", OP_FROM, "last_login_at", "Users who last logged in at or after this time."),
+    F("last_login_to", OP_TO, "last_login_at", "Users who last logged in before this time."),
 };
 
 struct collection coll_users = {
@@ -109,7 +109,7 @@ struct collection coll_users = {
 
 static struct field workspace_fields[] = {
     PK("workspace_id"),
-    TEXT("name", CRW, 1, 200),
+    TEXT("name", CRW, 1, 200, "The workspace's name."),
     CALLER("created_by_user_id"),
     CREATED_AT,
     CLOCK,
@@ -146,15 +146,15 @@ struct collection coll_workspaces = {
 static struct field document_fields[] = {
     PK("document_id"),
     WORKSPACE,
-    TEXT("original_filename", CRW, 1, 255),
-    {.name = "byte_size", .type = FT_INT, .flags = CRW, .min_int = 0},
-    ENUM("status", document_status, "\"uploaded\""),
-    ENUM("source", document_source, "\"upload\""),
-    CALLER("uploaded_by_user_id"),
-    {.name = "tags", .type = FT_TAGS, .flags = CW, .autofill = A_TAG_TABLE, .min_len = 1, .max_len = 64,
-     .default_value = "[]"},
+    TEXT("original_filename", CRW, 1, 255, "The name of the uploaded file."),
+    {.name = "byte_size", .type = FT_INT, .flags = CRW, .min_int = 0, .description = "The file's size in bytes."},
+    ENUM("status", document_status, "\"uploaded\"", "Where the document is in processing."),
+    ENUM("source", document_source, "\"upload\"", "How the document arrived."),
+    CALLER("uploaded_by_user_id", " (the uploader)"),
+    {.name = "tags", .type = FT_TAGS, .flags = CW, .autofill = A_TAG_TABLE, .min_len = 1, .max_len = 64, .max_items = 32,
+     .default_value = "[]", .description = "Tags: case-sensitive, de-duplicated, returned in byte order."},
     CREATED_AT,
-    TIME("last_run_at", CW | F_NULLABLE),
+    TIME("last_run_at", CW | F_NULLABLE, "When the document was last processed."),
     DELETED_AT,
     CLOCK,
     SEQ,
@@ -175,11 +175,11 @@ static const struct filter document_filters[] = {
     F("uploaded_by_user_id", OP_EQ, "uploaded_by_user_id"),
     F("created_at_from", OP_FROM, "created_at"),
     F("created_at_to", OP_TO, "created_at"),
-    F("last_run_from", OP_FROM, "last_run_at"),
-    F("last_run_to", OP_TO, "last_run_at"),
+    F("last_run_from", OP_FROM, "last_run_at", "Documents last processed at or after this time."),
+    F("last_run_to", OP_TO, "last_run_at", "Documents last processed before this time."),
     SEARCH("original_filename"),
     F("include_deleted", OP_INCLUDE_DELETED, "deleted_at"),
-    F("tag_in", OP_TAG_IN, "tags"),
+    F("tag_in", OP_TAG_IN, "tags", "Documents with any of these tags (each 1..64 characters; no duplicate rows)."),
 };
 
 struct collection coll_documents = {
@@ -205,16 +205,16 @@ struct collection coll_documents = {
 static struct field job_fields[] = {
     PK("job_id"),
     WORKSPACE,
-    {.name = "config_id", .type = FT_UUID, .flags = CRW, .references = "configs"},
-    TEXT("config_version_id", CW | F_NULLABLE, 1, 128),
-    ENUM("status", job_status, "\"queued\""),
-    CALLER("submitted_by_user_id"),
-    TEXT("trace_id", CW | F_NULLABLE, 1, 128),
-    {.name = "retry_of_job_id", .type = FT_UUID, .flags = CW | F_NULLABLE, .references = "jobs"},
+    {.name = "config_id", .type = FT_UUID, .flags = CRW, .references = "configs", .description = "The config it runs: a live config of the same workspace (else 422)."},
+    TEXT("config_version_id", CW | F_NULLABLE, 1, 128, "The version of the config it runs."),
+    ENUM("status", job_status, "\"queued\"", "Where the job is in its life."),
+    CALLER("submitted_by_user_id", " (the submitter)"),
+    TEXT("trace_id", CW | F_NULLABLE, 1, 128, "A tracing id from the submitter's system."),
+    {.name = "retry_of_job_id", .type = FT_UUID, .flags = CW | F_NULLABLE, .references = "jobs", .description = "The job this one retries: a job of the same workspace (else 422)."},
     CREATED_AT,
-    {.name = "queued_at", .type = FT_TIME, .flags = CW, .autofill = A_NOW},
-    TIME("started_at", CW | F_NULLABLE),
-    TIME("completed_at", CW | F_NULLABLE),
+    {.name = "queued_at", .type = FT_TIME, .flags = CW, .autofill = A_NOW, .description = "When it was queued (default: now)."},
+    TIME("started_at", CW | F_NULLABLE, "When it started running."),
+    TIME("completed_at", CW | F_NULLABLE, "When it finished."),
     CLOCK,
     SEQ,
 };
@@ -259,8 +259,8 @@ struct collection coll_jobs = {
 static struct field config_fields[] = {
     PK("config_id"),
     WORKSPACE,
-    {.name = "slug", .type = FT_SLUG, .flags = CRW},
-    TEXT("title", CRW, 1, 200),
+    {.name = "slug", .type = FT_SLUG, .flags = CRW, .description = "A short name, unique among the live configs of the workspace (409)."},
+    TEXT("title", CRW, 1, 200, "The config's title."),
     CALLER("created_by_user_id"),
     CREATED_AT,
     UPDATED_AT,
@@ -278,8 +278,8 @@ static struct sort_key config_sorts[] = {
 };
 
 static const struct filter config_filters[] = {
-    F("slug", OP_EQ, "slug"),
-    F("title", OP_CONTAINS, "title"),
+    F("slug", OP_EQ, "slug", "The config with exactly this slug."),
+    F("title", OP_CONTAINS, "title", "Configs whose title contains this text, ASCII case-insensitively (trimmed, 1..128 characters)."),
     F("created_by_user_id", OP_EQ, "created_by_user_id"),
     F("created_at_from", OP_FROM, "created_at"),
     F("created_at_to", OP_TO, "created_at"),
@@ -306,10 +306,10 @@ struct collection coll_configs = {
 
 static struct field session_fields[] = {
     PK("id"),
-    {.name = "building_id", .type = FT_UUID, .flags = CRW},
-    ENUM("status", session_status, "\"scheduled\""),
-    TEXT("technician_id", CW | F_NULLABLE, 1, 128),
-    TEXT("notes", CW | F_NULLABLE, 0, 10000),
+    {.name = "building_id", .type = FT_UUID, .flags = CRW, .description = "The building under test."},
+    ENUM("status", session_status, "\"scheduled\"", "Where the test session is in its life."),
+    TEXT("technician_id", CW | F_NULLABLE, 1, 128, "Who runs the test."),
+    TEXT("notes", CW | F_NULLABLE, 0, 10000, "Free text."),
     CALLER("created_by"),
     CREATED_AT,
     UPDATED_AT,

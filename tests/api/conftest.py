@@ -19,6 +19,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fm  # noqa: E402
 from fm import Client, Server, new_db_url, unique, unique_email  # noqa: E402
+from openapi_check import CHECK  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "openapi_unchecked(reason): this test sends deliberately malformed requests; "
+                                       "its answers are not checked against /openapi.json")
+
+
+@pytest.fixture(autouse=True)
+def _openapi_check(request):
+    """Each answer is checked against the document unless the test is marked
+    openapi_unchecked (deliberately malformed raw-socket requests only)."""
+    CHECK.enabled = request.node.get_closest_marker("openapi_unchecked") is None
+    yield
+    CHECK.enabled = True
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        "openapi: %d answers validated against /openapi.json (%d outside its paths/methods checked by its general "
+        "rules, %d unchecked in openapi_unchecked tests)" % (CHECK.validated, CHECK.outside, CHECK.unchecked))
 
 
 def pytest_report_header(config):

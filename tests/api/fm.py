@@ -17,6 +17,8 @@ import time
 import urllib.parse
 import uuid
 
+from openapi_check import CHECK
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
@@ -135,9 +137,11 @@ class Client:
             conn.request(method, url, body=body, headers=hdrs)
             r = conn.getresponse()
             data = r.read()
-            return Resp(r.status, r.getheaders(), data)
+            resp = Resp(r.status, r.getheaders(), data)
         finally:
             conn.close()
+        CHECK.check(method, url, resp, lambda: fetch_openapi(self.host, self.port))
+        return resp
 
     def get(self, path, params=None, **kw):
         return self.request("GET", path, params=params, **kw)
@@ -175,6 +179,19 @@ class Client:
         return [it[pk] for it in self.list(path, params)["items"]]
 
 
+def fetch_openapi(host, port):
+    """The server's OpenAPI document (not itself checked)."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("GET", "/openapi.json")
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, "GET /openapi.json -> %s %r" % (r.status, body[:300])
+        return json.loads(body.decode("utf-8"))
+    finally:
+        conn.close()
+
+
 def raw_request(port, data, timeout=15, method_hint="GET", read=True):
     """Send raw bytes on a fresh connection and parse one response.  Send
     errors (the server may answer and close before reading everything) are
@@ -188,9 +205,11 @@ def raw_request(port, data, timeout=15, method_hint="GET", read=True):
             pass
         if not read:
             return None
-        return read_response(s, method_hint)
+        resp = read_response(s, method_hint)
     finally:
         s.close()
+    CHECK.check_raw(data, resp, lambda: fetch_openapi("127.0.0.1", port))
+    return resp
 
 
 def read_response(sock, method_hint="GET"):

@@ -384,3 +384,17 @@ def test_demoted_admin_loses_admin_rights_at_once(api):
     assert_error(u.c.get("/users"), 403)
     assert_error(u.c.get(ws.base), 404)
     assert_error(u.c.get("/users/%s" % ws.owner.id), 404)
+
+
+def test_new_token_takes_no_body_or_an_empty_object(api, user):
+    """Endpoints that take no fields accept no body and {} (what HTTP clients and Swagger UI send);
+    a field is a 422 naming it."""
+    for kw in ({}, {"json_body": {}}):
+        r = api.admin.post("/users/%s/tokens" % user.id, **kw)
+        assert r.status == 201, (kw, r)
+        assert api.client(r.json["token"]).get("/me").status == 200
+    assert_422(api.admin.post("/users/%s/tokens" % user.id, {"label": "x"}), "body", "label")
+    assert_422(api.admin.post("/users/%s/tokens" % user.id, []), "body")
+    r = api.admin.request("POST", "/users/%s/tokens" % user.id, body=b"{",
+                          headers={"Content-Type": "application/json"})
+    assert_422(r, "body")

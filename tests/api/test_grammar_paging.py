@@ -117,3 +117,21 @@ def test_empty_collection(api):
     ws = api.workspace()
     r = ws.list("documents", {"include_total": "true"})
     assert r["items"] == [] and r["total"] == 0 and r["has_next"] is False and r["has_previous"] is False
+
+
+@pytest.mark.parametrize("include_total", [False, True])
+def test_page_up_to_2_53_minus_1_past_the_end_is_empty(five, include_total):
+    """page accepts any integer up to 2^53-1 (JSON-safe); its OFFSET, (page-1)*page_size, fits int64 and
+    both databases take it; past the end is 200 with no items."""
+    ws, _ = five
+    top = 2 ** 53 - 1
+    for page, size in ((10 ** 15, 25), (top, 100), (top, 1)):
+        params = {"page": page, "page_size": size}
+        if include_total:
+            params["include_total"] = "true"
+        body = ws.list("documents", params)
+        assert body["items"] == [] and body["page"] == page and body["has_next"] is False, body
+        assert body["has_previous"] is True
+        if include_total:
+            assert body["total"] == 5
+    assert_422(ws.c.get(ws.path("documents"), {"page": top + 1}), "query", "page")

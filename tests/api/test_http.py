@@ -669,6 +669,7 @@ def test_error_responses_echo_request_id_and_are_logged_once(server, case):
     (b"POST /workspaces HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n", 400),
     (b"GET /healthz HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
 ])
+@pytest.mark.openapi_unchecked("malformed on purpose; libmicrohttpd answers these itself, without X-Request-Id")
 def test_malformed_requests_answered_by_the_http_library_have_the_right_status(server, data, status):
     """What does hold for the cases above: the status, and the server goes on serving."""
     r = raw_request(server.port, data)
@@ -687,6 +688,7 @@ def test_body_with_more_values_than_any_item_needs_is_422_before_parsing(api, ws
     assert_422(r, "body")
 
 
+@pytest.mark.openapi_unchecked("control bytes in the request target, on purpose")
 def test_log_line_escapes_control_bytes(server):
     rid = "esc-" + uuid.uuid4().hex
     data = (b"GET /healthz?x=\x1b[31m\x0b\r HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +

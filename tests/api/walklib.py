@@ -1174,11 +1174,12 @@ def check(ctx, plan, walk, feed, feed_pages, final, dump):
 # ---- one example ----------------------------------------------------------------------
 
 
-def run_example(coll, ports, admin_token, admin_id, draw, label=""):
-    """draw(strategy_name, *args) -> value: the test's source of choices
-    (hypothesis data.draw behind it).  Returns a short description."""
+def run_example(coll, ports, admin_token, admin_id, seed, label="", note=print):
+    """One example, every choice drawn from random.Random(seed) (the test
+    draws the seed).  note(text) records the choices.  Returns a short
+    description."""
     t_begin = now()
-    rng = random.Random(draw("seed"))
+    rng = random.Random(seed)
     ctx = Ctx(coll, ports, admin_token, rng)
     ctx.admin_id = admin_id
     if coll.name != "sessions":
@@ -1186,7 +1187,7 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
     coll.setup(ctx, rng)
 
     # seed rows (some deleted, some patched to NULLs and ties)
-    n_seed = draw("n_seed")
+    n_seed = rng.randint(0, 3) if maybe(rng, 0.1) else rng.randint(5, 40)
     for _ in range(n_seed):
         execute(ctx, create_spec(ctx, rng, True))
     for _ in range(n_seed // 3):
@@ -1196,7 +1197,7 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
 
     # the walk's query
     names = [n for n in coll.sorts]
-    k = draw("nsort")
+    k = rng.choice([0, 1, 1, 2, 2, 3])
     if k == 0:
         sort_spec, sort_text = [], (None if maybe(rng, 0.7) else "")
     else:
@@ -1211,11 +1212,11 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
     plan = WalkPlan(coll, filters, include_deleted, sort_spec, sort_text, [1], totals, repeats, token)
     # page sizes: about pages_hint pages over the rows that match now
     expect = sum(1 for r in ctx.rows_snapshot() if plan.matches(r.last_state()))
-    hi = max(1, min(100, (expect + 2) // draw("pages_hint")))
+    hi = max(1, min(100, (expect + 2) // rng.choice([1, 3, 5, 8, 12, 20])))
     plan.sizes = [rng.randint(1, hi) for _ in range(rng.randint(1, 5))]
 
     # writers for the whole walk
-    n_writers = draw("writers")
+    n_writers = rng.randint(1, 3)
     pace = rng.choice([0, 2, 5, 15])
     nports = len(ports)
     writers = Writers(ctx, n_writers, rng.randrange(1 << 30), pace, port_of=lambda i: i % nports).start()
@@ -1229,6 +1230,8 @@ def run_example(coll, ports, admin_token, admin_id, draw, label=""):
     feed, feed_pages = read_feed(ctx, token, walk.sync, feed_limit, port_of=lambda i: (i + 1) % nports)
     final = collect(ctx, token, [p for p in plan.query() if p[0] != "sort"], plan.sort_text)
     dump = collect(ctx, token, [("include_deleted", "true")] if coll.include_deleted else [], "id")
+    note("%s seed=%d: %d seeded, %d writers (pace %d ms), %s, page sizes %s, feed limit %d" % (
+        coll.name, seed, n_seed, n_writers, pace, plan.describe(), plan.sizes, feed_limit))
     check(ctx, plan, walk, feed, feed_pages, final, dump)
     stat("walks")
     stat("seconds", now() - t_begin)

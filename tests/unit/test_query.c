@@ -179,8 +179,12 @@ static void page_bounds(void **state)
     assert_int_equal(r.q.page, 1000000);
     assert_int_equal(r.q.page_size, 7);
     run_done(&r);
+    ok(&r, &coll_documents, "page=9007199254740991&page_size=100"); /* 2^53-1 */
+    assert_true(r.q.page == 9007199254740991LL);
+    run_done(&r);
 
     expect_err(&coll_documents, "page=0", "page", "greater_than_equal");
+    expect_err(&coll_documents, "page=9007199254740992", "page", "less_than_equal");
     expect_err(&coll_documents, "page=-1", "page", "greater_than_equal");
     expect_err(&coll_documents, "page=-0", "page", "greater_than_equal");
     expect_err(&coll_documents, "page=abc", "page", "int_parsing");
