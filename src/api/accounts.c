@@ -188,47 +188,61 @@ static int read_count(void *ctx, const struct store_row *row)
     return 0;
 }
 
+struct new_token {
+    const char *user_id;
+    char token[47], token_id[37];
+    long count;
+    bool found;
+};
+
+/* Minting locks the user row, so minting for one user is ordered and the
+ * limit holds under concurrency (SQLite: the write lock). */
+static int new_token_body(struct wtx *w, void *arg, struct store_err *err)
+{
+    struct new_token *t = arg;
+    char sql[160];
+    char c = w->d->param_prefix;
+    struct store_param p = sp_text(t->user_id, strlen(t->user_id));
+    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1%s", c, w->d->for_update);
+    long n = store_exec(w->st, sql, &p, 1, NULL, NULL, err);
+    if (n < 0) return W_FAIL;
+    t->found = n > 0;
+    if (!t->found) return W_ANSWERED;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM api_tokens WHERE user_id = %c1", c);
+    if (store_exec(w->st, sql, &p, 1, read_count, &t->count, err) < 0) return W_FAIL;
+    if (t->count >= TOKENS_MAX) return W_ANSWERED;
+    if (issue_token(w->st, t->user_id, t->token, t->token_id, err) < 0) return W_FAIL;
+    return W_DONE;
+}
+
 void acct_new_token(struct ctx *x, const char *user_id)
 {
     struct request *r = x->r;
     struct store_err err = {0};
     if (!may_manage_tokens(x, user_id) || !empty_body(x)) return;
-    char sql[160], token[47], token_id[37];
-    char c = x->d->param_prefix;
-    struct store_param p = sp_text(user_id, strlen(user_id));
-    long n, count = 0;
-    if (store_begin(x->st, true, &err) < 0) goto fail;
-    /* the user row's lock orders minting for one user (SQLite: the write lock) */
-    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1%s", c, x->d->for_update);
-    n = store_exec(x->st, sql, &p, 1, NULL, NULL, &err);
-    if (n < 0) goto fail;
-    if (n == 0) {
-        store_rollback(x->st);
-        resp_error(r, 404, "User not found");
+    struct new_token t = {.user_id = user_id};
+    int rc = write_run(x->st, new_token_body, &t, &err);
+    if (rc == W_FAIL) {
+        api_store_error(r, &err);
         return;
     }
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM api_tokens WHERE user_id = %c1", c);
-    if (store_exec(x->st, sql, &p, 1, read_count, &count, &err) < 0) goto fail;
-    if (count >= TOKENS_MAX) {
-        store_rollback(x->st);
-        resp_error(r, 409,
-                   "This user holds %d tokens, the most a user may hold: revoke one first "
-                   "(DELETE /users/%s/tokens/{token_id}; GET /users/%s/tokens lists them)",
-                   TOKENS_MAX, user_id, user_id);
+    if (rc == W_ANSWERED) {
+        if (!t.found)
+            resp_error(r, 404, "User not found");
+        else
+            resp_error(r, 409,
+                       "This user holds %d tokens, the most a user may hold: revoke one first "
+                       "(DELETE /users/%s/tokens/{token_id}; GET /users/%s/tokens lists them)",
+                       TOKENS_MAX, user_id, user_id);
         return;
     }
-    if (issue_token(x->st, user_id, token, token_id, &err) < 0 || store_commit(x->st, &err) < 0) goto fail;
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "{\"token\":\"%s\",\"token_id\":\"%s\",\"user_id\":\"%s\"}", token, token_id, user_id);
+    buf_printf(&b, "{\"token\":\"%s\",\"token_id\":\"%s\",\"user_id\":\"%s\"}", t.token, t.token_id, user_id);
     char loc[128];
-    snprintf(loc, sizeof loc, "/users/%s/tokens/%s", user_id, token_id);
+    snprintf(loc, sizeof loc, "/users/%s/tokens/%s", user_id, t.token_id);
     resp_header(r, "Location", loc);
     resp_json(r, 201, &b);
-    return;
-fail:
-    store_rollback(x->st);
-    api_store_error(r, &err);
 }
 
 /* Lists the tokens of user_id, newest first, into fn. */

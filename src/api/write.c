@@ -31,7 +31,12 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITE_ATTEMPTS 8
+/* Retries of one write: as long as this much time has not passed since
+ * its first attempt (and at most this many attempts).  Under contention on
+ * one row (PostgreSQL, REPEATABLE READ) every waiter fails once each time a
+ * writer of that row commits, so the budget is time, not a small count. */
+#define WRITE_RETRY_MS 2000
+#define WRITE_ATTEMPTS 200
 
 static void set_err(struct store_err *err, const char *msg, const char *arg1, const char *arg2)
 {
@@ -43,14 +48,22 @@ static void pause_before_retry(int attempt)
 {
     unsigned char r;
     crypto_random(&r, 1);
-    long us = (long)(1 + r % 8) * 500L * (1L << (attempt < 5 ? attempt : 5)); /* 0.5..4 ms, doubling */
+    long us = (long)(1 + r % 8) * 250L * (1L << (attempt < 4 ? attempt : 4)); /* 0.25..2 ms, doubling to 4..32 */
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int write_run(struct store *st, write_body_fn body, void *arg, struct store_err *err)
 {
     struct wtx w = {.st = st, .d = store_dialect(st)};
+    int64_t start = mono_ms();
     for (w.attempt = 0;; w.attempt++) {
         int rc = W_FAIL;
         memset(err, 0, sizeof *err);
@@ -67,14 +80,15 @@ int write_run(struct store *st, write_body_fn body, void *arg, struct store_err 
         store_rollback(st);
         if (rc == W_ANSWERED) return rc;
     failed:
-        if (err->kind != STORE_RETRY || w.attempt + 1 >= WRITE_ATTEMPTS) return W_FAIL;
+        if (err->kind != STORE_RETRY || w.attempt + 1 >= WRITE_ATTEMPTS || mono_ms() - start > WRITE_RETRY_MS)
+            return W_FAIL;
         pause_before_retry(w.attempt);
     }
 }
 
 struct clock_row {
     struct buf text;
-    bool found;
+    bool found, deleted;
 };
 
 static int read_clock_text(void *ctx, const struct store_row *row)
@@ -83,11 +97,12 @@ static int read_clock_text(void *ctx, const struct store_row *row)
     cr->found = true;
     buf_reset(&cr->text);
     if (row->vals[0]) buf_append(&cr->text, row->vals[0], row->lens[0]);
+    cr->deleted = row->ncols > 1 && row->vals[1] != NULL;
     return 0;
 }
 
-int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
-                          const char *detail, struct store_err *err)
+static int answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
+                           const char *detail, bool include_deleted, struct store_err *err)
 {
     struct buf item, clock, out;
     buf_init(&item), buf_init(&clock), buf_init(&out);
@@ -97,7 +112,7 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
         set_err(err, "%s%s", detail, "");
         goto out;
     }
-    if (crud_fetch_item(x, c, id, false, &item, &clock, err) < 0) goto out;
+    if (crud_fetch_item(x, c, id, include_deleted, &item, &clock, err) < 0) goto out;
     buf_puts(&out, "{\"detail\":");
     buf_json_str(&out, detail, strlen(detail));
     buf_puts(&out, ",\"current\":");
@@ -108,6 +123,12 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
 out:
     buf_free(&item), buf_free(&clock), buf_free(&out);
     return rc;
+}
+
+int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
+                          const char *detail, struct store_err *err)
+{
+    return answer_conflict(w, x, c, id, status, detail, false, err);
 }
 
 int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
@@ -121,16 +142,24 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
     buf_init(&sql);
     buf_init(&cr.text);
     plan_params_init(&ps);
-    buf_printf(&sql, "SELECT t.%s FROM %s t WHERE t.%s = ", c->clock_field->column, c->table, c->pk->column);
+    /* the row, deleted or not: a client that sends If-Match for an item
+     * deleted since it read it learns that (412), others get a 404 */
+    buf_printf(&sql, "SELECT t.%s, %s%s FROM %s t WHERE t.%s = ", c->clock_field->column,
+               c->soft_delete ? "t." : "NULL", c->soft_delete ? c->deleted_at->column : "", c->table, c->pk->column);
     plan_placeholder(&sql, w->d, plan_param(&ps, sp_text(id, strlen(id))));
     if (plan_scope_clause(&sql, w->d, c, scope, &ps) < 0) {
         set_err(err, "%s%s", "too many parameters", "");
         goto out;
     }
-    if (c->soft_delete) buf_printf(&sql, " AND t.%s IS NULL", c->deleted_at->column);
     buf_puts(&sql, w->d->for_update);
     if (store_exec(w->st, sql.data, ps.p, ps.n, read_clock_text, &cr, err) < 0) goto out;
-    if (!cr.found) {
+    bool conditional = pre && pre->present;
+    if (cr.found && cr.deleted && conditional) {
+        rc = answer_conflict(w, x, c, id, 412, "Precondition failed: this item was deleted since that version", true,
+                             err);
+        goto out;
+    }
+    if (!cr.found || cr.deleted) {
         if (!x->r) {
             set_err(err, "%s %s not found", c->item_name, id);
             goto out;
@@ -147,8 +176,27 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
         rc = W_ANSWERED;
         goto out;
     }
+    if (pre && pre->invalid) {
+        rc = write_answer_conflict(w, x, c, id, 412, "Invalid vector clock in If-Match header", err);
+        goto out;
+    }
     const struct vclock *client = NULL;
     enum precond_result pr = pre ? precond_check(pre, &vc, &client) : PRECOND_APPLY;
+    /* This server's own entry is ours to count: a client clock ahead of the
+     * stored one there names writes that never happened here (a made-up or
+     * corrupted clock), and merging it would wedge this server's counter. */
+    if (client) {
+        int64_t mine = 0, theirs = 0;
+        for (int i = 0; i < vc.n; i++)
+            if (strcmp(vc.e[i].node, api_node_id) == 0) mine = vc.e[i].counter;
+        for (int i = 0; i < client->n; i++)
+            if (strcmp(client->e[i].node, api_node_id) == 0) theirs = client->e[i].counter;
+        if (theirs > mine) {
+            rc = write_answer_conflict(w, x, c, id, 412, "Invalid vector clock in If-Match header: it counts more "
+                                                          "writes by this server than the item has", err);
+            goto out;
+        }
+    }
     if (pr == PRECOND_STALE) {
         rc = write_answer_conflict(w, x, c, id, 412,
                                    "Precondition failed: this item was changed since the version in If-Match", err);

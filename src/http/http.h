@@ -21,7 +21,6 @@
 #define HTTP_MAX_BODY (1024 * 1024)
 #define HTTP_MAX_TARGET 8192
 #define HTTP_MAX_HEADERS (16 * 1024)
-#define HTTP_MAX_RESP_HEADERS 8
 #define HTTP_MAX_DISCARD (4 * 1024 * 1024) /* oversized body bytes read before closing */
 /* Request bodies held in memory at once, across all connections: past it a
  * new body is answered 503, so stalled uploads cost a bounded amount. */
@@ -63,8 +62,8 @@ struct request {
     /* response */
     int status;
     struct buf out;
-    struct resp_header headers[HTTP_MAX_RESP_HEADERS];
-    int nheaders;
+    struct resp_header *headers; /* owned, grows as needed; one per name */
+    int nheaders, cap_headers;
     bool responded;
 };
 
@@ -74,7 +73,8 @@ int http_in_flight(void);
 /* A request header's value (case-insensitive name), or NULL. */
 const char *req_header(struct request *r, const char *name);
 
-/* Adds a response header (copied). */
+/* Sets a response header (copied): a name set twice keeps the last value
+ * (names compare case-insensitively); there is no limit on how many. */
 void resp_header(struct request *r, const char *name, const char *value);
 /* Answers with status and body (JSON); takes over body's contents. */
 void resp_json(struct request *r, int status, struct buf *body);

@@ -143,7 +143,16 @@ const char *req_header(struct request *r, const char *name)
 
 void resp_header(struct request *r, const char *name, const char *value)
 {
-    if (r->nheaders == HTTP_MAX_RESP_HEADERS) return;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0) {
+            free(r->headers[i].value);
+            r->headers[i].value = xstrndup(value, strlen(value));
+            return;
+        }
+    if (r->nheaders == r->cap_headers) {
+        r->cap_headers = r->cap_headers ? 2 * r->cap_headers : 8;
+        r->headers = xrealloc(r->headers, (size_t)r->cap_headers * sizeof *r->headers);
+    }
     r->headers[r->nheaders].name = xstrndup(name, strlen(name));
     r->headers[r->nheaders].value = xstrndup(value, strlen(value));
     r->nheaders++;
@@ -223,6 +232,7 @@ static void request_free(struct request *r)
         free(r->headers[i].name);
         free(r->headers[i].value);
     }
+    free(r->headers);
     free(r);
 }
 
