@@ -92,14 +92,17 @@ bench_db() { # bench_db LABEL DB_URL
 
 # What the durable cluster's backends of database firemode are doing while a line runs, sampled
 # every 0.5 s after a 2 s warm-up: the mean number in a transaction and per wait event.
-# "Lock:transactionid" is a writer queued on another's row lock (the write_seq counter row);
+# "Lock:transactionid(firemode_counters)" is a writer queued on another's row lock, here the
+# write_seq counter row (in parentheses: the table its waiting statement writes);
 # "IO:WALSync"/"LWLock:WALWrite" is a commit waiting for (or queued behind) the WAL flush.
 sample_waits() { # sample_waits SECONDS > report
   sleep 2
   local n=0 end=$((SECONDS + $1 - 3))
   : > "$tmp/waits"
   while [ "$SECONDS" -lt "$end" ]; do
-    "$PGBIN/psql" -X -At "$PGURL" -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
+    "$PGBIN/psql" -X -At "$PGURL" -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'running')
+      || CASE WHEN wait_event_type = 'Lock' THEN '(' || coalesce(substring(query FROM '(?:UPDATE|INTO|FROM)\s+(\w+)'), '?') || ')' ELSE '' END
+      FROM pg_stat_activity
       WHERE datname = 'firemode' AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')" >> "$tmp/waits" || true
     n=$((n + 1))
     sleep 0.5
