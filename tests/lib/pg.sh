@@ -16,6 +16,9 @@
 #
 # The cluster trades durability for speed (fsync, synchronous_commit and
 # full_page_writes off, initdb --no-sync): it lives for one test run.
+# FIREMODE_PG_DURABLE=1 (read by pg_start) makes it durable instead: fsync,
+# synchronous_commit and full_page_writes on, as a production server runs,
+# for benchmarks of commits (make bench); tests leave it unset.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to an
 # unprivileged system user, firemode-pg, created on first use.  Only the
 # caller's shell options are left alone: nothing here sets -e or -u.
@@ -36,7 +39,11 @@ s.close()'
 _pg_log() { echo "pg.sh: $*" >&2; }
 
 pg_start() {
-  local run=() dir data port tries ok=0
+  local run=() dir data port tries ok=0 nosync=--no-sync onoff=off
+  if [ "${FIREMODE_PG_DURABLE:-0}" = 1 ]; then
+    nosync=
+    onoff=on
+  fi
   if [ ! -x "$FIREMODE_PG_BIN/initdb" ]; then
     _pg_log "no PostgreSQL 15 in $FIREMODE_PG_BIN (run scripts/install-deps.sh)"
     return 1
@@ -61,7 +68,7 @@ pg_start() {
   export FIREMODE_TEST_PG_DIR
 
   if ! (cd "$dir" && "${run[@]}" "$FIREMODE_PG_BIN/initdb" -D "$data" -A trust -U postgres --encoding=UTF8 \
-        --locale=C --no-sync >"$dir/initdb.log" 2>&1); then
+        --locale=C $nosync >"$dir/initdb.log" 2>&1); then
     _pg_log "initdb failed:"; cat "$dir/initdb.log" >&2
     pg_stop
     return 1
@@ -103,9 +110,9 @@ EOS
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $onoff
+synchronous_commit = $onoff
+full_page_writes = $onoff
 max_connections = 200
 shared_buffers = 128MB
 EOC
