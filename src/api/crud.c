@@ -370,6 +370,7 @@ void crud_list(struct ctx *x, const struct collection *c)
         buf_puts(&out, has_next ? ",\"has_next\":true" : ",\"has_next\":false");
     }
     buf_puts(&out, ",\"next_cursor\":");
+    size_t cursor_at = out.len + 1; /* where the token text will start */
     if (more) {
         struct token nt;
         token_for(x, c, TOKEN_CURSOR, &nt);
@@ -386,6 +387,19 @@ void crud_list(struct ctx *x, const struct collection *c)
             nt.keys[k].len = l.key_len[k];
         }
         put_token_json(&out, &nt);
+        /* the same as a Link header (RFC 8288), for generic clients */
+        struct buf link;
+        buf_init(&link);
+        buf_putc(&link, '<');
+        for (int k = 0; k < r->url.nseg; k++) { /* the matched route's segments: words and UUIDs */
+            buf_putc(&link, '/');
+            buf_append(&link, r->url.seg[k], r->url.seg_len[k]);
+        }
+        buf_puts(&link, "?cursor=");
+        buf_append(&link, out.data + cursor_at, out.len - 1 - cursor_at);
+        buf_puts(&link, ">; rel=\"next\"");
+        resp_header(r, "Link", link.data);
+        buf_free(&link);
     } else {
         buf_puts(&out, "null");
     }

@@ -633,7 +633,8 @@ static void collection_path(json_t *paths, const struct route *rt)
         char page[80];
         schema_name(c, v1_profile(c) ? "PageV1" : "Page", page, sizeof page);
         json_t *resp = json_object();
-        json_object_set_new(resp, "200", json_response("A page of the list.", schema_ref(page), NULL));
+        json_object_set_new(resp, "200", json_response("A page of the list.", schema_ref(page),
+                                                       headers_with("Link", NULL)));
         add_errors(resp, E | E_LIST422, NULL);
         snprintf(id, sizeof id, "list_%s", c->name);
         snprintf(sum, sizeof sum, "List %ss%s", c->item_name,
@@ -962,7 +963,7 @@ static json_t *components(void)
 
     json_t *headers = json_pack(
         "{s:{s:s,s:b,s:{s:s,s:i,s:i}},s:{s:s,s:b,s:{s:s}},s:{s:s,s:{s:s,s:s}},s:{s:s,s:b,s:{s:s}},"
-        "s:{s:s,s:b,s:{s:s}},s:{s:s,s:{s:s}}}",
+        "s:{s:s,s:b,s:{s:s}},s:{s:s,s:{s:s}},s:{s:s,s:{s:s,s:s}}}",
         "X-Request-Id", "description", "The request's id: the client's X-Request-Id if valid, else a new one.",
         "required", 1, "schema", "type", "string", "minLength", 1, "maxLength", 64, "Location", "description",
         "The path of the new item.", "required", 1, "schema", "type", "string", "ETag", "description",
@@ -970,7 +971,9 @@ static json_t *components(void)
         "type", "string", "pattern", "^\"[^\"]*\"$", "Allow", "description", "The methods this path serves.",
         "required", 1, "schema", "type", "string", "WWW-Authenticate", "description", "Always Bearer.", "required", 1,
         "schema", "type", "string", "Retry-After", "description", "Seconds to wait before trying again.", "schema",
-        "type", "string");
+        "type", "string", "Link", "description",
+        "RFC 8288: <path?cursor=…>; rel=\"next\" when a next page exists (the same as next_cursor).", "schema",
+        "type", "string", "pattern", "^<[^>]+>; rel=\"next\"$");
 
     json_t *parameters = json_pack(
         "{s:{s:s,s:s,s:s,s:{s:s}},s:{s:s,s:s,s:s,s:{s:s}}}", "If-Match", "name", "If-Match", "in", "header",

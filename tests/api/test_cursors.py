@@ -261,3 +261,17 @@ def test_v1_feed_uses_data(api, user):
     r = user.c.get("/v1/tests/sessions/changes", params={"since": sync}).json
     assert set(r) == {"data", "next_since", "has_more"}
     assert r["data"] == [{"id": s["id"], "deleted": True}]
+
+
+def test_link_header_names_the_next_page(ws):
+    ws.doc()
+    ws.doc()
+    r = ws.c.get(ws.path("documents"), params={"page_size": 1})
+    assert r.header("Link") == '<%s?cursor=%s>; rel="next"' % (ws.path("documents"), r.json["next_cursor"])
+    nxt = ws.c.get(r.header("Link")[1:].split(">")[0])
+    assert nxt.status == 200 and nxt.json["next_cursor"] is None and nxt.header("Link") is None
+    # a write answer keeps all of its headers
+    p = ws.c.post(ws.path("documents"), {"original_filename": "h", "byte_size": 1},
+                  headers={"X-Request-Id": "keep-me-1"})
+    assert p.header("Location") and p.header("ETag") and p.header("X-Request-Id") == "keep-me-1"
+    assert len(p.header_all("ETag")) == 1 and len(p.header_all("Content-Type")) == 1

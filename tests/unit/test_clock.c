@@ -185,12 +185,48 @@ static void if_none_match(void **state)
     assert_false(precond_if_none_match("", &s));
 }
 
+static void response_headers(void **state);
+
 int test_clock_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_canonical), cmocka_unit_test(parse_rejects), cmocka_unit_test(compare),
         cmocka_unit_test(merge_and_tick),  cmocka_unit_test(etags),         cmocka_unit_test(if_match),
-        cmocka_unit_test(if_none_match),
+        cmocka_unit_test(if_none_match),   cmocka_unit_test(response_headers),
     };
     return cmocka_run_group_tests_name("clock", tests, NULL, NULL);
+}
+
+/* ---- response headers (src/http): no silent limit, set twice = replaced ---- */
+#include "http/http.h"
+#include <stdlib.h>
+#include <strings.h>
+
+static const char *hdr(const struct request *r, const char *name, int *count)
+{
+    const char *v = NULL;
+    *count = 0;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0) v = r->headers[i].value, (*count)++;
+    return v;
+}
+
+static void response_headers(void **state)
+{
+    (void)state;
+    struct request r;
+    memset(&r, 0, sizeof r);
+    static const char *const names[] = {"ETag", "Location", "Link", "Retry-After", "Allow", "Content-Type",
+                                        "WWW-Authenticate", "Vary", "X-One", "X-Two", "X-Three", "X-Four"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) resp_header(&r, names[i], "v1");
+    resp_header(&r, "etag", "\"a=2\"");      /* replaced, not repeated */
+    resp_header(&r, "Retry-After", "3");
+    int n;
+    assert_int_equal(r.nheaders, (int)(sizeof names / sizeof names[0]));
+    assert_string_equal(hdr(&r, "ETag", &n), "\"a=2\"");
+    assert_int_equal(n, 1);
+    assert_string_equal(hdr(&r, "Retry-After", &n), "3");
+    assert_string_equal(hdr(&r, "X-Four", &n), "v1"); /* the twelfth survives */
+    for (int i = 0; i < r.nheaders; i++) free(r.headers[i].name), free(r.headers[i].value);
+    free(r.headers);
 }
