@@ -380,7 +380,7 @@ static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
     struct member_add *m = arg;
     struct ctx *x = m->x;
     struct request *r = x->r;
-    char sql[200];
+    char sql[400];
     struct buf clock;
     struct plan_scope sc = {m->ws, x->who.user_id, x->who.is_admin};
     int rc = W_FAIL;
@@ -391,7 +391,7 @@ static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
     /* FOR SHARE: a deactivation racing this waits (or makes it run again) */
     snprintf(sql, sizeof sql, "SELECT is_active FROM users WHERE user_id = %c1%s", w->d->param_prefix,
              w->d->for_share);
-    struct store_param p[4] = {sp_text(m->ws, 36), sp_text(m->user_id, 36), sp_int(r->now_us), sp_null()};
+    struct store_param p[4] = {sp_text(m->ws, 36), sp_text(m->user_id, 36), sp_int(r->now_us), sp_int(0)};
     struct { bool found, active; } u = {false, false};
     if (store_exec(w->st, sql, &p[1], 1, read_active, &u, err) < 0) goto out;
     if (!u.found || !u.active) {
@@ -400,11 +400,15 @@ static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
         rc = W_ANSWERED;
         goto out;
     }
+    /* a member removed earlier is the same row, live again */
+    char c = w->d->param_prefix;
     snprintf(sql, sizeof sql,
-             "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3) "
-             "ON CONFLICT DO NOTHING",
-             w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
-    long n = store_exec(w->st, sql, p, 3, NULL, NULL, err);
+             "INSERT INTO workspace_members (workspace_id, user_id, created_at, seq) VALUES (%c1, %c2, %c3, %c4) "
+             "ON CONFLICT (workspace_id, user_id) DO UPDATE SET removed_at = NULL, created_at = excluded.created_at,"
+             " seq = excluded.seq WHERE workspace_members.removed_at IS NOT NULL",
+             c, c, c, c);
+    p[3] = sp_int(w->pos);
+    long n = store_exec(w->st, sql, p, 4, NULL, NULL, err);
     if (n < 0) goto out;
     m->added = n > 0;
     if (m->added) {
@@ -439,6 +443,110 @@ void acct_add_member(struct ctx *x, const char *ws)
         resp_header(r, "Location", loc);
     }
     resp_json(r, m.added ? 201 : 200, &b);
+}
+
+/* GET /workspaces/{ws}/members: the live members, oldest first. */
+static int render_member(void *ctx, const struct store_row *row)
+{
+    struct buf *b = ctx;
+    if (b->data[b->len - 1] != '[') buf_putc(b, ',');
+    buf_puts(b, "{\"user_id\":");
+    buf_json_str(b, row->vals[0], row->lens[0]);
+    buf_puts(b, ",\"email\":");
+    buf_json_str(b, row->vals[1], row->lens[1]);
+    buf_puts(b, ",\"display_name\":");
+    if (row->vals[2]) buf_json_str(b, row->vals[2], row->lens[2]);
+    else buf_puts(b, "null");
+    buf_puts(b, ",\"added_at\":\"");
+    time_format(b, strtoll(row->vals[3], NULL, 10));
+    buf_puts(b, "\"}");
+    return 0;
+}
+
+void acct_list_members(struct ctx *x, const char *ws)
+{
+    struct store_err err = {0};
+    char sql[300];
+    if (crud_workspace_visible(x, ws) <= 0) return;
+    snprintf(sql, sizeof sql,
+             "SELECT u.user_id, u.email, u.display_name, m.created_at FROM workspace_members m JOIN users u ON"
+             " u.user_id = m.user_id WHERE m.workspace_id = %c1 AND m.removed_at IS NULL"
+             " ORDER BY m.created_at, m.user_id",
+             x->d->param_prefix);
+    struct store_param p = sp_text(ws, 36);
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"items\":[");
+    if (store_exec(x->st, sql, &p, 1, render_member, &b, &err) < 0) {
+        buf_free(&b);
+        api_store_error(x->r, &err);
+        return;
+    }
+    buf_puts(&b, "]}");
+    resp_json(x->r, 200, &b);
+}
+
+/* DELETE /workspaces/{ws}/members/{user_id}: a write to the workspace (its
+ * clock and position), keeping the membership row as history. */
+struct member_remove {
+    struct ctx *x;
+    const char *ws, *user_id;
+    bool was_member, last;
+};
+
+static int member_remove_body(struct wtx *w, void *arg, struct store_err *err)
+{
+    struct member_remove *m = arg;
+    struct ctx *x = m->x;
+    char sql[300], c = w->d->param_prefix;
+    struct buf clock;
+    struct plan_scope sc = {m->ws, x->who.user_id, x->who.is_admin};
+    int rc;
+    buf_init(&clock);
+    m->was_member = m->last = false;
+    if ((rc = write_lock_item(w, x, &coll_workspaces, &sc, m->ws, NULL, &clock, err)) != W_DONE) goto out;
+    rc = W_FAIL;
+    struct store_param p[3] = {sp_text(m->ws, 36), sp_text(m->user_id, 36), sp_int(0)};
+    long count = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM workspace_members WHERE workspace_id = %c1 AND removed_at IS NULL",
+             c);
+    if (store_exec(w->st, sql, p, 1, read_count, &count, err) < 0) goto out;
+    snprintf(sql, sizeof sql,
+             "UPDATE workspace_members SET removed_at = %c3, seq = %c4 WHERE workspace_id = %c1 AND user_id = %c2"
+             " AND removed_at IS NULL",
+             c, c, c, c);
+    struct store_param up[4] = {p[0], p[1], sp_int(x->r->now_us), sp_int(w->pos)};
+    long n = store_exec(w->st, sql, up, 4, NULL, NULL, err);
+    if (n < 0) goto out;
+    m->was_member = n > 0;
+    m->last = m->was_member && count <= 1;
+    if (!m->was_member || m->last) {
+        rc = W_ANSWERED; /* nothing to write (rolled back) */
+        goto out;
+    }
+    snprintf(sql, sizeof sql, "UPDATE workspaces SET vclock = %c1, seq = %c2 WHERE workspace_id = %c3", c, c, c);
+    struct store_param wp[3] = {sp_text(clock.data, clock.len), sp_int(w->pos), sp_text(m->ws, 36)};
+    if (store_exec(w->st, sql, wp, 3, NULL, NULL, err) < 0) goto out;
+    rc = W_DONE;
+out:
+    buf_free(&clock);
+    return rc;
+}
+
+void acct_remove_member(struct ctx *x, const char *ws, const char *user_id)
+{
+    struct store_err err = {0};
+    if (crud_workspace_visible(x, ws) <= 0) return;
+    struct member_remove m = {x, ws, user_id, false, false};
+    int rc = write_run(x->st, member_remove_body, &m, &err);
+    if (rc == W_FAIL) {
+        api_store_error(x->r, &err);
+    } else if (rc == W_ANSWERED && !x->r->responded) {
+        if (!m.was_member) resp_error(x->r, 404, "This user is not a member of this workspace");
+        else resp_error(x->r, 409, "The last member of a workspace cannot be removed");
+    } else if (rc == W_DONE) {
+        resp_empty(x->r, 204);
+    }
 }
 
 /* ---- command line and bootstrap ----------------------------------------- */

@@ -63,7 +63,8 @@ static const struct route routes[] = {
     {{"workspaces"}, RK_COLLECTION, &coll_workspaces, COLL_METHODS, false},
     {{"workspaces", "changes"}, RK_CHANGES, &coll_workspaces, GET_METHODS, false},
     {{"workspaces", "{id}"}, RK_ITEM, &coll_workspaces, 0, false},
-    {{"workspaces", "{ws}", "members"}, RK_MEMBERS, NULL, M_POST | M_OPTIONS, false},
+    {{"workspaces", "{ws}", "members"}, RK_MEMBERS, NULL, M_GET | M_HEAD | M_POST | M_OPTIONS, false},
+    {{"workspaces", "{ws}", "members", "{sub}"}, RK_MEMBER, NULL, M_DELETE | M_OPTIONS, false},
     {{"workspaces", "{ws}", "documents"}, RK_COLLECTION, &coll_documents, COLL_METHODS, false},
     {{"workspaces", "{ws}", "documents", "changes"}, RK_CHANGES, &coll_documents, GET_METHODS, false},
     {{"workspaces", "{ws}", "documents", "{id}"}, RK_ITEM, &coll_documents, 0, false},
@@ -407,7 +408,12 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
         if (no_query(&x)) acct_revoke_token(&x, r->path_id, r->path_sub);
         return;
     case RK_MEMBERS:
-        if (no_query(&x)) acct_add_member(&x, r->path_ws);
+        if (!no_query(&x)) return;
+        if (r->method == M_POST) acct_add_member(&x, r->path_ws);
+        else acct_list_members(&x, r->path_ws);
+        return;
+    case RK_MEMBER:
+        if (no_query(&x)) acct_remove_member(&x, r->path_ws, r->path_sub);
         return;
     case RK_COLLECTION:
         if (c->admin_only && !x.who.is_admin) {

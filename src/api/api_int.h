@@ -39,7 +39,7 @@ extern unsigned char api_token_key[32];
 /* ---- routes (api.c) ---- */
 
 enum rkind {
-    RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_TOKEN, RK_MEMBERS,
+    RK_HEALTHZ, RK_READYZ, RK_METRICS, RK_ME, RK_COLLECTION, RK_ITEM, RK_CHANGES, RK_TOKENS, RK_TOKEN, RK_MEMBERS, RK_MEMBER,
     RK_OPENAPI, RK_DOCS
 };
 
@@ -174,5 +174,7 @@ void acct_new_token(struct ctx *x, const char *user_id);
 void acct_list_tokens(struct ctx *x, const char *user_id);
 void acct_revoke_token(struct ctx *x, const char *user_id, const char *token_id);
 void acct_add_member(struct ctx *x, const char *ws);
+void acct_list_members(struct ctx *x, const char *ws);
+void acct_remove_member(struct ctx *x, const char *ws, const char *user_id);
 
 #endif

@@ -48,7 +48,8 @@ int crud_workspace_visible(struct ctx *x, const char *ws)
     if (x->who.is_admin)
         snprintf(sql, sizeof sql, "SELECT 1 FROM workspaces WHERE workspace_id = %c1", x->d->param_prefix);
     else
-        snprintf(sql, sizeof sql, "SELECT 1 FROM workspace_members WHERE workspace_id = %c1 AND user_id = %c2",
+        snprintf(sql, sizeof sql, "SELECT 1 FROM workspace_members WHERE workspace_id = %c1 AND user_id = %c2"
+                 " AND removed_at IS NULL",
                  x->d->param_prefix, x->d->param_prefix);
     long n = store_exec(x->st, sql, p, x->who.is_admin ? 1 : 2, NULL, NULL, &err);
     if (n < 0) {
@@ -739,13 +740,13 @@ static int create_body(struct wtx *w, void *arg, struct store_err *err)
     if (c->tags_field && write_tags(w, c, iw->id, &b->v[c->tags_field - c->fields], false, err) < 0) goto out;
     if (c == &coll_workspaces) {
         /* the creator becomes a member */
-        char msql[160];
+        char msql[200];
         snprintf(msql, sizeof msql,
-                 "INSERT INTO workspace_members (workspace_id, user_id, created_at) VALUES (%c1, %c2, %c3)",
-                 w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
-        struct store_param mp[3] = {sp_text(iw->id, 36), sp_text(x->who.user_id, strlen(x->who.user_id)),
-                                    sp_int(x->r->now_us)};
-        if (store_exec(w->st, msql, mp, 3, NULL, NULL, err) < 0) goto out;
+                 "INSERT INTO workspace_members (workspace_id, user_id, created_at, seq) VALUES (%c1, %c2, %c3, %c4)",
+                 w->d->param_prefix, w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
+        struct store_param mp[4] = {sp_text(iw->id, 36), sp_text(x->who.user_id, strlen(x->who.user_id)),
+                                    sp_int(x->r->now_us), sp_int(w->pos)};
+        if (store_exec(w->st, msql, mp, 4, NULL, NULL, err) < 0) goto out;
     }
     if (crud_fetch_item(x, c, iw->id, true, &iw->item, &iw->clock, err) < 0) goto out;
     rc = W_DONE;

@@ -570,8 +570,9 @@ static json_t *route_path(const struct route *rt, char *path, size_t cap)
         } else if (strcmp(s, "{file}") == 0) {
             o += (size_t)snprintf(path + o, cap - o, "/{file}");
         } else if (strcmp(s, "{sub}") == 0) {
-            o += (size_t)snprintf(path + o, cap - o, "/{token_id}");
-            json_array_append_new(params, path_param("token_id", "token"));
+            bool member = k > 0 && strcmp(rt->seg[k - 1], "members") == 0;
+            o += (size_t)snprintf(path + o, cap - o, member ? "/{user_id}" : "/{token_id}");
+            json_array_append_new(params, member ? path_param("user_id", "member's user") : path_param("token_id", "token"));
         } else {
             o += (size_t)snprintf(path + o, cap - o, "/%s", s);
             const struct collection *c = collection_by_name(s, strlen(s));
@@ -833,6 +834,24 @@ static void other_path(json_t *paths, const struct route *rt)
         struct op o = {"add_member", "Add a member to a workspace (members and admins)", "workspaces", false,
                        json_deep_copy(pp), body, resp};
         json_object_set_new(pi, "post", operation(&o));
+        json_t *lresp = json_object();
+        json_object_set_new(lresp, "200", json_response("The workspace's members, oldest first.",
+                                                        schema_ref("MemberList"), NULL));
+        add_errors(lresp, E_AUTH | E_DB | E_NOT_FOUND, NULL);
+        struct op l = {"list_members", "List a workspace's members (members and admins)", "workspaces", false,
+                       json_deep_copy(pp), NULL, lresp};
+        get_and_head(pi, &l);
+        break;
+    }
+    case RK_MEMBER: {
+        json_object_set_new(resp, "204", empty_response("Removed: a write to the workspace (its clock, its change "
+                                                        "feed; the removed member's feed gets a tombstone).",
+                                                        NULL));
+        json_object_set_new(resp, "409", error_response("The last member cannot be removed.", "Error", NULL));
+        add_errors(resp, E_AUTH | E_DB | E_NOT_FOUND, NULL);
+        struct op o = {"remove_member", "Remove a member (itself, or by a member or an admin)", "workspaces", false,
+                       json_deep_copy(pp), NULL, resp};
+        json_object_set_new(pi, "delete", operation(&o));
         break;
     }
     case RK_OPENAPI: {
@@ -872,7 +891,7 @@ static void other_path(json_t *paths, const struct route *rt)
     }
     default: break;
     }
-    options_op(pi, rt->kind == RK_DOCS && rt->seg[1] ? "docs_file" : rt->kind == RK_TOKEN ? "token"
+    options_op(pi, rt->kind == RK_DOCS && rt->seg[1] ? "docs_file" : rt->kind == RK_TOKEN ? "token" : rt->kind == RK_MEMBER ? "member"
                                                                                     : rt->seg[rt->seg[2] ? 2 : 0],
                tag, scoped);
     json_object_set_new(paths, path, pi);
@@ -914,6 +933,14 @@ static json_t *components(void)
                                   "Send as Authorization: Bearer <token>. Shown only once.", "token_id", "type",
                                   "string", "format", "uuid", "user_id", "type", "string", "format", "uuid",
                                   "required", "token", "token_id", "user_id", "additionalProperties", 0));
+    json_object_set_new(schemas, "MemberList",
+                        json_pack("{s:s,s:{s:{s:s,s:{s:s,s:{s:{s:s,s:s},s:{s:s},s:{s:[s,s]},s:{s:s,s:s}},s:[s,s,s,s],"
+                                  "s:b}}},s:[s],s:b}",
+                                  "type", "object", "properties", "items", "type", "array", "items", "type", "object",
+                                  "properties", "user_id", "type", "string", "format", "uuid", "email", "type",
+                                  "string", "display_name", "type", "string", "null", "added_at", "type", "string",
+                                  "format", "date-time", "required", "user_id", "email", "display_name", "added_at",
+                                  "additionalProperties", 0, "required", "items", "additionalProperties", 0));
     json_object_set_new(schemas, "TokenList",
                         json_pack("{s:s,s:{s:{s:s,s:{s:s,s:{s:{s:s,s:s},s:{s:s,s:s},s:{s:[s,s],s:s}},s:[s,s,s],"
                                   "s:b}}},s:[s],s:b}",

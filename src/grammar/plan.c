@@ -68,7 +68,9 @@ static int bind(struct buf *b, const struct dialect *d, struct plan_params *ps, 
 static int membership(struct buf *b, const struct dialect *d, const char *ws_column, const char *user,
                       struct plan_params *ps)
 {
-    buf_printf(b, " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.user_id = ",
+    buf_printf(b,
+               " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.%s AND m.removed_at IS NULL"
+               " AND m.user_id = ",
                ws_column);
     if (bind(b, d, ps, sp_text(user, strlen(user))) < 0) return -1;
     buf_putc(b, ')');
@@ -397,8 +399,26 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
     int rc = -1;
     struct plan_params *ps = &p->ps;
     const struct wpos *s = &t->s;
+    /* A member's feed of workspaces is built from the membership history:
+     * a live membership reports the workspace at its own position, a
+     * removed one a tombstone at the removal's position (adding a member is
+     * a write to the workspace, so a new member sees it as changed). */
+    bool history = c->scope == SCOPE_MEMBER && !sc->is_admin;
+    struct buf from;
+    buf_init(&from);
+    if (history) {
+        buf_printf(&from,
+                   "(SELECT %s, CASE WHEN mm.removed_at IS NULL THEN t.seq ELSE mm.seq END AS seq,"
+                   " mm.removed_at AS fm_removed FROM %s t JOIN workspace_members mm ON mm.workspace_id = t.%s"
+                   " AND mm.user_id = ",
+                   c->select_list, c->table, c->pk->column);
+        if (bind(&from, d, ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) goto out;
+        buf_puts(&from, ") t");
+    } else {
+        buf_printf(&from, "%s t", c->table);
+    }
     buf_puts(&w, " WHERE 1=1");
-    if (plan_scope_clause(&w, d, c, sc, ps) < 0) goto out;
+    if (!history && plan_scope_clause(&w, d, c, sc, ps) < 0) goto out;
     /* not old for S: seq >= xmax OR seq IN xip; seq >= xmin keeps it a range */
     buf_puts(&w, " AND t.seq >= ");
     if (bind(&w, d, ps, sp_int(s->xmin)) < 0) goto out;
@@ -437,11 +457,14 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
     p->col_keys = 1 + (int)nitem;
     buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos), p AS (SELECT %s, t.seq AS fm_w, ", d->pos_sql,
                c->select_list);
-    if (c->soft_delete)
+    if (history)
+        buf_puts(&p->stmt, "CASE WHEN t.fm_removed IS NULL THEN 0 ELSE 1 END AS fm_del");
+    else if (c->soft_delete)
         buf_printf(&p->stmt, "CASE WHEN t.%s IS NULL THEN 0 ELSE 1 END AS fm_del", c->deleted_at->column);
     else
         buf_puts(&p->stmt, "0 AS fm_del");
-    buf_printf(&p->stmt, ", t.%s AS fm_pk FROM %s t", c->pk->column, c->table);
+    buf_printf(&p->stmt, ", t.%s AS fm_pk FROM ", c->pk->column);
+    buf_append(&p->stmt, from.data, from.len);
     buf_append(&p->stmt, w.data, w.len);
     buf_printf(&p->stmt, " ORDER BY t.seq, t.%s LIMIT ", c->pk->column);
     if (bind(&p->stmt, d, ps, sp_int(p->limit)) < 0) goto out;
@@ -450,5 +473,6 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
     rc = 0;
 out:
     buf_free(&w);
+    buf_free(&from);
     return rc;
 }

@@ -131,17 +131,30 @@
  * deletes its row, so no column for that. */
 #define STEP_TOKENS_LAST_USED "ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT;"
 
+/* Step 5: workspace membership keeps its history: a removal sets
+ * removed_at and the row's position (seq), so the removed member's change
+ * feed of workspaces reports a tombstone (CONTRACT.md §9 "Members"), and a
+ * member added again is the same row, live again.  Every membership check
+ * reads live rows only. */
+#define STEP_MEMBER_HISTORY                                                                                           \
+    "ALTER TABLE workspace_members ADD COLUMN removed_at BIGINT;"                                                    \
+    "ALTER TABLE workspace_members ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;"                                        \
+    "CREATE INDEX IF NOT EXISTS workspace_members_user_seq ON workspace_members (user_id, seq, workspace_id);"
+#define PG_STEP_MEMBER_HISTORY STEP_MEMBER_HISTORY PG_SEQ_TRIGGER("workspace_members")
+
 static const char *const steps_sqlite[] = {
     STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
     STEP2,
     SEQ_INDEXES,
     STEP_TOKENS_LAST_USED,
+    STEP_MEMBER_HISTORY,
 };
 static const char *const steps_pg[] = {
     STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),
     STEP2,
     PG_STEP3,
     STEP_TOKENS_LAST_USED,
+    PG_STEP_MEMBER_HISTORY,
 };
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)

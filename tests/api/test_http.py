@@ -121,7 +121,8 @@ def test_405_with_allow(api, ws):
         ("DELETE", "/v1/tests/sessions", {"POST"}, {"DELETE"}),
         ("PUT", "/users/%s/tokens" % ws.owner.id, {"GET", "POST"}, {"PUT", "DELETE"}),
         ("GET", "/users/%s/tokens/%s" % (ws.owner.id, ZERO_UUID), {"DELETE"}, {"GET", "POST"}),
-        ("GET", ws.base + "/members", {"POST"}, set()),
+        ("PUT", ws.base + "/members", {"GET", "POST"}, {"PUT"}),
+        ("GET", ws.base + "/members/%s" % ZERO_UUID, {"DELETE"}, {"GET"}),
         ("POST", "/metrics", {"GET"}, {"POST"}),
     ]
     for method, path, must, must_not in cases:
