@@ -22,7 +22,7 @@ OBJ     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 SAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 # The pure parts the fuzzer links: no HTTP, no database.
-FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/grammar/token.c src/model/collections.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
+FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/grammar/token.c src/model/collections.c src/model/types.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
 TOKEN_FUZZ_SRC := src/grammar/token.c src/api/precond.c src/util/vclock.c src/util/text.c src/util/buf.c src/util/crypto.c
 FUZZ_SECONDS ?= 60
 
@@ -78,7 +78,7 @@ build/test_unit: $(wildcard tests/unit/*.c) $(LIB_SRC) $(HDRS)
 build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 	@mkdir -p build
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
-	  -o $@ tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(shell pkg-config --libs libcrypto)
+	  $(shell pkg-config --cflags jansson) -o $@ tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(shell pkg-config --libs libcrypto jansson)
 
 build/fuzz_token: tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(HDRS)
 	@mkdir -p build

@@ -101,14 +101,12 @@ int plan_scope_clause(struct buf *w, const struct dialect *d, const struct colle
     return 0;
 }
 
-int plan_old_for(struct buf *b, const struct dialect *d, const struct wpos *s, struct plan_params *ps)
+/* Binds s's in-progress ids as one array parameter, PostgreSQL's text
+ * form "{1,2,3}" (one statement shape whatever their number), and appends
+ * its placeholder cast to bigint[].  The text lives in ps->text; fix_text
+ * points the parameter at it once ps->text stops growing. */
+static int bind_xip(struct buf *b, const struct dialect *d, const struct wpos *s, struct plan_params *ps)
 {
-    if (s->nxip == 0) {
-        /* nothing was in progress: old <=> seq < xmin (= xmax) */
-        buf_puts(b, " AND t.seq < ");
-        return bind(b, d, ps, sp_int(s->xmax));
-    }
-    /* seq < xmin OR (seq < xmax AND seq <> ALL(xip)), xip one array parameter */
     size_t off = ps->text.len;
     buf_putc(&ps->text, '{');
     for (int i = 0; i < s->nxip; i++) {
@@ -116,16 +114,27 @@ int plan_old_for(struct buf *b, const struct dialect *d, const struct wpos *s, s
         buf_put_i64(&ps->text, s->xip[i]);
     }
     buf_putc(&ps->text, '}');
+    if (bind(b, d, ps, sp_text(NULL, ps->text.len - off)) < 0) return -1;
+    ps->p[ps->n - 1].i = (int64_t)off; /* the offset into ps->text, until fix_text */
+    buf_puts(b, "::bigint[]");
+    return 0;
+}
+
+int plan_old_for(struct buf *b, const struct dialect *d, const struct wpos *s, struct plan_params *ps)
+{
+    if (s->nxip == 0) {
+        /* nothing was in progress: old <=> seq < xmin (= xmax) */
+        buf_puts(b, " AND t.seq < ");
+        return bind(b, d, ps, sp_int(s->xmax));
+    }
+    /* seq < xmin OR (seq < xmax AND seq <> ALL(xip)) */
     buf_puts(b, " AND (t.seq < ");
     if (bind(b, d, ps, sp_int(s->xmin)) < 0) return -1;
     buf_puts(b, " OR (t.seq < ");
     if (bind(b, d, ps, sp_int(s->xmax)) < 0) return -1;
     buf_puts(b, " AND t.seq <> ALL (");
-    /* the text lives in ps->text; its address is fixed up after the last append */
-    if (bind(b, d, ps, sp_text(NULL, ps->text.len - off)) < 0) return -1;
-    ps->p[ps->n - 1].i = (int64_t)off; /* offset into ps->text, resolved in fix_text */
-    ps->p[ps->n - 1].type = SP_TEXT;
-    buf_puts(b, "::bigint[])))");
+    if (bind_xip(b, d, s, ps) < 0) return -1;
+    buf_puts(b, ")))");
     return 0;
 }
 
@@ -423,19 +432,11 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
     buf_puts(&w, " AND t.seq >= ");
     if (bind(&w, d, ps, sp_int(s->xmin)) < 0) goto out;
     if (s->nxip) {
-        size_t off = ps->text.len;
-        buf_putc(&ps->text, '{');
-        for (int i = 0; i < s->nxip; i++) {
-            if (i) buf_putc(&ps->text, ',');
-            buf_put_i64(&ps->text, s->xip[i]);
-        }
-        buf_putc(&ps->text, '}');
         buf_puts(&w, " AND (t.seq >= ");
         if (bind(&w, d, ps, sp_int(s->xmax)) < 0) goto out;
         buf_puts(&w, " OR t.seq = ANY (");
-        if (bind(&w, d, ps, sp_text(NULL, ps->text.len - off)) < 0) goto out;
-        ps->p[ps->n - 1].i = (int64_t)off;
-        buf_puts(&w, "::bigint[]))");
+        if (bind_xip(&w, d, s, ps) < 0) goto out;
+        buf_puts(&w, "))");
     } else if (s->xmax != s->xmin) {
         buf_puts(&w, " AND t.seq >= ");
         if (bind(&w, d, ps, sp_int(s->xmax)) < 0) goto out;

@@ -10,6 +10,7 @@
  */
 #include "query.h"
 
+#include "../model/types.h"
 #include "../util/buf.h"
 #include "../util/text.h"
 
@@ -50,17 +51,6 @@ static char *arena_put(struct list_query *q, const char *s, size_t n)
     d[n] = '\0';
     q->arena_len += n + 1;
     return d;
-}
-
-bool lq_valid_slug(const char *s, size_t n)
-{
-    if (n < 1 || n > 64) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
-        if (!ok) return false;
-    }
-    return true;
 }
 
 /* "%" + escape(lower(s)) + "%", escaping %, _ and \ with \. */
@@ -131,7 +121,7 @@ static int add_value(struct list_query *q, const struct filter *f, const char *s
             break;
         }
         case FT_SLUG:
-            if (!lq_valid_slug(s, n))
+            if (!type_valid_slug(s, n))
                 return fail(err, f->param, "string_pattern_mismatch",
                             "String should match pattern '^[a-z0-9][a-z0-9-]{0,63}$'");
             v.s = s, v.len = n;

@@ -105,7 +105,5 @@ struct feed_query {
 };
 int lq_parse_feed(const struct qpair *pairs, int npairs, struct feed_query *fq, struct lq_error *err);
 
-/* Helpers shared with body validation. */
-bool lq_valid_slug(const char *s, size_t n);
 
 #endif

@@ -21,6 +21,7 @@
 #include "api/api_int.h"
 #include "grammar/query.h"
 #include "model/collection.h"
+#include "model/types.h"
 #include "util/buf.h"
 #include "util/text.h"
 
@@ -62,7 +63,7 @@ static void check_value(const struct collection *c, const struct field *f, const
         break;
     }
     case FT_EMAIL: CHECK(utf8_count(v->p.s, v->p.len) >= 3 && memchr(v->p.s, '@', v->p.len)); break;
-    case FT_SLUG: CHECK(lq_valid_slug(v->p.s, v->p.len)); break;
+    case FT_SLUG: CHECK(type_valid_slug(v->p.s, v->p.len)); break;
     case FT_UUID: {
         char canon[37];
         CHECK(v->p.len == 36 && uuid_parse(v->p.s, 36, canon) && memcmp(canon, v->p.s, 36) == 0);
@@ -134,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(r->headers[i].name);
         free(r->headers[i].value);
     }
+    free(r->headers);
     free(r);
     return 0;
 }

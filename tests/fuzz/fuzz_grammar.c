@@ -24,6 +24,7 @@
 #include "grammar/plan.h"
 #include "grammar/query.h"
 #include "model/collection.h"
+#include "model/types.h"
 #include "util/buf.h"
 #include "util/text.h"
 #include "util/url.h"
@@ -65,7 +66,7 @@ static const struct dialect pg = {.name = "postgresql",
 static const char *const keywords[] = {
     "SELECT", "FROM", "WHERE", "AND", "OR", "IN", "IS", "NOT", "NULL", "EXISTS", "ORDER", "BY", "ASC", "DESC",
     "NULLS", "LAST", "LIMIT", "OFFSET", "LIKE", "ESCAPE", "count", "lower", "t", "x", "m", "s", "1",
-    "workspace_members", "workspace_id", "user_id", "tag",
+    "workspace_members", "workspace_id", "user_id", "tag", "removed_at",
     /* the one statement of a page (plan.h): position, count, page, keyset */
     "WITH", "AS", "LEFT", "JOIN", "ON", "ALL", "bigint", "text", "pg_current_snapshot", "p", "fm_pos", "fm_n",
     "fm_s0", "fm_s1", "fm_s2", "fm_s3", NULL,
@@ -311,7 +312,7 @@ static void check_query(const struct collection *c, const struct list_query *q)
                     break;
                 }
                 case FT_SLUG:
-                    CHECK(lq_valid_slug(v->s, v->len));
+                    CHECK(type_valid_slug(v->s, v->len));
                     break;
                 default:
                     CHECK(v->s != NULL);

@@ -122,11 +122,11 @@ static void workspace_member_scope(void **state)
     plan_query(&x, &coll_documents, "include_total=1", &lite, &member);
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND EXISTS (SELECT 1 FROM workspace_members m"
-               " WHERE m.workspace_id = t.workspace_id AND m.user_id = ?2) AND t.deleted_at IS NULL"
+               " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?3 OFFSET ?4");
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
                            " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
-                           " AND m.user_id = ?2) AND t.deleted_at IS NULL) s");
+                           " AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL) s");
     assert_int_equal(x.p.nwhere, 2);
     assert_text_param(&x.p, 0, WS);
     assert_text_param(&x.p, 1, ME);
@@ -371,7 +371,7 @@ static void workspaces_scope(void **state)
     plan_query(&x, &coll_workspaces, "", &lite, &member);
     assert_sql(&x.p, &coll_workspaces,
                "workspaces t WHERE 1=1 AND EXISTS (SELECT 1 FROM workspace_members m"
-               " WHERE m.workspace_id = t.workspace_id AND m.user_id = ?1)"
+               " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = ?1)"
                " ORDER BY t.created_at DESC, t.workspace_id DESC LIMIT ?2 OFFSET ?3");
     assert_int_equal(x.p.nwhere, 1);
     assert_text_param(&x.p, 0, ME);
@@ -380,11 +380,11 @@ static void workspaces_scope(void **state)
     plan_query(&x, &coll_workspaces, "include_total=true&q=team", &pg, &member);
     assert_sql(&x.p, &coll_workspaces,
                "workspaces t WHERE 1=1 AND EXISTS (SELECT 1 FROM workspace_members m"
-               " WHERE m.workspace_id = t.workspace_id AND m.user_id = $1)"
+               " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $1)"
                " AND (lower(t.name) LIKE $2 ESCAPE '\\')"
                " ORDER BY t.created_at DESC, t.workspace_id DESC LIMIT $3 OFFSET $4");
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM workspaces t WHERE 1=1 AND EXISTS (SELECT 1 FROM"
-                           " workspace_members m WHERE m.workspace_id = t.workspace_id AND m.user_id = $1)"
+                           " workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $1)"
                            " AND (lower(t.name) LIKE $2 ESCAPE '\\')) s");
     assert_int_equal(x.p.nwhere, 2);
     planned_free(&x);

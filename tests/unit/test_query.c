@@ -11,6 +11,7 @@
 
 #include "grammar/query.h"
 #include "model/collection.h"
+#include "model/types.h"
 #include "util/buf.h"
 #include "util/url.h"
 
@@ -851,12 +852,12 @@ static void slug_filter(void **state)
         expect_err(&coll_configs, s, "slug", "string_pattern_mismatch");
         free(s);
     }
-    assert_true(lq_valid_slug("a", 1));
-    assert_true(lq_valid_slug("a-", 2));
-    assert_false(lq_valid_slug("", 0));
-    assert_false(lq_valid_slug("-", 1));
-    assert_true(lq_valid_slug("a_", 1)); /* only n bytes are looked at */
-    assert_false(lq_valid_slug("a_", 2));
+    assert_true(type_valid_slug("a", 1));
+    assert_true(type_valid_slug("a-", 2));
+    assert_false(type_valid_slug("", 0));
+    assert_false(type_valid_slug("-", 1));
+    assert_true(type_valid_slug("a_", 1)); /* only n bytes are looked at */
+    assert_false(type_valid_slug("a_", 2));
 }
 
 static void uuid_filters(void **state)

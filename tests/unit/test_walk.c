@@ -335,7 +335,7 @@ static void feed_sql(void **state)
     t.last_pk_len = 36;
     assert_int_equal(plan_feed(&coll_documents, &pg, &sc, &t, 10, &p), 0);
     assert_non_null(strstr(p.stmt.data, " WHERE 1=1 AND t.workspace_id = $1 AND EXISTS (SELECT 1 FROM "
-                                        "workspace_members m WHERE m.workspace_id = t.workspace_id AND m.user_id = $2)"
+                                        "workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $2)"
                                         " AND t.seq >= $3 AND (t.seq >= $4 OR t.seq = ANY ($5::bigint[]))"
                                         " AND t.seq < $6 AND (t.seq, t.document_id) > ($7, $8)"
                                         " ORDER BY t.seq, t.document_id LIMIT $9)"));
