@@ -214,14 +214,14 @@ static json_t *page_schema(const struct collection *c)
                          "next_cursor", "sync_token", "additionalProperties", 0);
     return json_pack(
         "{s:s,s:s,s:{s:{s:s,s:o},s:{s:s,s:i,s:I},s:{s:s,s:i,s:i},s:{s:s},s:{s:s},s:{s:s,s:i,s:s},s:o,s:o},"
-        "s:[s,s,s,s,s],s:b}",
+        "s:[s,s,s,s,s,s,s],s:b}",
         "type", "object", "description", "A page of the list.", "properties", "items", "type", "array", "items",
         schema_ref(item), "page", "type", "integer", "minimum", 1, "maximum", (json_int_t)TYPE_MAX_SAFE_INT,
         "page_size", "type", "integer", "minimum", 1, "maximum", LQ_MAX_PAGE_SIZE, "has_previous", "type", "boolean",
         "has_next", "type", "boolean", "total", "type", "integer", "minimum", 0, "description",
         "The number of items matching the filters; only with include_total=true.", "next_cursor", cursor,
-        "sync_token", sync, "required", "items", "page", "page_size", "has_previous", "has_next",
-        "additionalProperties", 0);
+        "sync_token", sync, "required", "items", "page", "page_size", "has_previous", "has_next", "next_cursor",
+        "sync_token", "additionalProperties", 0);
 }
 
 static json_t *changes_schema(const struct collection *c)
