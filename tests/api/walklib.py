@@ -340,7 +340,7 @@ class Workspaces(Coll):
         return "PATCH", rng.choice([ctx.owner_token, ctx.admin_token]), {"name": rng.choice(WS_NAMES)}
 
     def extra_ops(self, ctx, rng):
-        return [(3, member_add_op)]
+        return [(3, member_add_op), (2, member_remove_op)]
 
     def filters(self, ctx, rng):
         if maybe(rng, 0.4):
@@ -357,6 +357,19 @@ def member_add_op(ctx, rng):
     return WriteSpec("POST", "/workspaces/%s/members" % row.id, ctx.admin_token, {"user_id": ctx.owner_id}, row=row,
                      then_get=("/workspaces/%s" % row.id, ctx.owner_token), meta={"member": True},
                      valid=lambda r: not r.meta.get("member"))
+
+
+def member_remove_op(ctx, rng):
+    """Removes the walker from a workspace the admin made (the admin stays
+    a member): the workspace leaves the walker's list, its feed reports a
+    tombstone (CONTRACT.md §9)."""
+    rows = [r for r in ctx.rows_snapshot() if r.meta.get("member") and r.meta.get("admin_created")]
+    if not rows:
+        return None
+    row = rng.choice(rows)
+    return WriteSpec("DELETE", "/workspaces/%s/members/%s" % (row.id, ctx.owner_id),
+                     rng.choice([ctx.admin_token, ctx.owner_token]), row=row, meta={"member": False},
+                     valid=lambda r: r.meta.get("member"))
 
 
 class Scoped(Coll):
@@ -718,6 +731,8 @@ def execute(ctx, spec, port_i=None):
             return False
         if r.status not in ok:
             raise WriteFailed("write %s %s %s -> %r" % (spec.method, spec.path, json.dumps(spec.body), r))
+        if not spec.create:
+            row.meta.update(spec.meta)
         if spec.create:
             item = r.json
             row = Row(item[coll.pk])
@@ -725,7 +740,6 @@ def execute(ctx, spec, port_i=None):
             row.meta.update(spec.meta)
             state = coll.visible(ctx, item, row)
         elif spec.then_get:
-            row.meta.update(spec.meta)
             path, token = spec.then_get
             g_ = ctx.client(token, port_i).get(path)
             assert g_.status == 200, (path, g_)
@@ -788,7 +802,8 @@ def random_write(ctx, rng, seeding=False):
 def create_spec(ctx, rng, seeding):
     token, body = ctx.coll.create(ctx, rng, seeding)
     return WriteSpec("POST", ctx.coll.list_path(ctx), token, body, create=True,
-                     meta={"member": token == getattr(ctx, "owner_token", None)})
+                     meta={"member": token == getattr(ctx, "owner_token", None),
+                           "admin_created": token == ctx.admin_token})
 
 
 class Writers:
@@ -1174,7 +1189,7 @@ def check(ctx, plan, walk, feed, feed_pages, final, dump):
 # ---- one example ----------------------------------------------------------------------
 
 
-def run_example(coll, ports, admin_token, admin_id, seed, label="", note=print):
+def run_example(coll, ports, admin_token, admin_id, seed, label="", note=print, min_writers=1):
     """One example, every choice drawn from random.Random(seed) (the test
     draws the seed).  note(text) records the choices.  Returns a short
     description."""
@@ -1211,12 +1226,17 @@ def run_example(coll, ports, admin_token, admin_id, seed, label="", note=print):
     token = coll.walker(ctx, rng)
     plan = WalkPlan(coll, filters, include_deleted, sort_spec, sort_text, [1], totals, repeats, token)
     # page sizes: about pages_hint pages over the rows that match now
-    expect = sum(1 for r in ctx.rows_snapshot() if plan.matches(r.last_state()))
+    if coll.pages:
+        r = ctx.client(token, 0).get(coll.list_path(ctx), plan.query() + [("page_size", "1"), ("include_total", "1")])
+        assert r.status == 200, r
+        expect = r.json["total"]
+    else:
+        expect = sum(1 for r in ctx.rows_snapshot() if plan.matches(r.last_state()))
     hi = max(1, min(100, (expect + 2) // rng.choice([1, 3, 5, 8, 12, 20])))
     plan.sizes = [rng.randint(1, hi) for _ in range(rng.randint(1, 5))]
 
     # writers for the whole walk
-    n_writers = rng.randint(1, 3)
+    n_writers = max(min_writers, rng.randint(1, 3))
     pace = rng.choice([0, 2, 5, 15])
     nports = len(ports)
     writers = Writers(ctx, n_writers, rng.randrange(1 << 30), pace, port_of=lambda i: i % nports).start()
