@@ -10,8 +10,15 @@
  * Count query: SELECT count(*) FROM (SELECT 1 FROM <table> t WHERE ...) s —
  * the filters' WHERE with the ordering, keyset and position dropped (the
  * count "now").  Both run inside the one statement described in plan.h.
- * tag_in is an EXISTS over the side table, so a document with two matching
- * tags is still one row.
+ * tag_in is a semi-join, t.<pk> IN (SELECT x.<fk> FROM <tag table> x WHERE
+ * x.tag IN (...)), so a document with two matching tags is still one row,
+ * and the set of matching ids comes from the tag index (tag, <fk>).  The
+ * count drives from that set (a lookup per matching row: no cost for tags
+ * that match little); the page probes it while walking its ORDER BY
+ * (d->no_index before the term, "+" on SQLite, keeps SQLite from driving
+ * the page from the set, which costs a lookup and a sort per matching row
+ * when many match).  A per-row EXISTS costs a probe per row and tag: 72.9 s
+ * for 100 tags on 1M documents.
  *
  * The keyset predicate, for sort keys k1..kn (the primary key last, or
  * named earlier) with the last row's values v1..vn, is "strictly after in
@@ -162,7 +169,7 @@ static struct store_param param_of(const struct filter *f, const struct lq_value
 }
 
 static int where(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc,
-                 struct plan_params *ps, struct buf *w)
+                 struct plan_params *ps, struct buf *w, bool count)
 {
     const struct collection *c = q->coll;
     buf_puts(w, " WHERE 1=1");
@@ -187,8 +194,8 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
             if (f->op == OP_IN)
                 buf_printf(w, " AND t.%s IN (", f->column);
             else
-                buf_printf(w, " AND EXISTS (SELECT 1 FROM %s x WHERE x.%s = t.%s AND x.tag IN (", c->tag_table,
-                           c->tag_fk, c->pk->column);
+                buf_printf(w, " AND %st.%s IN (SELECT x.%s FROM %s x WHERE x.tag IN (",
+                           count || !d->no_index ? "" : d->no_index, c->pk->column, c->tag_fk, c->tag_table);
             for (int k = 0; k < cond->count; k++) {
                 if (k) buf_puts(w, ", ");
                 if (bind(w, d, ps, param_of(f, &v[k])) < 0) return -1;
@@ -327,7 +334,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     buf_init(&tail);
     plan_init(p);
     int rc = -1;
-    if (where(q, d, sc, &p->ps, &w) < 0) goto out;
+    if (where(q, d, sc, &p->ps, &w, false) < 0) goto out;
     p->nwhere = p->ps.n;
 
     /* what follows "FROM <table> t" in the page query */
@@ -372,8 +379,20 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     /* The one statement: position, count, page (parameter numbers shared). */
     buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos", d->pos_sql);
     if (q->include_total) {
+        /* the same WHERE with the same parameter numbers, but for the count */
+        struct plan_params cps;
+        struct buf cw;
+        plan_params_init(&cps);
+        buf_init(&cw);
+        int crc = where(q, d, sc, &cps, &cw, true);
+        plan_params_free(&cps);
+        if (crc < 0) {
+            buf_free(&cw);
+            goto out;
+        }
         buf_printf(&p->count_sql, "SELECT count(*) FROM (SELECT 1 FROM %s t", c->table);
-        buf_append(&p->count_sql, w.data, w.len);
+        buf_append(&p->count_sql, cw.data, cw.len);
+        buf_free(&cw);
         buf_puts(&p->count_sql, ") s");
         buf_puts(&p->stmt, ", (");
         buf_append(&p->stmt, p->count_sql.data, p->count_sql.len);

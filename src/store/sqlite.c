@@ -5,7 +5,31 @@
  * so that a committed write survives a crash of the process or the machine.
  * Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT)
  * and kept in a stmt_cache keyed by SQL text; each use binds, steps, and
- * resets.  Writers wait up to busy_timeout for the single write lock.
+ * resets.
+ *
+ * The deadline (store_set_timeout_ms): every statement, and the wait for the
+ * write lock before it, gets at most store_timeout_ms.  A progress handler,
+ * called every SQLITE_PROGRESS_OPS virtual-machine steps, stops a slower
+ * statement (SQLITE_INTERRUPT, a STORE_BUSY: a 503).  An interrupted write
+ * inside a transaction makes SQLite roll the whole transaction back; the
+ * caller's rollback is then a no-op and the connection is ready for the next
+ * request.  COMMIT has no deadline: once a transaction has done its work,
+ * stopping its COMMIT would answer 503 for a write that may be durable (and
+ * a COMMIT in WAL mode is short: append and fsync).  Migrations and bulk
+ * loads (seed) have no deadline either.  Without a deadline a writer waits
+ * up to SQLITE_BUSY_MS for the write lock.
+ *
+ * Memory: a sort or a count must not take an unbounded amount of it.  Temp
+ * b-trees (ORDER BY ... LIMIT n OFFSET m keeps n+m rows in one, an IN
+ * (SELECT ...) keeps its set in one) live in temp files (temp_store=FILE),
+ * whose pages SQLite caches in a bounded amount of memory and the OS writes
+ * out only under pressure; they were in memory before (temp_store=MEMORY),
+ * and four deep-page unindexed sorts on 1M documents took 1 GB.  Each
+ * connection caches SQLITE_CACHE_KIB of pages (external sorts use about as
+ * much), and SQLite's whole heap is held near SQLITE_SOFT_HEAP_LIMIT (page
+ * caches recycle their own pages instead of growing past it) and never past
+ * SQLITE_HARD_HEAP_LIMIT (an allocation beyond fails: a 503 for that
+ * request), whatever --threads is.
  *
  * Placeholders are ?NNN.  LIKE is already ASCII-case-insensitive in SQLite,
  * which is exactly the folding the contract asks for.
@@ -23,13 +47,55 @@
 
 #define SQLITE_BUSY_MS 5000
 #define SQLITE_STMT_CACHE 512
+#define SQLITE_PROGRESS_OPS 1000 /* VM steps between two looks at the clock (~0.1 ms) */
+#define SQLITE_CACHE_KIB 16384   /* page cache per connection */
+#define SQLITE_SOFT_HEAP_LIMIT (256LL << 20)
+#define SQLITE_HARD_HEAP_LIMIT (1024LL << 20)
 
 struct sqlite_store {
     struct store base;
     sqlite3 *db;
     struct stmt_cache *stmts;
     bool bulk;
+    int64_t deadline_ms; /* CLOCK_MONOTONIC ms after which the running statement stops; 0: none */
+    int64_t busy_since;  /* when the current wait for a lock began */
+    bool timed_out;      /* the progress handler stopped the last statement */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Nonzero stops the running statement with SQLITE_INTERRUPT. */
+static int on_progress(void *ctx)
+{
+    struct sqlite_store *s = ctx;
+    if (s->deadline_ms && mono_ms() >= s->deadline_ms) {
+        s->timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Waits for a lock another connection holds: short sleeps (1, 2, 4, 8, then
+ * 10 ms, so a lock held briefly is taken soon after it is free), until the
+ * statement's deadline, or SQLITE_BUSY_MS without one. */
+static int on_busy(void *ctx, int count)
+{
+    struct sqlite_store *s = ctx;
+    int64_t now = mono_ms();
+    if (count == 0) s->busy_since = now;
+    int64_t end = s->deadline_ms ? s->deadline_ms : s->busy_since + SQLITE_BUSY_MS;
+    if (now >= end) return 0;
+    int64_t ms = count < 4 ? 1 << count : 10;
+    if (ms > end - now) ms = end - now;
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 static const struct dialect sqlite_dialect = {
     .name = "sqlite",
@@ -39,6 +105,7 @@ static const struct dialect sqlite_dialect = {
     .for_share = "",
     .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')",
     .snapshot_pos = false,
+    .no_index = "+",
     .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
                    "('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')",
 };
@@ -52,6 +119,9 @@ static enum store_kind kind_of(int rc)
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return STORE_BUSY;
+    case SQLITE_INTERRUPT: /* the deadline (fail_db words it) */
+    case SQLITE_NOMEM:     /* over SQLITE_HARD_HEAP_LIMIT: try again later */
+        return STORE_BUSY;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_FULL:
@@ -64,6 +134,11 @@ static enum store_kind kind_of(int rc)
 
 static int fail_db(struct sqlite_store *s, int rc, struct store_err *err)
 {
+    /* The SQLSTATE PostgreSQL gives a cancelled statement, so that both
+     * backends' statement timeouts are counted alike (api.c, metrics). */
+    if ((rc & 0xFF) == SQLITE_INTERRUPT && s->timed_out)
+        return store_fail(err, STORE_BUSY, "sqlite: statement cancelled after %d ms (statement timeout, SQLSTATE 57014)",
+                          store_timeout_ms);
     return store_fail(err, kind_of(rc), "sqlite: %s", sqlite3_errmsg(s->db));
 }
 
@@ -87,10 +162,25 @@ static int bind_all(sqlite3_stmt *stmt, const struct store_param *p, int np)
     return rc;
 }
 
+static long run(struct sqlite_store *s, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                void *ctx, struct store_err *err);
+
+/* Runs one statement under the deadline (none in bulk mode or while
+ * migrating: store_timeout_ms <= 0). */
 static long sq_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                     struct store_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
+    s->timed_out = false;
+    s->deadline_ms = !s->bulk && store_timeout_ms > 0 ? mono_ms() + store_timeout_ms : 0;
+    long rows = run(s, sql, p, np, fn, ctx, err);
+    s->deadline_ms = 0;
+    return rows;
+}
+
+static long run(struct sqlite_store *s, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                void *ctx, struct store_err *err)
+{
     sqlite3_stmt *stmt = stmt_cache_get(s->stmts, sql);
     int rc;
     long rows = 0;
@@ -167,7 +257,10 @@ static int sq_begin(struct store *st, bool write, struct store_err *err)
 static int sq_commit(struct store *st, struct store_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    if (sq_exec(st, "COMMIT", NULL, 0, NULL, NULL, err) < 0) {
+    /* no deadline (see the top of this file) */
+    s->timed_out = false;
+    s->deadline_ms = 0;
+    if (run(s, "COMMIT", NULL, 0, NULL, NULL, err) < 0) {
         /* A failed COMMIT leaves the transaction open: roll it back. */
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -256,11 +349,18 @@ struct store *store_sqlite_open(const char *path, struct store_err *err)
         return NULL;
     }
     s->stmts = stmt_cache_new(SQLITE_STMT_CACHE, free_stmt, NULL);
-    sqlite3_busy_timeout(s->db, SQLITE_BUSY_MS);
+    sqlite3_busy_handler(s->db, on_busy, s);
+    sqlite3_progress_handler(s->db, SQLITE_PROGRESS_OPS, on_progress, s);
     sqlite3_extended_result_codes(s->db, 1);
-    const char *pragmas = memory ? "PRAGMA foreign_keys=ON; PRAGMA read_uncommitted=OFF"
-                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                                   " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536";
+    /* process-wide; the same values every time */
+    sqlite3_soft_heap_limit64(SQLITE_SOFT_HEAP_LIMIT);
+    sqlite3_hard_heap_limit64(SQLITE_HARD_HEAP_LIMIT);
+    char pragmas[256] = "PRAGMA foreign_keys=ON; PRAGMA read_uncommitted=OFF";
+    if (!memory)
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                 " PRAGMA temp_store=FILE; PRAGMA cache_size=-%d",
+                 SQLITE_CACHE_KIB);
     if (sq_script(&s->base, pragmas, err) < 0) {
         sq_close(&s->base);
         return NULL;

@@ -83,6 +83,10 @@ struct dialect {
     /* Positions are snapshots (xmin, xmax, in-progress ids): PostgreSQL.
      * Otherwise a position is one counter value (SQLite). */
     bool snapshot_pos;
+    /* Put before a WHERE term to keep the planner from driving the query
+     * from an index on it (SQLite "+"), or NULL where the planner needs no
+     * such hint (PostgreSQL). */
+    const char *no_index;
     /* Lists the secondary indexes of the collection tables as rows of
      * (name, CREATE statement), for bulk loads that drop and rebuild them;
      * NULL if the backend does not support that. */

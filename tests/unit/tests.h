@@ -4,7 +4,8 @@
  * Every .c file in tests/unit but main.c defines one cmocka group and exports one
  * runner declared here; main.c runs them all and exits non-zero if any test
  * failed.  The tests need no database, no network and no clock: they call
- * the pure modules (grammar, planner, text, url, buf) directly.
+ * the pure modules (grammar, planner, text, url, buf) directly; test_store
+ * alone opens SQLite files in a temporary directory (the statement deadline).
  */
 #ifndef FM_TESTS_H
 #define FM_TESTS_H
@@ -15,5 +16,6 @@ int test_plan_run(void);
 int test_text_run(void);
 int test_clock_run(void);
 int test_walk_run(void);
+int test_store_run(void);
 
 #endif
