@@ -291,7 +291,7 @@ static void tag_in_exists(void **state)
     plan_query(&x, &coll_documents, "tag_in=a,b&include_total=1&status_in=failed", &lite, &member);
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
                            " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
-                           " AND m.user_id = ?2) AND t.deleted_at IS NULL"
+                           " AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL"
                            " AND t.document_id IN (SELECT x.document_id FROM document_tags x WHERE x.tag IN (?3, ?4))"
                            " AND t.status IN (?5)) s");
     assert_non_null(strstr(x.p.sql.data, " AND +t.document_id IN (SELECT x.document_id FROM document_tags x"
