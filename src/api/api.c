@@ -9,8 +9,9 @@
  *
  * Metrics are counters in static memory, updated with relaxed atomics from
  * every worker (no lock on the request path): per route and status class a
- * request count and a latency histogram, requests in flight, and database
- * errors by kind.  GET /metrics renders them as Prometheus text.
+ * request count and a latency histogram, requests in flight, database
+ * errors by kind, database round trips per route, and each worker's
+ * connection state.  GET /metrics renders them as Prometheus text.
  */
 #include "api.h"
 
@@ -255,6 +256,32 @@ void api_observe(const struct request *r, int status, int64_t dur_us)
     atomic_fetch_add_explicit(&m_req[route][cls].sum_us, (unsigned long long)dur_us, memory_order_relaxed);
 }
 
+/* Database round trips per route (the deltas of store_round_trips over
+ * each request: the connection is the worker's own, so the delta is this
+ * request's). */
+static atomic_ullong m_db_trips[NROUTES + 1];
+
+/* Connection state per worker thread, as of the end of its latest request
+ * (a worker takes a slot on its first request; at most MAX_WORKERS are
+ * shown): connected, or reconnecting (the connection is lost or could not
+ * be opened; the worker's next request tries again). */
+#define MAX_WORKERS 256
+enum { WS_UNSEEN, WS_CONNECTED, WS_RECONNECTING };
+static atomic_int m_worker_state[MAX_WORKERS];
+static atomic_int m_nworkers;
+static _Thread_local int t_worker_slot = -1;
+
+static void note_worker_state(struct store *st)
+{
+    if (t_worker_slot < 0) {
+        int slot = atomic_fetch_add_explicit(&m_nworkers, 1, memory_order_relaxed);
+        t_worker_slot = slot < MAX_WORKERS ? slot : MAX_WORKERS;
+    }
+    if (t_worker_slot < MAX_WORKERS)
+        atomic_store_explicit(&m_worker_state[t_worker_slot],
+                              st && store_connected(st) ? WS_CONNECTED : WS_RECONNECTING, memory_order_relaxed);
+}
+
 /* The route's path template, e.g. /workspaces/:workspace_id/documents. */
 static void route_label(struct buf *b, size_t i)
 {
@@ -327,6 +354,28 @@ static void metrics(struct ctx *x)
     for (int k = 0; k < DBE_N; k++)
         buf_printf(&b, "firemode_db_errors_total{kind=\"%s\"} %llu\n", db_err_names[k],
                    atomic_load_explicit(&m_db_errors[k], memory_order_relaxed));
+    buf_puts(&b, "# HELP firemode_db_round_trips_total Database round trips (statements, BEGIN, COMMIT, ROLLBACK, "
+                 "pings) made while answering, by route.\n"
+                 "# TYPE firemode_db_round_trips_total counter\n");
+    for (size_t i = 0; i <= NROUTES; i++) {
+        unsigned long long n = atomic_load_explicit(&m_db_trips[i], memory_order_relaxed);
+        if (!n) continue;
+        buf_reset(&label);
+        route_label(&label, i);
+        buf_printf(&b, "firemode_db_round_trips_total{route=\"%s\"} %llu\n", label.data, n);
+    }
+    buf_puts(&b, "# HELP firemode_db_connection_state Each worker's database connection as of its latest request: "
+                 "1 for its state (connected, or reconnecting: lost or not opened, the next request tries again).\n"
+                 "# TYPE firemode_db_connection_state gauge\n");
+    int nw = atomic_load_explicit(&m_nworkers, memory_order_relaxed);
+    for (int w = 0; w < nw && w < MAX_WORKERS; w++) {
+        int s = atomic_load_explicit(&m_worker_state[w], memory_order_relaxed);
+        if (s == WS_UNSEEN) continue;
+        buf_printf(&b,
+                   "firemode_db_connection_state{worker=\"%d\",state=\"connected\"} %d\n"
+                   "firemode_db_connection_state{worker=\"%d\",state=\"reconnecting\"} %d\n",
+                   w, s == WS_CONNECTED, w, s == WS_RECONNECTING);
+    }
     buf_printf(&b,
                "# HELP firemode_build_info The running server's version and build.\n"
                "# TYPE firemode_build_info gauge\n"
@@ -348,7 +397,23 @@ static bool no_query(struct ctx *x)
     return false;
 }
 
+static void handle(struct request *r, struct store *st, const struct store_err *open_err);
+
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err)
+{
+    unsigned long long before = st ? store_round_trips(st) : 0;
+    note_worker_state(st); /* a /metrics request shows its own worker too */
+    handle(r, st, open_err);
+    if (st) {
+        size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
+        if (route > NROUTES) route = NROUTES;
+        unsigned long long n = store_round_trips(st) - before;
+        if (n) atomic_fetch_add_explicit(&m_db_trips[route], n, memory_order_relaxed);
+    }
+    note_worker_state(st);
+}
+
+static void handle(struct request *r, struct store *st, const struct store_err *open_err)
 {
     const struct route *rt = r->route;
     struct ctx x = {.r = r, .st = st, .d = st ? store_dialect(st) : NULL};

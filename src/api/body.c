@@ -7,8 +7,15 @@
  * on a required one.  PUT: like create, but over the F_PATCH fields (an
  * omitted optional field becomes its default or null).  Unknown fields are
  * a 422, as in FastAPI's extra="forbid".
+ *
+ * A 422 lists every problem at once (errors.h), as pydantic does: first the
+ * collection's fields in table order (one issue per field: refused, invalid
+ * or missing), then the fields the collection does not take, in the body's
+ * order.  A body that cannot be read as one JSON object (empty, too many
+ * values, malformed, not an object) is one issue: nothing else can be said.
  */
 #include "api_int.h"
+#include "errors.h"
 
 #include "../model/types.h"
 #include "../util/text.h"
@@ -32,6 +39,7 @@ static void set_text(struct body_value *v, char *owned, size_t len)
     set_value(v, sp_text(owned, len), owned);
 }
 
+/* Answers one issue alone: for a body nothing more can be said about. */
 static int invalid(struct ctx *x, const char *name, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -46,24 +54,25 @@ static int invalid(struct ctx *x, const char *name, const char *type, const char
     return -1;
 }
 
-/* Validates one JSON value for field f into v: null by the field's flags,
- * anything else by its type's row of the type table.  -1 answered. */
-static int take(struct ctx *x, const struct field *f, json_t *j, struct body_value *v)
+/* Validates one JSON value for field f (at position `at` of the error
+ * list) into v: null by the field's flags, anything else by its type's row
+ * of the type table.  -1: an issue was filed. */
+static int take(const struct field *f, json_t *j, struct body_value *v, struct lq_error *errs, int at)
 {
     const char *name = f->name;
     if (json_is_null(j)) {
-        if (!(f->flags & F_NULLABLE)) return invalid(x, name, "missing", "Field '%s' may not be null", name);
+        if (!(f->flags & F_NULLABLE)) return lq_error_add(errs, at, name, "missing", "Field '%s' may not be null", name);
         set_value(v, sp_null(), NULL);
         return 0;
     }
     struct type_error terr = {0};
     struct store_param p;
     char *owned = NULL;
-    if (type_of(f)->parse_json(f, j, &p, &owned, &terr) < 0) return invalid(x, name, terr.type, "%s", terr.msg);
+    if (type_of(f)->parse_json(f, j, &p, &owned, &terr) < 0) return lq_error_add(errs, at, name, terr.type, "%s", terr.msg);
     /* a rule of this API, not of the type: the bootstrap admin's address */
     if (f->type == FT_EMAIL && text_ieq(p.s, p.len, ACCOUNTS_BOOTSTRAP_EMAIL)) {
         free(owned);
-        return invalid(x, name, "value_error", "This email is reserved for the bootstrap admin");
+        return lq_error_add(errs, at, name, "value_error", "This email is reserved for the bootstrap admin");
     }
     set_value(v, p, owned);
     return 0;
@@ -126,39 +135,52 @@ int body_parse(struct ctx *x, const struct collection *c, enum body_mode mode, s
     }
     if (!json_is_object(j)) return invalid(x, NULL, "model_attributes_type", "Input should be a JSON object");
 
-    const char *key;
-    json_t *val;
-    json_object_foreach(j, key, val)
-    {
-        const struct field *f = collection_field(c, key, strlen(key));
-        if (!f || (f->flags & F_HIDDEN) || !writable(f, mode)) {
-            char name[80];
-            snprintf(name, sizeof name, "%s", key);
-            if (f && !(f->flags & F_HIDDEN))
-                return invalid(x, name, "extra_forbidden", "Field '%s' is set by the server%s", name,
-                               mode == BODY_CREATE ? "" : " or cannot be changed");
-            return invalid(x, name, "extra_forbidden", "Extra inputs are not permitted");
-        }
-        if ((f->flags & F_ADMIN) && !x->who.is_admin)
-            return invalid(x, f->name, "extra_forbidden", "Only an admin may set '%s'", f->name);
-        if (take(x, f, val, &out->v[f - c->fields]) < 0) return -1;
-    }
-
-    /* Create and PUT: required fields, then defaults. */
-    for (size_t i = 0; mode != BODY_PATCH && i < c->nfields; i++) {
+    struct lq_error errs;
+    lq_error_init(&errs);
+    /* The collection's fields, in table order (position i). */
+    for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
         struct body_value *v = &out->v[i];
-        if (v->present || !writable(f, mode)) continue;
-        if (f->flags & F_REQUIRED) return invalid(x, f->name, "missing", "Field required");
-        if (f->default_value) {
+        int at = (int)i;
+        if (f->flags & F_HIDDEN) continue; /* sent: an extra field, below */
+        json_t *val = json_object_get(j, f->name);
+        if (val) {
+            if (!writable(f, mode))
+                lq_error_add(&errs, at, f->name, "extra_forbidden", "Field '%s' is set by the server%s", f->name,
+                             mode == BODY_CREATE ? "" : " or cannot be changed");
+            else if ((f->flags & F_ADMIN) && !x->who.is_admin)
+                lq_error_add(&errs, at, f->name, "extra_forbidden", "Only an admin may set '%s'", f->name);
+            else
+                take(f, val, v, &errs, at);
+            continue;
+        }
+        /* Create and PUT: required fields, then defaults. */
+        if (mode == BODY_PATCH || !writable(f, mode)) continue;
+        if (f->flags & F_REQUIRED) {
+            lq_error_add(&errs, at, f->name, "missing", "Field required");
+        } else if (f->default_value) {
             json_t *d = json_loads(f->default_value, JSON_DECODE_ANY, &jerr);
-            int rc = take(x, f, d, v);
+            take(f, d, v, &errs, at);
             json_decref(d);
-            if (rc < 0) return -1;
         } else if (mode == BODY_PUT && (f->flags & F_NULLABLE)) {
             v->present = true;
             v->p = sp_null();
         }
+    }
+    /* Then what the collection does not take, in the body's order. */
+    const char *key;
+    json_t *val;
+    int k = 0;
+    json_object_foreach(j, key, val)
+    {
+        const struct field *f = collection_field(c, key, strlen(key));
+        if (!f || (f->flags & F_HIDDEN))
+            lq_error_add(&errs, (int)c->nfields + k, key, "extra_forbidden", "Extra inputs are not permitted");
+        k++;
+    }
+    if (errs.n) {
+        api_invalid(r, "body", &errs);
+        return -1;
     }
     derive(c, out);
     return 0;
@@ -189,24 +211,23 @@ const char *body_uuid_member(struct ctx *x, const char *name, char out[37])
         invalid(x, NULL, "json_invalid", "Body should be a JSON object");
         goto out;
     }
+    /* every issue: the member first, then the extra fields in the body's order */
+    struct lq_error errs;
+    lq_error_init(&errs);
+    json_t *val = json_object_get(j, name);
+    if (!val)
+        lq_error_add(&errs, 0, name, "missing", "Field required");
+    else if (!json_is_string(val) || !uuid_parse(json_string_value(val), json_string_length(val), out))
+        lq_error_add(&errs, 0, name, "uuid_parsing", "Input should be a valid UUID");
     const char *key;
-    json_t *val;
+    int k = 1;
     json_object_foreach(j, key, val)
     {
-        if (strcmp(key, name) != 0) {
-            char k[80];
-            snprintf(k, sizeof k, "%s", key);
-            invalid(x, k, "extra_forbidden", "Extra inputs are not permitted");
-            goto out;
-        }
+        if (strcmp(key, name) != 0) lq_error_add(&errs, k, key, "extra_forbidden", "Extra inputs are not permitted");
+        k++;
     }
-    val = json_object_get(j, name);
-    if (!val) {
-        invalid(x, name, "missing", "Field required");
-        goto out;
-    }
-    if (!json_is_string(val) || !uuid_parse(json_string_value(val), json_string_length(val), out)) {
-        invalid(x, name, "uuid_parsing", "Input should be a valid UUID");
+    if (errs.n) {
+        api_invalid(r, "body", &errs);
         goto out;
     }
     res = out;
@@ -227,10 +248,18 @@ int body_no_fields(struct ctx *x)
     if (!j || !json_is_object(j)) {
         rc = invalid(x, NULL, "json_invalid", "Body should be a JSON object: this endpoint takes no fields ({})");
     } else if (json_object_size(j)) {
-        const char *key = json_object_iter_key(json_object_iter(j));
-        char name[80];
-        snprintf(name, sizeof name, "%s", key);
-        rc = invalid(x, name, "extra_forbidden", "Extra inputs are not permitted: this endpoint takes no fields");
+        struct lq_error errs;
+        lq_error_init(&errs);
+        const char *key;
+        json_t *val;
+        int k = 0;
+        json_object_foreach(j, key, val)
+        {
+            (void)val;
+            lq_error_add(&errs, k++, key, "extra_forbidden", "Extra inputs are not permitted: this endpoint takes no fields");
+        }
+        api_invalid(r, "body", &errs);
+        rc = -1;
     }
     json_decref(j);
     return rc;

@@ -16,6 +16,7 @@
  * S reports (CONTRACT.md §5; the design note is in README.md).
  */
 #include "api_int.h"
+#include "errors.h"
 
 #include "../grammar/plan.h"
 #include "../grammar/query.h"
@@ -263,10 +264,7 @@ static int list_row(void *ctx, const struct store_row *row)
 
 static void query_error(struct request *r, const struct lq_error *e)
 {
-    if (e->as_string)
-        resp_error(r, 422, "%s", e->msg);
-    else
-        resp_invalid(r, "query", e->loc, e->msg, e->type);
+    api_invalid(r, "query", e);
 }
 
 static void bad_cursor(struct request *r, const char *why)

@@ -921,6 +921,10 @@ static json_t *components(void)
                   "properties", "detail", "type", "array", "minItems", 1, "items", "type", "object", "properties",
                   "loc", "type", "array", "minItems", 1, "items", "type", "string", "integer", "msg", "type",
                   "string", "type", "type", "string", "required", "loc", "msg", "type", "required", "detail"));
+    /* every problem of the request, up to the bound (grammar/query.h) */
+    json_object_set_new(json_object_get(json_object_get(json_object_get(schemas, "ValidationError"), "properties"),
+                                        "detail"),
+                        "maxItems", json_integer(LQ_MAX_ERRORS));
     json_object_set_new(schemas, "Health",
                         json_pack("{s:s,s:{s:{s:s,s:[s]},s:{s:s}},s:[s]}", "type", "object", "properties", "status",
                                   "type", "string", "enum", "ok", "version", "type", "string", "required", "status"));
@@ -1033,10 +1037,13 @@ static json_t *components(void)
     json_object_set_new(responses, "UnsupportedMediaType",
                         error_response("The body is not application/json.", "Error", NULL));
     json_object_set_new(responses, "ValidationError",
-                        error_response("Invalid parameters or body (every problem listed).", "ValidationError", NULL));
+                        error_response("Invalid parameters or body: every problem listed, query parameters in their order, "
+                                       "body fields in the collection's order, then fields it does not take.",
+                                       "ValidationError", NULL));
     json_object_set_new(responses, "ListValidationError",
-                        json_response("Invalid parameters: FastAPI's list form, or a string detail for an "
-                                      "unsupported sort.",
+                        json_response("Invalid parameters, every problem listed (FastAPI's list form, in the "
+                                      "order of the parameters), or a string detail when an unsupported sort is "
+                                      "the only problem.",
                                       json_pack("{s:[o,o]}", "anyOf", schema_ref("ValidationError"),
                                                 schema_ref("Error")),
                                       NULL));

@@ -19,19 +19,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+void lq_error_init(struct lq_error *e)
+{
+    e->n = 0;
+    e->truncated = false;
+    e->at = 0;
+}
+
+static int add_issue(struct lq_error *e, int at, const char *loc, const char *type, const char *fmt, va_list ap)
+{
+    /* the list stays sorted by position; equal positions keep their order */
+    int k = e->n;
+    while (k > 0 && e->list[k - 1].at > at) k--;
+    if (k == LQ_MAX_ERRORS) {
+        e->truncated = true;
+        return -1;
+    }
+    if (e->n == LQ_MAX_ERRORS) {
+        e->truncated = true; /* the last one by position goes */
+        e->n--;
+    }
+    memmove(&e->list[k + 1], &e->list[k], (size_t)(e->n - k) * sizeof e->list[0]);
+    e->n++;
+    struct lq_issue *is = &e->list[k];
+    snprintf(is->loc, sizeof is->loc, "%s", loc ? loc : "");
+    snprintf(is->type, sizeof is->type, "%s", type);
+    vsnprintf(is->msg, sizeof is->msg, fmt, ap);
+    is->as_string = false;
+    is->at = at;
+    return -1;
+}
+
+int lq_error_add(struct lq_error *e, int at, const char *loc, const char *type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_issue(e, at, loc, type, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Files an issue at the position being read (err->at). */
 static int fail(struct lq_error *err, const char *loc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int fail(struct lq_error *err, const char *loc, const char *type, const char *fmt, ...)
 {
-    snprintf(err->loc, sizeof err->loc, "%s", loc);
-    snprintf(err->type, sizeof err->type, "%s", type);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    add_issue(err, err->at, loc, type, fmt, ap);
     va_end(ap);
-    err->as_string = false;
     return -1;
+}
+
+/* Marks the issue just filed at err->at as one answered as a string alone. */
+static void last_as_string(struct lq_error *err)
+{
+    for (int k = err->n - 1; k >= 0; k--)
+        if (err->list[k].at == err->at) {
+            err->list[k].as_string = true;
+            return;
+        }
 }
 
 void lq_free(struct list_query *q)
@@ -196,15 +244,15 @@ static int parse_sort(const struct collection *c, const char *s, size_t n, struc
         if (!key) {
             fail(err, "sort", "value_error", "Unsupported sort field '%.*s'. Allowed: %s", (int)(len > 64 ? 64 : len),
                  tok, c->allowed_sorts);
-            err->as_string = true;
-            return -1;
+            last_as_string(err);
+            return -1; /* one issue per sort parameter: its first bad field */
         }
         bool dup = false;
         for (int k = 0; k < q->nsort; k++) dup |= q->sort[k].key == key;
         if (dup) continue; /* first wins */
         if (q->nsort == LQ_MAX_SORT) {
             fail(err, "sort", "value_error", "Too many sort fields (max %d).", LQ_MAX_SORT);
-            err->as_string = true;
+            last_as_string(err);
             return -1;
         }
         q->sort[q->nsort].key = key;
@@ -271,46 +319,60 @@ static int common_param(const struct list_profile *pr, const char *k, size_t n)
     return -1;
 }
 
+/* Every problem of the request is filed (see query.h), at most one per
+ * pair but for the cursor/page conflict and an empty list.  Two limits stop
+ * the scan, as any more issues would only repeat them: LQ_MAX_CONDS
+ * distinct filters, and LQ_MAX_VALUES filter values in all (the value slots
+ * are spent).  Returns -1 iff something was filed. */
 static int parse_pairs(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
                        struct lq_error *err)
 {
     const struct list_profile *pr = c->profile;
     int seen_common[CP_N] = {0};
+    int cursor_at = -1;
 
     /* Pass 1: names, repetition, and the scalar parameters. */
     for (int i = 0; i < npairs; i++) {
         const struct qpair *p = &pairs[i];
+        err->at = i;
         int ci = common_param(pr, p->key, p->key_len);
         if (ci >= 0) {
             const char *name = ci == CP_SIZE ? pr->size_param : p->key;
-            if (seen_common[ci]++)
-                return fail(err, name, "multiple_values", "Parameter '%s' may be given only once", name);
-            if (ci != CP_SORT && p->value_len == 0) return fail(err, name, "missing", "Value must not be empty");
+            if (seen_common[ci]++) {
+                fail(err, name, "multiple_values", "Parameter '%s' may be given only once", name);
+                continue;
+            }
+            if (ci != CP_SORT && p->value_len == 0) {
+                fail(err, name, "missing", "Value must not be empty");
+                continue;
+            }
             int64_t v;
             bool b;
             switch (ci) {
             case CP_PAGE:
-                if (parse_int_param("page", p->value, p->value_len, 1, LQ_MAX_PAGE, &v, err) < 0) return -1;
+                if (parse_int_param("page", p->value, p->value_len, 1, LQ_MAX_PAGE, &v, err) < 0) break;
                 q->page = v;
                 q->page_given = true;
                 break;
             case CP_SIZE:
-                if (parse_int_param(name, p->value, p->value_len, 1, pr->max_size, &v, err) < 0) return -1;
+                if (parse_int_param(name, p->value, p->value_len, 1, pr->max_size, &v, err) < 0) break;
                 q->page_size = (int)v;
                 break;
             case CP_TOTAL:
-                if (!bool_parse(p->value, p->value_len, &b))
-                    return fail(err, "include_total", "bool_parsing",
-                                "Input should be a valid boolean, unable to interpret input");
+                if (!bool_parse(p->value, p->value_len, &b)) {
+                    fail(err, "include_total", "bool_parsing", "Input should be a valid boolean, unable to interpret input");
+                    break;
+                }
                 q->include_total = b;
                 break;
             case CP_SORT:
-                if (parse_sort(c, p->value, p->value_len, q, err) < 0) return -1;
+                if (parse_sort(c, p->value, p->value_len, q, err) < 0) q->nsort = 0;
                 q->explicit_query = true;
                 break;
             case CP_CURSOR:
                 q->cursor = p->value;
                 q->cursor_len = p->value_len;
+                cursor_at = i;
                 break;
             }
             continue;
@@ -321,37 +383,45 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
             size_t kl = p->key_len < 40 ? p->key_len : 40;
             memcpy(name, p->key, kl);
             name[kl] = '\0';
-            return fail(err, name, "extra_forbidden", "Unknown query parameter '%s%s'. Allowed: %s", name,
-                        p->key_len > 40 ? "..." : "", c->allowed_params);
+            fail(err, name, "extra_forbidden", "Unknown query parameter '%s%s'. Allowed: %s", name,
+                 p->key_len > 40 ? "..." : "", c->allowed_params);
+            continue;
         }
         q->explicit_query = true;
         struct lq_cond *cond = cond_for(q, f);
-        if (cond && !is_list_op(f->op))
-            return fail(err, f->param, "multiple_values", "Parameter '%s' may be given only once", f->param);
+        if (cond && !is_list_op(f->op)) {
+            fail(err, f->param, "multiple_values", "Parameter '%s' may be given only once", f->param);
+            continue; /* pass 2 reads the first one only */
+        }
         if (!cond) {
-            if (q->nconds == LQ_MAX_CONDS) return fail(err, f->param, "too_long", "Too many filters");
+            if (q->nconds == LQ_MAX_CONDS) return fail(err, f->param, "too_long", "Too many filters"); /* stops */
             cond = &q->conds[q->nconds++];
             cond->filter = f;
             cond->first = 0;
             cond->count = 0;
         }
     }
-    if (q->cursor && q->page_given)
-        return fail(err, "cursor", "value_error", "Parameter 'cursor' cannot be combined with 'page': a cursor "
-                                                  "carries its own position in the walk");
+    if (q->cursor && q->page_given) {
+        err->at = cursor_at;
+        fail(err, "cursor", "value_error",
+             "Parameter 'cursor' cannot be combined with 'page': a cursor carries its own position in the walk");
+    }
 
     /* Pass 2: filter values, grouped per condition so each one's values are
      * contiguous (repeated *_in parameters are joined). */
     for (int ci = 0; ci < q->nconds; ci++) {
         struct lq_cond *cond = &q->conds[ci];
         const struct filter *f = cond->filter;
+        int first_at = -1, items = 0;
         cond->first = q->nvals;
         for (int i = 0; i < npairs; i++) {
             const struct qpair *p = &pairs[i];
             if (!text_eq(p->key, p->key_len, f->param)) continue;
+            err->at = i;
             const char *s = p->value;
             size_t n = p->value_len;
             if (is_list_op(f->op)) {
+                if (first_at < 0) first_at = i;
                 size_t j = 0;
                 while (j <= n) {
                     size_t st = j;
@@ -361,15 +431,23 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
                     j++;
                     text_trim(&item, &il);
                     if (il == 0) continue; /* empty items are ignored */
-                    if (add_value(q, f, item, il, err) < 0) return -1;
+                    items++;
+                    if (q->nvals == LQ_MAX_VALUES) { /* the value slots are spent: stop the scan */
+                        return fail(err, f->param, "too_long",
+                                    "At most %d filter values are accepted in one request", LQ_MAX_VALUES);
+                    }
+                    if (add_value(q, f, item, il, err) < 0) break; /* one issue per pair: its first bad item */
                 }
                 continue;
             }
-            if (n == 0) return fail(err, f->param, "missing", "Value must not be empty");
+            if (n == 0) {
+                fail(err, f->param, "missing", "Value must not be empty");
+                break;
+            }
             /* q, title and *_is_null take a value slot too (add_value checks the others) */
             if (f->op != OP_INCLUDE_DELETED && q->nvals == LQ_MAX_VALUES)
                 return fail(err, f->param, "too_long", "At most %d filter values are accepted in one request",
-                            LQ_MAX_VALUES);
+                            LQ_MAX_VALUES); /* stops the scan */
             switch (f->op) {
             case OP_SEARCH:
             case OP_CONTAINS: {
@@ -377,25 +455,27 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
                 long cps = utf8_count(s, n);
                 int lo = f->op == OP_SEARCH ? LQ_MIN_SEARCH : 1;
                 int hi = f->op == OP_SEARCH ? LQ_MAX_SEARCH : LQ_MAX_CONTAINS;
-                if (cps < 0) return fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
-                if (cps < lo)
-                    return fail(err, f->param, "string_too_short",
-                                "String should have at least %d character%s after trimming", lo, lo == 1 ? "" : "s");
-                if (cps > hi)
-                    return fail(err, f->param, "string_too_long", "String should have at most %d characters", hi);
-                struct lq_value v = {0};
-                v.s = like_pattern(q, s, n, &v.len);
-                v.src = s, v.src_len = n;
-                q->vals[q->nvals++] = v;
+                if (cps < 0) {
+                    fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
+                } else if (cps < lo) {
+                    fail(err, f->param, "string_too_short", "String should have at least %d character%s after trimming",
+                         lo, lo == 1 ? "" : "s");
+                } else if (cps > hi) {
+                    fail(err, f->param, "string_too_long", "String should have at most %d characters", hi);
+                } else {
+                    struct lq_value v = {0};
+                    v.s = like_pattern(q, s, n, &v.len);
+                    v.src = s, v.src_len = n;
+                    q->vals[q->nvals++] = v;
+                }
                 break;
             }
             case OP_IS_NULL:
             case OP_INCLUDE_DELETED: {
                 bool b;
-                if (!bool_parse(s, n, &b))
-                    return fail(err, f->param, "bool_parsing",
-                                "Input should be a valid boolean, unable to interpret input");
-                if (f->op == OP_INCLUDE_DELETED) {
+                if (!bool_parse(s, n, &b)) {
+                    fail(err, f->param, "bool_parsing", "Input should be a valid boolean, unable to interpret input");
+                } else if (f->op == OP_INCLUDE_DELETED) {
                     q->include_deleted = b;
                 } else {
                     struct lq_value v = {0};
@@ -405,21 +485,24 @@ static int parse_pairs(const struct collection *c, const struct qpair *pairs, in
                 break;
             }
             default:
-                if (add_value(q, f, s, n, err) < 0) return -1;
+                add_value(q, f, s, n, err);
             }
+            break; /* a scalar: its first pair (a repetition was filed in pass 1) */
         }
         cond->count = q->nvals - cond->first;
-        if (is_list_op(f->op) && cond->count == 0)
-            return fail(err, f->param, "missing", "List must have at least one non-empty item");
+        if (is_list_op(f->op) && items == 0) {
+            err->at = first_at;
+            fail(err, f->param, "missing", "List must have at least one non-empty item");
+        }
     }
-    return 0;
+    return err->n ? -1 : 0;
 }
 
 int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
              struct lq_error *err)
 {
     memset(q, 0, sizeof *q);
-    memset(err, 0, sizeof *err);
+    lq_error_init(err);
     q->coll = c;
     q->page = 1;
     q->page_size = c->profile->default_size;
@@ -554,41 +637,59 @@ int lq_parse_canonical(const struct collection *c, const char *s, size_t n, stru
     return 0;
 bad:
     memset(q, 0, sizeof *q);
+    lq_error_init(err);
     return fail(err, "cursor", "value_error", "Invalid cursor");
 }
 
+/* Every problem is filed, in the order of the parameters; a missing since
+ * comes last (position npairs). */
 int lq_parse_feed(const struct qpair *pairs, int npairs, struct feed_query *fq, struct lq_error *err)
 {
     bool seen_since = false, seen_limit = false;
-    memset(err, 0, sizeof *err);
+    lq_error_init(err);
     fq->since = NULL;
     fq->since_len = 0;
     fq->limit = LQ_FEED_DEFAULT_LIMIT;
     for (int i = 0; i < npairs; i++) {
         const struct qpair *p = &pairs[i];
+        err->at = i;
         if (text_eq(p->key, p->key_len, "since")) {
-            if (seen_since) return fail(err, "since", "multiple_values", "Parameter 'since' may be given only once");
+            if (seen_since) {
+                fail(err, "since", "multiple_values", "Parameter 'since' may be given only once");
+                continue;
+            }
             seen_since = true;
-            if (p->value_len == 0) return fail(err, "since", "missing", "Value must not be empty");
+            if (p->value_len == 0) {
+                fail(err, "since", "missing", "Value must not be empty");
+                continue;
+            }
             fq->since = p->value;
             fq->since_len = p->value_len;
         } else if (text_eq(p->key, p->key_len, "limit")) {
             int64_t v;
-            if (seen_limit) return fail(err, "limit", "multiple_values", "Parameter 'limit' may be given only once");
+            if (seen_limit) {
+                fail(err, "limit", "multiple_values", "Parameter 'limit' may be given only once");
+                continue;
+            }
             seen_limit = true;
-            if (p->value_len == 0) return fail(err, "limit", "missing", "Value must not be empty");
-            if (parse_int_param("limit", p->value, p->value_len, 1, LQ_FEED_MAX_LIMIT, &v, err) < 0) return -1;
+            if (p->value_len == 0) {
+                fail(err, "limit", "missing", "Value must not be empty");
+                continue;
+            }
+            if (parse_int_param("limit", p->value, p->value_len, 1, LQ_FEED_MAX_LIMIT, &v, err) < 0) continue;
             fq->limit = (int)v;
         } else {
             char name[64];
             size_t kl = p->key_len < 40 ? p->key_len : 40;
             memcpy(name, p->key, kl);
             name[kl] = '\0';
-            return fail(err, name, "extra_forbidden", "Unknown query parameter '%s'. Allowed: since, limit", name);
+            fail(err, name, "extra_forbidden", "Unknown query parameter '%s'. Allowed: since, limit", name);
         }
     }
-    if (!seen_since)
-        return fail(err, "since", "missing",
-                    "Field required: since (the sync_token of a list page, or the next_since of a change feed page)");
-    return 0;
+    if (!seen_since) {
+        err->at = npairs;
+        fail(err, "since", "missing",
+             "Field required: since (the sync_token of a list page, or the next_since of a change feed page)");
+    }
+    return err->n ? -1 : 0;
 }

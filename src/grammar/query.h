@@ -69,17 +69,43 @@ struct list_query {
     size_t arena_len, arena_cap;
 };
 
-/* A client error.  `as_string` selects {"detail":"msg"} over the list form
- * {"detail":[{"loc":["query",loc],"msg":msg,"type":type}]}. */
-struct lq_error {
-    char loc[64];
+/* Client errors: every problem of one request, in a stable order.
+ *
+ * Each issue has the position `at` it belongs to (the index of the query
+ * pair it came from; npairs for a required parameter that is missing; for
+ * bodies, see body.c) and the list is kept sorted by it (ties in the order
+ * they were found), so errors come in the order of the parameters.  At
+ * most LQ_MAX_ERRORS are kept: the first ones by position; `truncated`
+ * says some were dropped.  A message is at most sizeof msg - 1 bytes.
+ *
+ * `as_string` (an unsupported sort field, too many sort fields) selects
+ * {"detail":"msg"} over FastAPI's list form
+ * {"detail":[{"loc":["query",loc],"msg":msg,"type":type}, ...]} -- only when
+ * it is the only issue; with others it is one entry of the list
+ * (loc ["query","sort"], type value_error), as api_invalid renders it. */
+#define LQ_MAX_ERRORS 32
+struct lq_issue {
+    char loc[80];
     char msg[512];
     char type[40];
     bool as_string;
+    int at;
+};
+struct lq_error {
+    int n;
+    bool truncated;
+    int at; /* where the parse is: the position the next issue is filed under */
+    struct lq_issue list[LQ_MAX_ERRORS];
 };
 
-/* Parses and validates.  Returns 0 and fills q, or -1 and fills err (q is
- * then already freed).  Always call lq_free(q) after a 0. */
+void lq_error_init(struct lq_error *e);
+/* Files an issue at position `at`; returns -1 (for `return lq_error_add(...)`). */
+int lq_error_add(struct lq_error *e, int at, const char *loc, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Parses and validates.  Returns 0 and fills q, or -1 and fills err with
+ * every problem found (q is then already freed).  Always call lq_free(q)
+ * after a 0. */
 int lq_parse(const struct collection *c, const struct qpair *pairs, int npairs, struct list_query *q,
              struct lq_error *err);
 void lq_free(struct list_query *q);

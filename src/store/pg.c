@@ -610,6 +610,11 @@ static void pg_close(struct store *st)
     free(s);
 }
 
+static bool pg_connected(const struct store *st)
+{
+    return conn_ok((const struct pg_store *)st);
+}
+
 static const struct store_ops pg_ops = {
     .exec = pg_exec,
     .begin = pg_begin,
@@ -626,6 +631,7 @@ static const struct store_ops pg_ops = {
     .migrate_begin_sql = "BEGIN",
     .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,
+    .connected = pg_connected,
 };
 
 struct store *store_pg_open(const char *conninfo, struct store_err *err)

@@ -62,27 +62,43 @@ const struct dialect *store_dialect(const struct store *st)
 long store_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                 struct store_err *err)
 {
+    st->round_trips++;
     return st->ops->exec(st, sql, p, np, fn, ctx, err);
 }
 
 int store_begin(struct store *st, bool write, struct store_err *err)
 {
+    st->round_trips++;
     return st->ops->begin(st, write, err);
 }
 
 int store_commit(struct store *st, struct store_err *err)
 {
+    st->round_trips++;
     return st->ops->commit(st, err);
 }
 
 void store_rollback(struct store *st)
 {
-    if (st) st->ops->rollback(st);
+    if (!st) return;
+    st->round_trips++;
+    st->ops->rollback(st);
 }
 
 int store_ping(struct store *st, struct store_err *err)
 {
+    st->round_trips++;
     return st->ops->ping(st, err);
+}
+
+unsigned long long store_round_trips(const struct store *st)
+{
+    return st->round_trips;
+}
+
+bool store_connected(const struct store *st)
+{
+    return !st->ops->connected || st->ops->connected(st);
 }
 
 int store_bulk_mode(struct store *st, struct store_err *err)

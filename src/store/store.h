@@ -133,6 +133,15 @@ int store_migrate(struct store *st, struct store_err *err);
 /* A cheap round trip: 0 if the database answers. */
 int store_ping(struct store *st, struct store_err *err);
 
+/* Round trips asked of this connection since it was opened: store_exec,
+ * begin, commit, rollback and ping calls (what the backend also does on its
+ * own -- preparing a statement's first use, reconnecting -- is not counted).
+ * A plain counter: read it from the thread that owns the connection. */
+unsigned long long store_round_trips(const struct store *st);
+/* false while the connection is lost and not yet made again (PostgreSQL:
+ * the next call reconnects); SQLite: always true. */
+bool store_connected(const struct store *st);
+
 /* Bulk-load mode for `firemode seed`: trades durability for speed on this
  * connection until store_close (SQLite: synchronous=OFF, no WAL).  Returns
  * 0, or 1 when another connection holds the database (SQLite: a running

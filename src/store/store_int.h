@@ -25,12 +25,15 @@ struct store_ops {
      * COMMITTED on PostgreSQL), and hold the write lock (SQLite). */
     const char *migrate_begin_sql;
     void (*close)(struct store *st);
+    /* false while the connection is lost and not yet made again; NULL: always true. */
+    bool (*connected)(const struct store *st);
 };
 
 /* Every backend's connection struct starts with this. */
 struct store {
     const struct store_ops *ops;
     const struct dialect *dialect;
+    unsigned long long round_trips; /* see store_round_trips; only its owner thread touches it */
 };
 
 extern int store_timeout_ms; /* see store_set_timeout_ms */

@@ -175,6 +175,29 @@ def test_metrics_count_database_errors(spawn):
     assert m['firemode_http_requests_total{route="/workspaces",code="5xx"}'] == 1
 
 
+def test_metrics_database_round_trips_and_worker_connections(spawn):
+    """Issue 10 point 7: database round trips by route, and each worker's
+    connection state (connected / reconnecting)."""
+    s = spawn()
+    a = s.admin()
+    ws = a.post("/workspaces", {"name": "trips"}).json
+    for _ in range(3):
+        assert a.get("/workspaces/%s/documents" % ws["workspace_id"]).status == 200
+    m = _samples(a.get("/metrics").text)
+    lists = m['firemode_db_round_trips_total{route="/workspaces/:workspace_id/documents"}']
+    assert lists >= 3 and lists == int(lists)  # at least the page's statement each
+    assert m['firemode_db_round_trips_total{route="/workspaces"}'] >= 1
+    m2 = _samples(a.get("/metrics").text)
+    assert m2['firemode_db_round_trips_total{route="/workspaces/:workspace_id/documents"}'] == lists
+    assert m2['firemode_db_round_trips_total{route="/metrics"}'] > m.get(
+        'firemode_db_round_trips_total{route="/metrics"}', 0)  # the token lookup
+    states = {k: v for k, v in m2.items() if k.startswith("firemode_db_connection_state{")}
+    connected = [k for k, v in states.items() if 'state="connected"' in k and v == 1]
+    assert connected, states
+    assert all(v == 0 for k, v in states.items() if 'state="reconnecting"' in k), states
+    assert "# TYPE firemode_db_connection_state gauge" in a.get("/metrics").text
+
+
 # ---- timestamps whose '+' arrived as a space ------------------------------------------------------
 
 

@@ -8,7 +8,12 @@
  * whether the caller is an admin (bit 5); the rest is the body.
  * Beyond the sanitizers, invariants trap when broken:
  *   - a refused body has an answer whose status is 422 and whose body is a
- *     JSON object with "detail";
+ *     JSON object with "detail": a list of 1..LQ_MAX_ERRORS {loc, msg, type}
+ *     with loc ["body"] or ["body", name]; one entry alone when the body is
+ *     not a JSON object; else the collection's fields first, each at most
+ *     once and in table order, then the fields it does not take; and (unless
+ *     the bound cut the list) every missing required field and every unknown
+ *     field is there;
  *   - an accepted body's values fit their fields: text is valid UTF-8 within
  *     its bounds, UUIDs canonical, enums from the table, integers >= their
  *     minimum, tags a sorted, de-duplicated JSON array of at most 32, nulls
@@ -96,6 +101,78 @@ static void check_value(const struct collection *c, const struct field *f, const
     }
 }
 
+static bool writable(const struct field *f, enum body_mode mode)
+{
+    return mode == BODY_CREATE ? (f->flags & F_CREATE) != 0 : (f->flags & F_PATCH) != 0;
+}
+
+static const json_t *entry_named(const json_t *d, const char *name)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(d, i, e)
+    {
+        const json_t *loc = json_object_get(e, "loc");
+        if (json_array_size(loc) == 2 && strcmp(json_string_value(json_array_get(loc, 1)), name) == 0) return e;
+    }
+    return NULL;
+}
+
+/* The 422 detail of a refused body (see the invariants above). */
+static void check_detail(const struct collection *c, enum body_mode mode, json_t *d, const uint8_t *body, size_t n)
+{
+    CHECK(json_is_array(d));
+    size_t nd = json_array_size(d);
+    CHECK(nd >= 1 && nd <= LQ_MAX_ERRORS);
+    int last_field = -1;
+    bool extras = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(d, i, e)
+    {
+        CHECK(json_is_object(e) && json_object_size(e) == 3);
+        json_t *loc = json_object_get(e, "loc");
+        CHECK(json_is_array(loc) && (json_array_size(loc) == 1 || json_array_size(loc) == 2));
+        CHECK(strcmp(json_string_value(json_array_get(loc, 0)), "body") == 0);
+        CHECK(json_is_string(json_object_get(e, "msg")) && json_string_length(json_object_get(e, "msg")) > 0);
+        CHECK(json_is_string(json_object_get(e, "type")) && json_string_length(json_object_get(e, "type")) > 0);
+        CHECK(json_string_length(json_object_get(e, "msg")) < 512);
+        if (json_array_size(loc) == 1) {
+            CHECK(nd == 1);
+            continue;
+        }
+        const char *name = json_string_value(json_array_get(loc, 1));
+        CHECK(name);
+        const struct field *f = collection_field(c, name, strlen(name));
+        if (f && !(f->flags & F_HIDDEN) && !extras) {
+            int at = (int)(f - c->fields);
+            CHECK(at > last_field);
+            last_field = at;
+        } else {
+            extras = true;
+            CHECK(strcmp(json_string_value(json_object_get(e, "type")), "extra_forbidden") == 0);
+        }
+    }
+    /* completeness, when the body is an object and the bound did not cut */
+    json_error_t je;
+    json_t *b = json_loadb((const char *)body, n, JSON_REJECT_DUPLICATES, &je);
+    if (b && json_is_object(b) && nd < LQ_MAX_ERRORS) {
+        for (size_t k = 0; mode != BODY_PATCH && k < c->nfields; k++) {
+            const struct field *f = &c->fields[k];
+            if ((f->flags & F_REQUIRED) && writable(f, mode) && !(f->flags & F_HIDDEN) && !json_object_get(b, f->name))
+                CHECK(entry_named(d, f->name));
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(b, key, v)
+        {
+            const struct field *f = collection_field(c, key, strlen(key));
+            if ((!f || (f->flags & F_HIDDEN)) && strlen(key) < 80) CHECK(entry_named(d, key));
+        }
+    }
+    json_decref(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -126,6 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_error_t e;
         json_t *j = json_loadb(r->out.data, r->out.len, 0, &e);
         CHECK(j && json_is_object(j) && json_object_get(j, "detail"));
+        check_detail(c, mode, json_object_get(j, "detail"), data + 1, size - 1);
         json_decref(j);
     }
     body_free(&b);

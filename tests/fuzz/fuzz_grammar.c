@@ -6,7 +6,11 @@
  * The input is a request target ("/" is prefixed if it does not start with
  * one).  Beyond the sanitizers, invariants are checked and a violation traps:
  *   - url: segments and pairs are NUL-terminated, hold no NUL, fit the limits;
- *   - lq_parse errors: loc/type/msg bounded, msg renders as valid JSON text;
+ *   - lq_parse errors: 1..LQ_MAX_ERRORS issues (exactly the bound when some
+ *     were dropped), at most one per query pair, sorted by the pair they
+ *     came from (0..npairs), loc/type/msg bounded, type and msg non-empty
+ *     (loc is empty for a parameter named ""), msg renders as valid JSON text, as_string only on
+ *     sort issues;
  *   - list_query: page >= 1, page_size 1..100, nsort 1..4, sort keys from the
  *     table and distinct, the primary key present exactly once and last
  *     unless named, values contiguous per condition, UUIDs canonical, LIKE
@@ -229,14 +233,24 @@ static void check_like(const struct lq_value *v)
     }
 }
 
-static void check_error(const struct lq_error *e)
+/* extra: issues that belong to no pair (a missing required parameter) */
+static void check_error(const struct lq_error *e, int npairs, int extra)
 {
-    CHECK(memchr(e->loc, 0, sizeof e->loc) != NULL);
-    CHECK(memchr(e->type, 0, sizeof e->type) != NULL);
-    CHECK(memchr(e->msg, 0, sizeof e->msg) != NULL);
-    CHECK(e->msg[0] != '\0' && e->type[0] != '\0');
-    check_json(e->msg, strlen(e->msg));
-    check_json(e->loc, strlen(e->loc));
+    CHECK(e->n >= 1 && e->n <= LQ_MAX_ERRORS);
+    if (e->truncated) CHECK(e->n == LQ_MAX_ERRORS);
+    CHECK(e->n <= npairs + extra);
+    for (int k = 0; k < e->n; k++) {
+        const struct lq_issue *is = &e->list[k];
+        CHECK(memchr(is->loc, 0, sizeof is->loc) != NULL);
+        CHECK(memchr(is->type, 0, sizeof is->type) != NULL);
+        CHECK(memchr(is->msg, 0, sizeof is->msg) != NULL);
+        CHECK(is->msg[0] != '\0' && is->type[0] != '\0');
+        check_json(is->msg, strlen(is->msg));
+        check_json(is->loc, strlen(is->loc));
+        CHECK(is->at >= 0 && is->at <= npairs);
+        if (k) CHECK(is->at > e->list[k - 1].at); /* one per pair, in their order */
+        if (is->as_string) CHECK(strcmp(is->loc, "sort") == 0);
+    }
 }
 
 static void check_query(const struct collection *c, const struct list_query *q)
@@ -414,13 +428,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                   v[k] == '\n' || v[k] == '\f' || v[k] == '\v';
             if (text_eq(u.pairs[i].key, u.pairs[i].key_len, "sort") && !blank) sort_given = true;
         }
+        {
+            struct feed_query fq;
+            struct lq_error fe;
+            if (lq_parse_feed(u.pairs, u.npairs, &fq, &fe) != 0) {
+                check_error(&fe, u.npairs, 1);
+            } else {
+                CHECK(fe.n == 0 && fq.since && fq.since_len > 0);
+                CHECK(fq.limit >= 1 && fq.limit <= LQ_FEED_MAX_LIMIT);
+            }
+        }
         struct plan_scope sc = {WS, ME, is_admin};
         for (size_t ci = 0; collections[ci]; ci++) {
             const struct collection *c = collections[ci];
             struct list_query q;
             struct lq_error e;
             if (lq_parse(c, u.pairs, u.npairs, &q, &e) != 0) {
-                check_error(&e);
+                check_error(&e, u.npairs, 0);
                 CHECK(q.arena == NULL);
                 lq_free(&q);
                 continue;

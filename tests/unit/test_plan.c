@@ -54,7 +54,7 @@ static void plan_query(struct planned *x, const struct collection *c, const char
     buf_free(&b);
     struct lq_error e;
     int rc = lq_parse(c, x->u.pairs, x->u.npairs, &x->q, &e);
-    if (rc) fprintf(stderr, "%s?%s: %s %s\n", c->name, query, e.loc, e.msg);
+    if (rc) fprintf(stderr, "%s?%s: %s %s\n", c->name, query, e.list[0].loc, e.list[0].msg);
     assert_int_equal(rc, 0);
     assert_int_equal(plan_list(&x->q, d, sc, NULL, &x->p), 0);
 }

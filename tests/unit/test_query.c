@@ -57,7 +57,7 @@ static void run_done(struct run *r)
 static void ok(struct run *r, const struct collection *c, const char *query)
 {
     run_query(r, c, query);
-    if (r->rc != 0) fprintf(stderr, "%s?%s: unexpected error %s/%s: %s\n", c->name, query, r->e.loc, r->e.type, r->e.msg);
+    if (r->rc != 0) fprintf(stderr, "%s?%s: unexpected error %s/%s: %s\n", c->name, query, r->e.list[0].loc, r->e.list[0].type, r->e.list[0].msg);
     assert_int_equal(r->rc, 0);
 }
 
@@ -66,14 +66,14 @@ static void expect_err(const struct collection *c, const char *query, const char
 {
     struct run r;
     run_query(&r, c, query);
-    if (r.rc == 0 || strcmp(r.e.loc, loc) != 0 || strcmp(r.e.type, type) != 0)
-        fprintf(stderr, "%s?%.200s: rc=%d loc=%s type=%s msg=%s (want %s/%s)\n", c->name, query, r.rc, r.e.loc,
-                r.e.type, r.e.msg, loc, type);
+    if (r.rc == 0 || strcmp(r.e.list[0].loc, loc) != 0 || strcmp(r.e.list[0].type, type) != 0)
+        fprintf(stderr, "%s?%.200s: rc=%d loc=%s type=%s msg=%s (want %s/%s)\n", c->name, query, r.rc, r.e.list[0].loc,
+                r.e.list[0].type, r.e.list[0].msg, loc, type);
     assert_int_equal(r.rc, -1);
-    assert_string_equal(r.e.loc, loc);
-    assert_string_equal(r.e.type, type);
-    assert_false(r.e.as_string);
-    assert_true(r.e.msg[0] != '\0');
+    assert_string_equal(r.e.list[0].loc, loc);
+    assert_string_equal(r.e.list[0].type, type);
+    assert_false(r.e.list[0].as_string);
+    assert_true(r.e.list[0].msg[0] != '\0');
     run_done(&r);
 }
 
@@ -83,8 +83,9 @@ static void expect_str_err(const struct collection *c, const char *query, const 
     struct run r;
     run_query(&r, c, query);
     assert_int_equal(r.rc, -1);
-    assert_true(r.e.as_string);
-    assert_string_equal(r.e.msg, msg);
+    assert_int_equal(r.e.n, 1);
+    assert_true(r.e.list[0].as_string);
+    assert_string_equal(r.e.list[0].msg, msg);
     run_done(&r);
 }
 
@@ -205,11 +206,11 @@ static void page_bounds(void **state)
 
     run_query(&r, &coll_jobs, "page_size=101");
     assert_int_equal(r.rc, -1);
-    assert_string_equal(r.e.msg, "Input should be less than or equal to 100");
+    assert_string_equal(r.e.list[0].msg, "Input should be less than or equal to 100");
     run_done(&r);
     run_query(&r, &coll_jobs, "page=0");
     assert_int_equal(r.rc, -1);
-    assert_string_equal(r.e.msg, "Input should be greater than or equal to 1");
+    assert_string_equal(r.e.list[0].msg, "Input should be greater than or equal to 1");
     run_done(&r);
 }
 
@@ -397,7 +398,7 @@ static void sort_errors(void **state)
 
     struct run r;
     run_query(&r, &coll_documents, "sort=x");
-    assert_string_equal(r.e.loc, "sort");
+    assert_string_equal(r.e.list[0].loc, "sort");
     run_done(&r);
 }
 
@@ -408,10 +409,10 @@ static void unknown_keys(void **state)
     struct run r;
     run_query(&r, &coll_documents, "page=1&foo=1");
     assert_int_equal(r.rc, -1);
-    assert_false(r.e.as_string);
-    assert_string_equal(r.e.loc, "foo");
-    assert_string_equal(r.e.type, "extra_forbidden");
-    assert_string_equal(r.e.msg, "Unknown query parameter 'foo'. Allowed: page, page_size, include_total, sort, "
+    assert_false(r.e.list[0].as_string);
+    assert_string_equal(r.e.list[0].loc, "foo");
+    assert_string_equal(r.e.list[0].type, "extra_forbidden");
+    assert_string_equal(r.e.list[0].msg, "Unknown query parameter 'foo'. Allowed: page, page_size, include_total, sort, "
                                  "cursor, status_in, source_in, uploaded_by_user_id, created_at_from, created_at_to, "
                                  "last_run_from, last_run_to, q, include_deleted, tag_in, last_run_at_is_null");
     run_done(&r);
@@ -435,8 +436,8 @@ static void unknown_keys(void **state)
         run_query(&r, lists[i].c, "bogus=");
         assert_int_equal(r.rc, -1);
         char *want = fmt("Unknown query parameter 'bogus'. Allowed: %s", lists[i].allowed);
-        assert_string_equal(r.e.msg, want);
-        assert_string_equal(r.e.type, "extra_forbidden");
+        assert_string_equal(r.e.list[0].msg, want);
+        assert_string_equal(r.e.list[0].type, "extra_forbidden");
         free(want);
         run_done(&r);
     }
@@ -459,9 +460,9 @@ static void unknown_keys(void **state)
     char *s = fmt("%s=1", k);
     run_query(&r, &coll_workspaces, s);
     assert_int_equal(r.rc, -1);
-    assert_int_equal(strlen(r.e.loc), 40);
+    assert_int_equal(strlen(r.e.list[0].loc), 40);
     char *want = fmt("Unknown query parameter '%.40s...'. Allowed: page, page_size, include_total, sort, cursor, q", k);
-    assert_string_equal(r.e.msg, want);
+    assert_string_equal(r.e.list[0].msg, want);
     run_done(&r);
     free(k), free(s), free(want);
 }
@@ -563,10 +564,10 @@ static void in_lists(void **state)
     expect_err(&coll_jobs, "status_in=processed", "status_in", "enum");
 
     run_query(&r, &coll_documents, "status_in=nope");
-    assert_string_equal(r.e.msg, "Input should be 'uploaded', 'queued', 'processing', 'processed' or 'failed'");
+    assert_string_equal(r.e.list[0].msg, "Input should be 'uploaded', 'queued', 'processing', 'processed' or 'failed'");
     run_done(&r);
     run_query(&r, &coll_documents, "source_in=nope");
-    assert_string_equal(r.e.msg, "Input should be 'upload', 'email', 'api' or 'import'");
+    assert_string_equal(r.e.list[0].msg, "Input should be 'upload', 'email', 'api' or 'import'");
     run_done(&r);
 }
 
@@ -612,13 +613,13 @@ static void values_limit_with_scalars(void **state)
         struct run r;
         run_query(&r, &coll_documents, s);
         assert_int_equal(r.rc, -1);
-        assert_string_equal(r.e.type, "too_long");
+        assert_string_equal(r.e.list[0].type, "too_long");
         run_done(&r);
         free(s);
         s = fmt("tag_in=%s&%s", tags, tails[i]);
         run_query(&r, &coll_documents, s);
         assert_int_equal(r.rc, -1);
-        assert_string_equal(r.e.type, "too_long");
+        assert_string_equal(r.e.list[0].type, "too_long");
         run_done(&r);
         free(s);
     }
@@ -694,7 +695,7 @@ static void empty_values_rejected(void **state)
             struct run r;
             run_query(&r, c, s);
             assert_int_equal(r.rc, -1);
-            assert_string_equal(r.e.loc, common[k]);
+            assert_string_equal(r.e.list[0].loc, common[k]);
             run_done(&r);
             free(s);
         }
@@ -705,14 +706,14 @@ static void empty_values_rejected(void **state)
             run_query(&r, c, s);
             if (r.rc != -1) fprintf(stderr, "%s: '%s' accepted\n", c->name, s);
             assert_int_equal(r.rc, -1);
-            assert_string_equal(r.e.loc, p);
-            assert_false(r.e.as_string);
+            assert_string_equal(r.e.list[0].loc, p);
+            assert_false(r.e.list[0].as_string);
             run_done(&r);
             free(s);
             s = fmt("%s", p); /* no '=' at all */
             run_query(&r, c, s);
             assert_int_equal(r.rc, -1);
-            assert_string_equal(r.e.loc, p);
+            assert_string_equal(r.e.list[0].loc, p);
             run_done(&r);
             free(s);
         }
@@ -794,7 +795,7 @@ static void search_q(void **state)
     free(s), free(t);
 
     run_query(&r, &coll_documents, "q=a");
-    assert_string_equal(r.e.msg, "String should have at least 2 characters after trimming");
+    assert_string_equal(r.e.list[0].msg, "String should have at least 2 characters after trimming");
     run_done(&r);
 }
 
@@ -1073,6 +1074,140 @@ static void many_filters_together(void **state)
     run_done(&r);
 }
 
+static const char *fmt_static(const char *f, const char *arg)
+{
+    static char out[512];
+    snprintf(out, sizeof out, f, arg);
+    return out;
+}
+
+/* Expects exactly these issues, in this order: "loc/type" strings. */
+static void expect_issues(const struct collection *c, const char *query, const char *const *want, int n)
+{
+    struct run r;
+    run_query(&r, c, query);
+    assert_int_equal(r.rc, -1);
+    if (r.e.n != n)
+        for (int k = 0; k < r.e.n; k++) fprintf(stderr, "  %s/%s: %s\n", r.e.list[k].loc, r.e.list[k].type, r.e.list[k].msg);
+    assert_int_equal(r.e.n, n);
+    for (int k = 0; k < n; k++) {
+        char got[160];
+        snprintf(got, sizeof got, "%s/%s", r.e.list[k].loc, r.e.list[k].type);
+        assert_string_equal(got, want[k]);
+        assert_true(r.e.list[k].msg[0] != '\0');
+    }
+    assert_false(r.e.truncated);
+    run_done(&r);
+}
+
+/* Issue 10 point 4: every problem of the query at once, in the order of
+ * the parameters. */
+static void every_error_listed(void **state)
+{
+    (void)state;
+    static const char *const three[] = {"page_size/greater_than_equal", "status_in/enum", "sort/value_error"};
+    expect_issues(&coll_documents, "page_size=0&status_in=bogus&sort=nope", three, 3);
+    /* the order is the parameters', whatever pass finds them */
+    static const char *const rev[] = {"sort/value_error", "status_in/enum", "page_size/greater_than_equal"};
+    expect_issues(&coll_documents, "sort=nope&status_in=bogus&page_size=0", rev, 3);
+    /* the sort issue keeps its message (and is a string detail only alone) */
+    struct run r;
+    run_query(&r, &coll_documents, "sort=nope&page=0");
+    assert_int_equal(r.e.n, 2);
+    assert_true(r.e.list[0].as_string);
+    assert_string_equal(r.e.list[0].msg, fmt_static("Unsupported sort field 'nope'. Allowed: %s",
+                                                    coll_documents.allowed_sorts));
+    assert_false(r.e.list[1].as_string);
+    run_done(&r);
+    static const char *const mixed[] = {"foo/extra_forbidden", "page/int_parsing",     "q/string_too_short",
+                                        "page_size/missing",    "source_in/enum",       "page/multiple_values",
+                                        "created_at_from/datetime_parsing", "bar/extra_forbidden"};
+    expect_issues(&coll_documents,
+                  "foo=1&page=x&q=a&page_size=&source_in=api,nope,worse&page=2&created_at_from=soon&bar=2", mixed, 8);
+    /* one issue per pair: a list's first bad item; a repeated scalar filter once */
+    static const char *const per_pair[] = {"status_in/enum", "status_in/enum", "q/multiple_values"};
+    expect_issues(&coll_documents, "status_in=a,b&q=abc&status_in=queued,c&q=x", per_pair, 3);
+    /* a list with no item left, beside other problems */
+    static const char *const empty[] = {"status_in/missing", "source_in/enum", "include_total/bool_parsing"};
+    expect_issues(&coll_documents, "status_in=,,&source_in=x&include_total=perhaps", empty, 3);
+    /* cursor and page together: at the cursor's place */
+    static const char *const cur[] = {"page_size/less_than_equal", "cursor/value_error", "q/string_too_short"};
+    expect_issues(&coll_documents, "page_size=101&cursor=abc&page=2&q=%20", cur, 3);
+    /* the same on a v1 collection (limit) and a users list */
+    static const char *const v1[] = {"limit/less_than_equal", "nope/extra_forbidden"};
+    expect_issues(&coll_test_sessions, "limit=500&nope=1", v1, 2);
+    static const char *const users[] = {"is_active/bool_parsing", "last_login_from/datetime_parsing"};
+    expect_issues(&coll_users, "is_active=maybe&last_login_from=soon", users, 2);
+}
+
+/* At most LQ_MAX_ERRORS issues: the first ones by position. */
+static void errors_bounded(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 60; i++) {
+        if (i) buf_putc(&b, '&');
+        if (i == 0) buf_puts(&b, "page=0");
+        else {
+            char k[16];
+            snprintf(k, sizeof k, "x%02d=1", i);
+            buf_puts(&b, k);
+        }
+    }
+    buf_puts(&b, "&sort=nope"); /* past the bound: dropped */
+    struct run r;
+    run_query(&r, &coll_documents, b.data);
+    assert_int_equal(r.rc, -1);
+    assert_int_equal(r.e.n, LQ_MAX_ERRORS);
+    assert_true(r.e.truncated);
+    assert_string_equal(r.e.list[0].loc, "page");
+    for (int k = 1; k < LQ_MAX_ERRORS; k++) {
+        char want[16];
+        snprintf(want, sizeof want, "x%02d", k);
+        assert_string_equal(r.e.list[k].loc, want);
+        assert_true(strlen(r.e.list[k].msg) < sizeof r.e.list[k].msg);
+    }
+    run_done(&r);
+    buf_free(&b);
+}
+
+/* The filter value slots spent stops the scan: later values are not read. */
+static void values_limit_stops_scan(void **state)
+{
+    (void)state;
+    char *items = rep("queued,", LQ_MAX_VALUES + 1);
+    char *s = fmt("page=0&status_in=%s&source_in=bogus", items);
+    static const char *const want[] = {"page/greater_than_equal", "status_in/too_long"};
+    expect_issues(&coll_documents, s, want, 2);
+    free(s);
+    free(items);
+}
+
+/* The change feed's parameters: every problem, a missing since last. */
+static void feed_errors(void **state)
+{
+    (void)state;
+    struct url u;
+    struct feed_query fq;
+    struct lq_error e;
+    assert_int_equal(url_parse("/x?limit=0&foo=1&limit=2", 24, &u), URL_OK);
+    assert_int_equal(lq_parse_feed(u.pairs, u.npairs, &fq, &e), -1);
+    assert_int_equal(e.n, 4);
+    assert_string_equal(e.list[0].loc, "limit");
+    assert_string_equal(e.list[0].type, "greater_than_equal");
+    assert_string_equal(e.list[1].loc, "foo");
+    assert_string_equal(e.list[2].type, "multiple_values");
+    assert_string_equal(e.list[3].loc, "since");
+    assert_string_equal(e.list[3].type, "missing");
+    url_free(&u);
+    assert_int_equal(url_parse("/x?since=abc&limit=7", 20, &u), URL_OK);
+    assert_int_equal(lq_parse_feed(u.pairs, u.npairs, &fq, &e), 0);
+    assert_int_equal(e.n, 0);
+    assert_int_equal(fq.limit, 7);
+    url_free(&u);
+}
+
 int test_query_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1233,10 @@ int test_query_run(void)
         cmocka_unit_test(include_deleted_flag),
         cmocka_unit_test(bool_and_text_filters),
         cmocka_unit_test(many_filters_together),
+        cmocka_unit_test(every_error_listed),
+        cmocka_unit_test(errors_bounded),
+        cmocka_unit_test(values_limit_stops_scan),
+        cmocka_unit_test(feed_errors),
     };
     return cmocka_run_group_tests_name("query", tests, NULL, NULL);
 }

@@ -179,7 +179,7 @@ static void parse(struct planned *x, const struct collection *c, const char *que
     buf_free(&b);
     struct lq_error e;
     int rc = lq_parse(c, x->u.pairs, x->u.npairs, &x->q, &e);
-    if (rc) fprintf(stderr, "%s?%s: %s %s\n", c->name, query, e.loc, e.msg);
+    if (rc) fprintf(stderr, "%s?%s: %s %s\n", c->name, query, e.list[0].loc, e.list[0].msg);
     assert_int_equal(rc, 0);
 }
 
@@ -250,7 +250,7 @@ static void canonical(void **state)
     struct lq_error e;
     assert_int_equal(url_parse("/x?cursor=abc&page=2", 20, &u), URL_OK);
     assert_int_equal(lq_parse(&coll_documents, u.pairs, u.npairs, &q, &e), -1);
-    assert_string_equal(e.loc, "cursor");
+    assert_string_equal(e.list[0].loc, "cursor");
     url_free(&u);
 }
 
