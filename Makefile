@@ -80,6 +80,10 @@ build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  $(shell pkg-config --cflags jansson) -o $@ tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(shell pkg-config --libs libcrypto jansson)
 
+# Prints the exact SQL of cursor pages (tests/pg/test_plans.py pins their plans).
+build/plan_sql: tests/plans/plan_sql.c $(LIB_OBJ) $(HDRS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ tests/plans/plan_sql.c $(LIB_OBJ) $(PKG_LIBS)
+
 build/fuzz_token: tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(HDRS)
 	@mkdir -p build
 	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \

@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl)
 if [ "${1:-}" = test ]; then
-  pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-jsonschema postgresql-15
+  pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-hypothesis python3-jsonschema postgresql-15
          postgresql-client-15 wrk chromium chromium-driver python3-selenium)
 fi
 missing=()

@@ -33,9 +33,11 @@ PHASES = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if os.environ.get("
 
 class _Summary:
     def pytest_terminal_summary(self, terminalreporter):
-        if walklib.STATS["walks"]:
+        if walklib.STATS["walks"] or walklib.FAILURES:
             terminalreporter.section("firemode walks")
             terminalreporter.write_line(walklib.summary_line("walks (%s)" % fm.backend()))
+        for f in walklib.FAILURES:
+            terminalreporter.write_line("FAILED EXAMPLE " + f)
 
 
 @pytest.fixture(scope="module", autouse=True)

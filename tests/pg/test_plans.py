@@ -1,0 +1,461 @@
+"""Query plans of list pages (CONTRACT.md §5: "each page of a walk costs the
+same however deep it is"): for the default sort of every collection and for
+every sort an index serves, a cursor page's statement is an index range scan
+in the sort's order, never a sort of the whole filtered set — on PostgreSQL
+(EXPLAIN, both the custom plan and the generic plan that a statement
+prepared once per connection may switch to) and on SQLite (EXPLAIN QUERY
+PLAN).
+
+The SQL is the server's own: tests/plans/plan_sql.c links the planner
+(plan_list(), src/grammar/plan.c) and the store (for the real struct
+dialect) and prints the statement and its bound parameters for a query, a
+scope and a cursor (the walk's position and the last row's keys).  The
+cursor's keys are a real row's, from the middle of the walk's order, over
+data made by `firemode seed` (thousands of rows per workspace / owner) and
+ANALYZEd.  Nothing of the server's SQL is re-typed here.  On PostgreSQL the
+statement is PREPAREd without parameter types, as the server's PQprepare
+does (types inferred the same way), and EXECUTEd with the bound values as
+literals.
+
+"Has an index": an index of the table whose columns begin with the scope's
+equality column (workspace_id, created_by; none for users and workspaces)
+and then the sort's column.  Allowed besides a plain ordered index scan: an
+Incremental Sort on the columns of a unique index (groups of one row), and
+for a non-admin's /workspaces a Sort of the rows read through the caller's
+memberships.  Known gaps are strict xfails (KNOWN_GAPS).
+
+The helper is build/plan_sql (Makefile; make test builds it), built from
+build/obj unless it is newer than them.
+Run: scripts/with-postgres.sh python3 -m pytest -q tests/pg/test_plans.py
+(FIREMODE_PLANS_SHOW=1 prints every plan.)
+"""
+import glob
+import json
+import os
+import sqlite3
+import subprocess
+
+import pytest
+
+import pgfm
+
+SHOW = bool(os.environ.get("FIREMODE_PLANS_SHOW"))
+
+# One seeded database per group, each with thousands of rows in the scope a
+# page reads (a workspace, a user's sessions, all users).
+GROUPS = {
+    "scoped": dict(users=50, workspaces=4, documents=20000, jobs=20000, configs=8000, sessions=0),
+    "global": dict(users=20000, workspaces=8000, documents=0, jobs=0, configs=0, sessions=0),
+    "sessions": dict(users=10, workspaces=1, documents=0, jobs=0, configs=0, sessions=20000),
+}
+
+# collection -> (table, pk, scope column or None, group, scopes to test, soft delete)
+COLLS = {
+    "users": ("users", "user_id", None, "global", ["admin"], False),
+    "workspaces": ("workspaces", "workspace_id", None, "global", ["admin", "member"], False),
+    "documents": ("documents", "document_id", "workspace_id", "scoped", ["admin", "member"], True),
+    "jobs": ("jobs", "job_id", "workspace_id", "scoped", ["admin", "member"], False),
+    "configs": ("configs", "config_id", "workspace_id", "scoped", ["admin", "member"], True),
+    "sessions": ("test_sessions", "id", "created_by", "sessions", ["owner"], True),
+}
+SORTS = {
+    "users": {"id": "user_id", "created_at": "created_at", "updated_at": "updated_at", "email": "email_canonical",
+              "display_name": "display_name", "last_login_at": "last_login_at"},
+    "workspaces": {"id": "workspace_id", "created_at": "created_at", "name": "name"},
+    "documents": {"id": "document_id", "created_at": "created_at", "last_run_at": "last_run_at",
+                  "byte_size": "byte_size", "original_filename": "original_filename", "status": "status"},
+    "jobs": {"id": "job_id", "created_at": "created_at", "queued_at": "queued_at", "started_at": "started_at",
+             "completed_at": "completed_at", "status": "status"},
+    "configs": {"id": "config_id", "created_at": "created_at", "updated_at": "updated_at", "slug": "slug",
+                "title": "title"},
+    "sessions": {"id": "id", "created_at": "created_at", "updated_at": "updated_at", "status": "status"},
+}
+DEFAULT = {"users": "-created_at", "workspaces": "-created_at", "documents": "-created_at", "jobs": "-created_at",
+           "configs": "-created_at", "sessions": "created_at"}
+ADMIN_TOKEN = "plans-admin-token-0123456789"
+
+
+# ---- the helper ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plan_sql(tmp_path_factory):
+    objs = sorted(o for o in glob.glob(os.path.join(pgfm.REPO, "build", "obj", "**", "*.o"), recursive=True)
+                  if os.path.basename(o) != "main.o" or os.path.dirname(o) != os.path.join(pgfm.REPO, "build", "obj"))
+    assert objs, "no build/obj objects: run make"
+    built = os.path.join(pgfm.REPO, "build", "plan_sql")
+    src = os.path.join(pgfm.REPO, "tests", "plans", "plan_sql.c")
+    if os.path.exists(built) and os.path.getmtime(built) >= max(os.path.getmtime(o) for o in objs + [src]):
+        return built
+    out = str(tmp_path_factory.mktemp("plan_sql") / "plan_sql")
+    pkgs = ["libmicrohttpd", "jansson", "sqlite3", "libpq", "libcrypto"]
+    cflags = subprocess.run(["pkg-config", "--cflags"] + pkgs, capture_output=True, text=True, check=True).stdout.split()
+    libs = subprocess.run(["pkg-config", "--libs"] + pkgs, capture_output=True, text=True, check=True).stdout.split()
+    cmd = (["cc", "-std=c17", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
+            "-pthread", "-I" + os.path.join(pgfm.REPO, "src")] + cflags +
+           ["-o", out, os.path.join(pgfm.REPO, "tests", "plans", "plan_sql.c")] + objs + libs)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, "building plan_sql failed:\n%s\n%s" % (" ".join(cmd), r.stderr[-4000:])
+    return out
+
+
+def plan_statements(helper, db_url, requests):
+    lines = "".join(json.dumps(r) + "\n" for r in requests)
+    r = subprocess.run([helper, db_url], input=lines, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, "plan_sql failed: %s" % r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(out) == len(requests), (r.stdout, r.stderr)
+    for req, a in zip(requests, out):
+        assert "error" not in a, (req, a)
+    return out
+
+
+# ---- databases --------------------------------------------------------------------
+
+
+class SqliteDB:
+    kind = "sqlite"
+
+    def __init__(self, path):
+        self.path = path
+        self.url = "sqlite:" + path
+        self.conn = sqlite3.connect(path)
+
+    def rows(self, sql, params=()):
+        return [tuple(None if v is None else str(v) for v in row) for row in self.conn.execute(sql, params)]
+
+    def position(self):
+        return self.rows("SELECT value FROM firemode_counters WHERE name = 'write_seq'")[0][0]
+
+    def unique_indexes(self, table):
+        return {name: cols for (name, cols, _, uniq) in index_columns(self, table) if uniq}
+
+    def explain(self, stmt, params):
+        vals = [None if p["type"] == "null" else int(p["value"]) if p["type"] in ("int", "bool") else p["value"]
+                for p in params]
+        return [tuple(r) for r in self.conn.execute("EXPLAIN QUERY PLAN " + stmt, vals)]
+
+
+class PgDB:
+    kind = "postgresql"
+
+    def __init__(self, url, name):
+        self.url = url
+        self.name = name
+
+    def psql(self, sql):
+        r = subprocess.run([pgfm.PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url],
+                           input=sql, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, "psql failed: %s\n%s" % (r.stderr, sql[:2000])
+        return r.stdout
+
+    def rows(self, sql):
+        out = self.psql("\\pset fieldsep '\\t'\n\\pset null '<NULL>'\n" + sql + ";\n")
+        return [tuple(None if v == "<NULL>" else v for v in line.split("\t")) for line in out.splitlines() if line]
+
+    def position(self):
+        return self.rows("SELECT pg_current_snapshot()::text")[0][0]
+
+    def explain_many(self, items):
+        """[(stmt, params, generic)] -> [plan]: each statement PREPAREd as the
+        server prepares it (parameter types inferred), then EXPLAIN EXECUTE
+        under plan_cache_mode force_custom_plan or force_generic_plan."""
+        def lit(p):
+            if p["type"] == "null":
+                return "NULL"
+            return "'" + p["value"].replace("'", "''") + "'"
+        sql = []
+        for i, (stmt, params, generic) in enumerate(items):
+            sql.append("SET plan_cache_mode = %s;\nPREPARE fm_page%d AS %s;\n\\echo '==='\n"
+                       "EXPLAIN (FORMAT JSON) EXECUTE fm_page%d(%s);\nDEALLOCATE fm_page%d;\n"
+                       % ("force_generic_plan" if generic else "force_custom_plan", i, stmt, i,
+                          ", ".join(lit(p) for p in params), i))
+        out = self.psql("".join(sql)).split("===\n")[1:]
+        assert len(out) == len(items), out
+        return [json.loads(o)[0]["Plan"] for o in out]
+
+    def unique_indexes(self, table):
+        if not hasattr(self, "_uniq"):
+            self._uniq = {}
+        if table not in self._uniq:
+            self._uniq[table] = {name: cols for (name, cols, _, uniq) in index_columns(self, table) if uniq}
+        return self._uniq[table]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dbs(request, tmp_path_factory):
+    d = tmp_path_factory.mktemp("plans-" + request.param)
+    out = {}
+    for group, counts in GROUPS.items():
+        if request.param == "sqlite":
+            path = str(d / ("%s.db" % group))
+            pgfm.seed("sqlite:" + path, 7, ADMIN_TOKEN, **counts)
+            db = SqliteDB(path)
+            db.conn.execute("ANALYZE")
+        else:
+            pgfm.ensure_pg_running()
+            url = pgfm.new_pg_db("fm_plans_" + group)
+            pgfm.seed(url, 7, ADMIN_TOKEN, **counts)
+            db = PgDB(url, group)
+            db.psql("ANALYZE;")
+        out[group] = db
+    return request.param, out
+
+
+# ---- what an index serves ------------------------------------------------------------
+
+
+def index_columns(db, table):
+    """[(index name, [columns], partial, unique)] of the table's indexes."""
+    out = []
+    if db.kind == "sqlite":
+        for (_, name, uniq, _, partial) in db.conn.execute("PRAGMA index_list(%s)" % table):
+            cols = [r[2] for r in db.conn.execute("PRAGMA index_info(%s)" % name)]
+            out.append((name, cols, partial == 1, uniq == 1))
+    else:
+        for name, indexdef in db.rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = '%s'" % table):
+            cols = indexdef.split("(", 1)[1].split(")", 1)[0]
+            out.append((name, [c.strip().split()[0] for c in cols.split(",")], " WHERE " in indexdef,
+                        indexdef.startswith("CREATE UNIQUE")))
+    return out
+
+
+def indexed_sorts(db, coll):
+    """Sort names whose column an index has right after the scope's equality
+    column(s): an index can deliver that order within the scope."""
+    table, pk, scope_col, _, _, _ = COLLS[coll]
+    out = []
+    for name, col in SORTS[coll].items():
+        for (_, cols, _, _) in index_columns(db, table):
+            rest = cols[1:] if scope_col and cols and cols[0] == scope_col else cols
+            if scope_col and cols and cols[0] != scope_col:
+                continue
+            if rest and rest[0] == col:
+                out.append(name)
+                break
+    return out
+
+
+# ---- scopes and cursors ------------------------------------------------------------------
+
+
+def scope_for(db, coll, who):
+    """(ws, user, admin) and the SQL restricting rows to that scope (cached)."""
+    cache = db.__dict__.setdefault("_scopes", {})
+    if (coll, who) not in cache:
+        cache[(coll, who)] = _scope_for(db, coll, who)
+    return cache[(coll, who)]
+
+
+def _scope_for(db, coll, who):
+    table, pk, scope_col, _, _, soft = COLLS[coll]
+    admin_id = db.rows("SELECT user_id FROM users WHERE is_admin ORDER BY created_at LIMIT 1")[0][0]
+    if coll == "sessions":
+        uid = db.rows("SELECT created_by FROM test_sessions GROUP BY created_by ORDER BY count(*) DESC LIMIT 1")[0][0]
+        return (None, uid, False), "t.created_by = '%s'" % uid
+    if scope_col == "workspace_id":
+        ws = db.rows("SELECT workspace_id FROM %s GROUP BY workspace_id ORDER BY count(*) DESC LIMIT 1" % table)[0][0]
+        where = "t.workspace_id = '%s'" % ws
+        if who == "admin":
+            return (ws, admin_id, True), where
+        uid = db.rows("SELECT user_id FROM workspace_members WHERE workspace_id = '%s' ORDER BY user_id LIMIT 1"
+                      % ws)[0][0]
+        return (ws, uid, False), where
+    if coll == "workspaces" and who == "member":
+        uid = db.rows("SELECT user_id FROM workspace_members GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")[0][0]
+        return (None, uid, False), ("EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
+                                    " AND m.user_id = '%s')" % uid)
+    return (None, admin_id, True), "1=1"
+
+
+def middle_row_keys(db, coll, where, sort):
+    """The sort keys (as text) of the row in the middle of the walk's order,
+    and the number of rows in the walk."""
+    table, pk, scope_col, _, _, soft = COLLS[coll]
+    if soft:
+        where += " AND t.deleted_at IS NULL"
+    order = ", ".join("t.%s %s%s" % (k["column"], "DESC" if k["desc"] else "ASC", " NULLS LAST" if k["nullable"] else "")
+                      for k in sort)
+    cols = ", ".join("t.%s" % k["column"] for k in sort)
+    count = "(SELECT count(*) FROM %s t WHERE %s)" % (table, where)
+    rows = db.rows("SELECT %s, %s FROM %s t WHERE %s ORDER BY %s LIMIT 1 OFFSET %s / 2"
+                   % (cols, count, table, where, order, count))
+    assert rows, (coll, where)
+    vals = [None if v is None else ("1" if v == "t" else "0" if v == "f" else v) for v in rows[0][:-1]]
+    return vals, int(rows[0][-1])
+
+
+# ---- plan shapes ---------------------------------------------------------------------------
+
+
+def pg_nodes(plan, parents=()):
+    yield plan, parents
+    for ch in plan.get("Plans", []):
+        yield from pg_nodes(ch, parents + (plan,))
+
+
+def reads_memberships(node):
+    """The rows under node come from the caller's memberships (an index
+    scan of workspace_members by user_id)."""
+    return any((n.get("Index Name") or "").startswith("workspace_members") and
+               (n.get("Index Cond") or "").startswith("(user_id =") for n, _ in pg_nodes(node))
+
+
+def pg_verdict(plan, db, coll, who):
+    """None if the page reads the table through an index in the page's order
+    under its LIMIT; else what is wrong.  Allowed: an Incremental Sort whose
+    presorted keys are a unique index's columns (groups of one row), and for
+    a non-admin's workspaces, a Sort of the rows read through the caller's
+    memberships (an index on workspace_members by user: the filtered set is
+    the caller's memberships, which the planner reads this way when they
+    are few)."""
+    table = COLLS[coll][0]
+    scope_col = COLLS[coll][2]
+    scans = [(n, ps) for n, ps in pg_nodes(plan) if n.get("Relation Name") == table and n.get("Alias") == "t"]
+    if len(scans) != 1:
+        return "expected one scan of %s t, found %d" % (table, len(scans))
+    scan, parents = scans[0]
+    if scan["Node Type"] not in ("Index Scan", "Index Only Scan"):
+        return "%s t is read by a %s" % (table, scan["Node Type"])
+    limits = [i for i, p in enumerate(parents) if p["Node Type"] == "Limit"]
+    if not limits:
+        return "no Limit above the scan"
+    between = parents[limits[-1] + 1:]
+    for node in between:
+        if node["Node Type"] == "Incremental Sort":
+            uniq = db.unique_indexes(table).get(scan.get("Index Name"))
+            pre = [k.split(".")[-1].split()[0] for k in node.get("Presorted Key", [])]
+            if uniq is not None and set(c for c in uniq if c != scope_col) <= set(pre):
+                continue
+            return "Incremental Sort (presorted %s) between the Limit and the scan of %s" % (
+                node.get("Presorted Key"), scan.get("Index Name"))
+        if node["Node Type"] == "Sort":
+            if coll == "workspaces" and who == "member" and reads_memberships(node):
+                continue
+            return "Sort (%s) between the Limit and the scan of %s" % (node.get("Sort Key"), table)
+    return None
+
+
+def sqlite_verdict(rows, db, coll, who):
+    """None if p reads t with an index SEARCH (a range) and sorts nothing."""
+    kids = {}
+    for (i, parent, _, detail) in rows:
+        kids.setdefault(parent, []).append((i, detail))
+
+    def subtree(i):
+        for (j, d) in kids.get(i, []):
+            yield d
+            yield from subtree(j)
+    p_nodes = [i for (i, _, _, d) in rows if d in ("MATERIALIZE p", "CO-ROUTINE p")]
+    if len(p_nodes) != 1:
+        return "no MATERIALIZE/CO-ROUTINE p"
+    sub = list(subtree(p_nodes[0]))
+    reads = [d for d in sub if d.startswith(("SEARCH t ", "SCAN t"))]
+    if len(reads) != 1:
+        return "expected one read of t in p, found %r" % reads
+    if not reads[0].startswith("SEARCH t USING"):
+        return "t is read by %r" % reads[0]
+    sorts = [d for d in sub if "TEMP B-TREE" in d and "ORDER BY" in d]
+    if sorts:
+        return "%r after %r" % (sorts[0], reads[0])
+    return None
+
+
+def describe_pg(plan, depth=0):
+    line = "  " * depth + plan["Node Type"]
+    for k in ("Relation Name", "Index Name", "Index Cond", "Presorted Key", "Sort Key", "Filter"):
+        if k in plan:
+            line += " %s=%s" % (k, plan[k])
+    return "\n".join([line] + [describe_pg(ch, depth + 1) for ch in plan.get("Plans", [])])
+
+
+# ---- the test -------------------------------------------------------------------------------
+
+# (collection, sort) whose cursor pages are not index range scans today, on
+# both backends (see the report of the test when it was written):
+#   - documents last_run_at (nullable): the keyset of a nullable key is an OR
+#     (k > v OR k IS NULL OR (k = v AND pk > w)), not one range, and
+#     documents_ws_last_run (workspace_id, last_run_at) has no document_id and
+#     the wrong NULL order for DESC NULLS LAST: PostgreSQL sorts every row of
+#     an equal last_run_at (NULLs: most of them) or bitmap-scans the whole
+#     workspace, SQLite sorts the workspace;
+#   - documents and jobs status: the index is (workspace_id, status,
+#     created_at), the tie-breaker is the primary key: every page sorts the
+#     rest of its status group (a fifth of the workspace).
+# They are strict xfails: when a fix makes one an index range scan, the test
+# says so (XPASS fails) and the entry goes.
+KNOWN_GAPS = {("documents", "last_run_at"), ("documents", "-last_run_at"), ("documents", "status"),
+              ("documents", "-status"), ("jobs", "status"), ("jobs", "-status")}
+
+
+def sort_cases():
+    out = []
+    for coll, sorts in SORTS.items():
+        out.append((coll, "default"))
+        for name in sorts:
+            for t in (name, "-" + name):
+                if t != DEFAULT[coll]:
+                    out.append((coll, t))
+    return out
+
+
+@pytest.mark.parametrize("coll,sort", sort_cases(), ids=["%s:%s" % c for c in sort_cases()])
+def test_cursor_page_is_an_index_range_scan(dbs, plan_sql, coll, sort, request):
+    """A cursor page in the middle of a walk, for each scope the collection
+    has (admin, a member, the owner), with a position with and without
+    transactions in progress, on PostgreSQL as custom and generic plan."""
+    kind, groups = dbs
+    table, pk, scope_col, group, scopes, soft = COLLS[coll]
+    db = groups[group]
+    if sort != "default" and sort.lstrip("-") not in indexed_sorts(db, coll):
+        pytest.skip("no index serves sort %s of %s" % (sort, coll))
+    if (coll, sort) in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="known: not an index range scan (KNOWN_GAPS)"))
+    pos = db.position()
+    failures, checked = [], 0
+    for who in scopes:
+        (ws, uid, admin), where = scope_for(db, coll, who)
+        base = {"coll": coll, "query": "" if sort == "default" else "sort=" + sort, "ws": ws, "user": uid,
+                "admin": admin}
+        first = plan_statements(plan_sql, db.url, [dict(base, after=None)])[0]
+        keys, n = middle_row_keys(db, coll, where, first["sort"])
+        reqs = [dict(base, after={"pos": pos, "keys": keys})]
+        if kind == "postgresql":
+            xmin = int(pos.split(":")[0])
+            reqs.append(dict(base, after={"pos": "%d:%d:%d" % (xmin - 1, xmin + 1, xmin - 1), "keys": keys}))
+        stmts = plan_statements(plan_sql, db.url, reqs)
+        if kind == "postgresql":
+            plans = db.explain_many([(st["stmt"], st["params"], g) for st in stmts for g in (False, True)])
+            results = [(req, st, "generic" if g else "custom", pg_verdict(pl, db, coll, who), describe_pg(pl))
+                       for (req, st), pair in zip(zip(reqs, stmts), zip(plans[0::2], plans[1::2]))
+                       for g, pl in zip((False, True), pair)]
+        else:
+            results = []
+            for req, st in zip(reqs, stmts):
+                rows = db.explain(st["stmt"], st["params"])
+                results.append((req, st, "", sqlite_verdict(rows, db, coll, who),
+                                "\n".join("%s %s %s" % (r[0], r[1], r[3]) for r in rows)))
+        for req, st, variant, bad, text in results:
+            checked += 1
+            what = "%s %s sort=%s as %s, %s plan, position %s, cursor in the middle of %d rows" % (
+                kind, coll, sort, who, variant or "the", req["after"]["pos"], n)
+            if SHOW:
+                print("== %s: %s\n%s\n%s" % (what, bad or "ok", st["stmt"], text))
+            if bad:
+                failures.append("%s: %s\n  %s\n%s" % (what, bad, st["stmt"], text))
+    t = TALLY.setdefault(kind, [0, 0, 0])
+    t[0] += 1
+    t[1] += checked
+    t[2] += 1 if failures else 0
+    assert not failures, "\n\n".join(failures)
+
+
+TALLY = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tally():
+    yield
+    for kind, (cases, stmts, bad) in sorted(TALLY.items()):
+        pgfm.note("plans %s: %d cursor-page cases, %d statements explained, %d cases not index range scans "
+                  "(known: %d)" % (kind, cases, stmts, bad, len(KNOWN_GAPS)))
