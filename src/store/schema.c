@@ -142,12 +142,20 @@
     "CREATE INDEX IF NOT EXISTS workspace_members_user_seq ON workspace_members (user_id, seq, workspace_id);"
 #define PG_STEP_MEMBER_HISTORY STEP_MEMBER_HISTORY PG_SEQ_TRIGGER("workspace_members")
 
+/* Step 6: status sorts walk (status, primary key), the order a cursor page
+ * reads: without the key in the index every page sorted the rest of its
+ * status group (tests/pg/test_plans.py). */
+#define STEP_STATUS_INDEXES                                                                                           \
+    "CREATE INDEX IF NOT EXISTS documents_ws_status_pk ON documents (workspace_id, status, document_id);"          \
+    "CREATE INDEX IF NOT EXISTS jobs_ws_status_pk ON jobs (workspace_id, status, job_id);"
+
 static const char *const steps_sqlite[] = {
     STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
     STEP2,
     SEQ_INDEXES,
     STEP_TOKENS_LAST_USED,
     STEP_MEMBER_HISTORY,
+    STEP_STATUS_INDEXES,
 };
 static const char *const steps_pg[] = {
     STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),
@@ -155,6 +163,7 @@ static const char *const steps_pg[] = {
     PG_STEP3,
     STEP_TOKENS_LAST_USED,
     PG_STEP_MEMBER_HISTORY,
+    STEP_STATUS_INDEXES,
 };
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)

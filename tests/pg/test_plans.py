@@ -384,8 +384,7 @@ def describe_pg(plan, depth=0):
 #     rest of its status group (a fifth of the workspace).
 # They are strict xfails: when a fix makes one an index range scan, the test
 # says so (XPASS fails) and the entry goes.
-KNOWN_GAPS = {("documents", "last_run_at"), ("documents", "-last_run_at"), ("documents", "status"),
-              ("documents", "-status"), ("jobs", "status"), ("jobs", "-status")}
+KNOWN_GAPS = {("documents", "last_run_at"), ("documents", "-last_run_at")}
 
 
 def sort_cases():
