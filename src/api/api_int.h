@@ -149,6 +149,9 @@ enum { W_DONE = 0, W_ANSWERED = 1, W_FAIL = -1 };
  * write_run returns what body did, W_DONE only once committed (durable). */
 typedef int (*write_body_fn)(struct wtx *w, void *arg, struct store_err *err);
 int write_run(struct store *st, write_body_fn body, void *arg, struct store_err *err);
+/* The same, SERIALIZABLE (store_begin_tx): for a write that enforces a limit
+ * by counting rows (tokens per user). */
+int write_run_serializable(struct store *st, write_body_fn body, void *arg, struct store_err *err);
 
 struct precond;
 /* Locks the live item id of c within scope (FOR NO KEY UPDATE), reads its
@@ -159,6 +162,11 @@ struct precond;
 struct plan_scope;
 int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
                     const char *id, const struct precond *pre, struct buf *clock, struct store_err *err);
+/* A non-admin's write in a workspace holds their membership (FOR SHARE)
+ * until COMMIT, so a removal racing the write is ordered with it: the
+ * write is checked against live membership inside its transaction.
+ * W_DONE, W_ANSWERED (404, x->r set), W_FAIL. */
+int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const char *user_id, struct store_err *err);
 /* The answer to a failed precondition (409/412): {"detail", "current"}. */
 int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
                           const char *detail, struct store_err *err);

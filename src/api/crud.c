@@ -21,6 +21,7 @@
 #include "../grammar/plan.h"
 #include "../grammar/query.h"
 #include "../grammar/token.h"
+#include "../util/crypto.h"
 #include "../util/text.h"
 #include "../util/vclock.h"
 #include "precond.h"
@@ -227,6 +228,11 @@ static bool token_from_the_future(const struct wpos *tok, const struct wpos *now
 
 /* ---- list ------------------------------------------------------------- */
 
+/* A cursor carries its walk's filters up to this size (so it can be sent
+ * alone); past it, their hash, and the client repeats them on every page:
+ * a cursor must fit in a request line (8 KiB) with its sort keys. */
+#define CURSOR_QUERY_INLINE 1024
+
 struct list_ctx {
     struct render_ctx rc;
     const struct plan *p;
@@ -301,22 +307,34 @@ void crud_list(struct ctx *x, const struct collection *c)
             goto out;
         }
         have_t = true;
-        if (lq_parse_canonical(c, t.query, t.query_len, &qc, &qerr) < 0) {
-            bad_cursor(r, "Invalid cursor");
-            goto out;
-        }
-        have_qc = true;
-        if (q.explicit_query) {
+        if (t.query_hashed) {
+            /* the walk's filters were too long to travel: the client sends them */
+            char hash[65];
             lq_canonical(&q, &canon);
-            if (canon.len != t.query_len || memcmp(canon.data, t.query, canon.len) != 0) {
-                bad_cursor(r, "This cursor was made for other filters or another sort: send them exactly as on "
-                              "the first page, or leave them out (the cursor carries them)");
+            crypto_sha256_hex(canon.data ? canon.data : "", canon.len, hash);
+            if (!q.explicit_query || t.query_len != 64 || memcmp(hash, t.query, 64) != 0) {
+                bad_cursor(r, "This walk's filters are too long to travel inside its cursor: send them with it, "
+                              "exactly as on the first page");
                 goto out;
             }
+        } else {
+            if (lq_parse_canonical(c, t.query, t.query_len, &qc, &qerr) < 0) {
+                bad_cursor(r, "Invalid cursor");
+                goto out;
+            }
+            have_qc = true;
+            if (q.explicit_query) {
+                lq_canonical(&q, &canon);
+                if (canon.len != t.query_len || memcmp(canon.data, t.query, canon.len) != 0) {
+                    bad_cursor(r, "This cursor was made for other filters or another sort: send them exactly as "
+                                  "on the first page, or leave them out (the cursor carries them)");
+                    goto out;
+                }
+            }
+            qc.page_size = q.page_size;
+            qc.include_total = q.include_total;
+            use = &qc;
         }
-        qc.page_size = q.page_size;
-        qc.include_total = q.include_total;
-        use = &qc;
         page = t.page + 1;
         after.s = &t.s;
         after.keys = t.keys;
@@ -379,6 +397,13 @@ void crud_list(struct ctx *x, const struct collection *c)
         lq_canonical(use, &canon);
         nt.query = canon.data;
         nt.query_len = canon.len;
+        char hash[65];
+        if (canon.len > CURSOR_QUERY_INLINE) {
+            crypto_sha256_hex(canon.data, canon.len, hash);
+            nt.query = hash;
+            nt.query_len = 64;
+            nt.query_hashed = true;
+        }
         nt.nkeys = l.nkeys;
         for (int k = 0; k < l.nkeys; k++) {
             nt.keys[k].null = l.key_null[k];
@@ -698,6 +723,9 @@ static int create_body(struct wtx *w, void *arg, struct store_err *err)
     vclock_tick(&vc, api_node_id);
     vclock_render(&vc, &clock);
 
+    if (c->scope == SCOPE_WORKSPACE && !x->who.is_admin &&
+        (rc = write_lock_membership(w, x, x->r->path_ws, x->who.user_id, err)) != W_DONE)
+        goto out;
     /* References are checked inside the transaction (the insert's foreign
      * keys then hold them until COMMIT). */
     if ((rc = check_refs(w, x, c, b, NULL, err)) != W_DONE) goto out;

@@ -60,14 +60,26 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int run(struct store *st, enum store_tx mode, write_body_fn body, void *arg, struct store_err *err);
+
 int write_run(struct store *st, write_body_fn body, void *arg, struct store_err *err)
+{
+    return run(st, STORE_TX_WRITE, body, arg, err);
+}
+
+int write_run_serializable(struct store *st, write_body_fn body, void *arg, struct store_err *err)
+{
+    return run(st, STORE_TX_SERIALIZABLE, body, arg, err);
+}
+
+static int run(struct store *st, enum store_tx mode, write_body_fn body, void *arg, struct store_err *err)
 {
     struct wtx w = {.st = st, .d = store_dialect(st)};
     int64_t start = mono_ms();
     for (w.attempt = 0;; w.attempt++) {
         int rc = W_FAIL;
         memset(err, 0, sizeof *err);
-        if (store_begin(st, true, err) < 0) goto failed;
+        if (store_begin_tx(st, mode, err) < 0) goto failed;
         if (store_write_position(st, &w.pos, err) < 0) goto rollback;
         rc = body(&w, arg, err);
         if (rc != W_DONE) goto rollback;
@@ -131,6 +143,24 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
     return answer_conflict(w, x, c, id, status, detail, false, err);
 }
 
+int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const char *user_id, struct store_err *err)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT 1 FROM workspace_members WHERE workspace_id = %c1 AND user_id = %c2 AND removed_at IS NULL%s",
+             w->d->param_prefix, w->d->param_prefix, w->d->for_share);
+    struct store_param p[2] = {sp_text(ws, strlen(ws)), sp_text(user_id, strlen(user_id))};
+    long n = store_exec(w->st, sql, p, 2, NULL, NULL, err);
+    if (n < 0) return W_FAIL;
+    if (n > 0) return W_DONE;
+    if (!x->r) {
+        set_err(err, "%s%s", "not a member of this workspace", "");
+        return W_FAIL;
+    }
+    resp_error(x->r, 404, "Workspace not found");
+    return W_ANSWERED;
+}
+
 int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
                     const char *id, const struct precond *pre, struct buf *clock, struct store_err *err)
 {
@@ -142,6 +172,10 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
     buf_init(&sql);
     buf_init(&cr.text);
     plan_params_init(&ps);
+    if (c->scope == SCOPE_WORKSPACE && !scope->is_admin &&
+        (rc = write_lock_membership(w, x, scope->workspace_id, scope->user_id, err)) != W_DONE)
+        goto out;
+    rc = W_FAIL;
     /* the row, deleted or not: a client that sends If-Match for an item
      * deleted since it read it learns that (412), others get a 404 */
     buf_printf(&sql, "SELECT t.%s, %s%s FROM %s t WHERE t.%s = ", c->clock_field->column,

@@ -232,7 +232,12 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
 static int key_param(const struct sort_key *k, const struct token_key *v, struct store_param *out)
 {
     enum ftype t = k->field->type;
-    if (t == FT_TIME || t == FT_INT || t == FT_BOOL) {
+    if (t == FT_BOOL) { /* read back as 1/0 (SQLite) or t/f (PostgreSQL) */
+        if (v->len != 1) return -1;
+        *out = sp_bool(v->s[0] == '1' || v->s[0] == 't');
+        return 0;
+    }
+    if (t == FT_TIME || t == FT_INT) {
         char tmp[24];
         char *end;
         if (v->len == 0 || v->len >= sizeof tmp) return -1;

@@ -64,7 +64,7 @@ void token_encode(const struct token *t, const unsigned char key[32], struct buf
     buf_putc(&p, TOKEN_VERSION);
     buf_putc(&p, (char)t->kind);
     buf_putc(&p, (char)t->coll);
-    buf_putc(&p, (char)((t->admin ? 1 : 0) | (t->scope[0] ? 2 : 0)));
+    buf_putc(&p, (char)((t->admin ? 1 : 0) | (t->scope[0] ? 2 : 0) | (t->query_hashed ? 4 : 0)));
     if (t->scope[0]) put_uuid(&p, t->scope);
     put_uuid(&p, t->user);
     put_pos(&p, &t->s);
@@ -189,6 +189,7 @@ bool token_decode(const char *s, size_t n, const unsigned char key[32], struct t
     int flags = get_u8(&r);
     if (t->kind != TOKEN_CURSOR && t->kind != TOKEN_FEED) goto bad;
     t->admin = flags & 1;
+    t->query_hashed = (flags & 4) != 0;
     if (flags & 2) get_uuid(&r, t->scope);
     get_uuid(&r, t->user);
     get_pos(&r, &t->s);

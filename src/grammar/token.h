@@ -11,7 +11,7 @@
  * the caller (user id, admin or not) and, for cursors, the walk's
  * normalized filters and sort.  Payload v1:
  *
- *   u8 version (1) | u8 kind | u8 collection | u8 flags (1 admin, 2 scope)
+ *   u8 version (1) | u8 kind | u8 collection | u8 flags (1 admin, 2 scope, 4 query hashed)
  *   | [16 scope uuid] | 16 caller uuid | pos S
  *   cursor: varint page | bytes query | u8 nkeys | nkeys x (u8 null | bytes)
  *   feed:   u8 has_end [| pos E] | u8 has_last [| varint seq | bytes pk]
@@ -52,8 +52,10 @@ struct token {
     struct wpos s;   /* the walk's position / the feed's "since" */
     /* TOKEN_CURSOR */
     int64_t page;    /* the number of the page this cursor was taken from */
-    const char *query; /* canonical filters and sort (lq_canonical) */
+    const char *query; /* canonical filters and sort (lq_canonical), or with */
     size_t query_len;
+    bool query_hashed; /* ... its SHA-256 (hex) when it is too long to travel:
+                          then the client repeats the filters on every page */
     int nkeys;       /* the last row's sort keys, in sort order */
     struct token_key keys[TOKEN_MAX_KEYS];
     /* TOKEN_FEED */

@@ -532,7 +532,7 @@ static int pg_script(struct store *st, const char *sql, struct store_err *err)
     return rc;
 }
 
-static int pg_begin(struct store *st, bool write, struct store_err *err)
+static int pg_begin(struct store *st, enum store_tx mode, struct store_err *err)
 {
     struct pg_store *s = (struct pg_store *)st;
     /* A transaction whose connection died is over, whether or not the
@@ -546,8 +546,10 @@ static int pg_begin(struct store *st, bool write, struct store_err *err)
      * row changed after the snapshot fails with 40001 and the write path
      * runs the transaction again.  A read transaction must see one
      * snapshot too: REPEATABLE READ, READ ONLY. */
-    return pg_script(st, write ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                               : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    return pg_script(st,
+                     mode == STORE_TX_SERIALIZABLE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                     : mode == STORE_TX_WRITE      ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
                      err);
 }
 
@@ -629,6 +631,24 @@ static const struct store_ops pg_ops = {
      * longer than the statement timeout, so that limit is lifted for this
      * one transaction (SET LOCAL ends with it). */
     .migrate_begin_sql = "BEGIN",
+    /* A database restored into another cluster (pg_dump/pg_restore loads
+     * rows before their triggers, and the new cluster's transaction ids
+     * start low) holds rows whose seq is ahead of every snapshot: walks
+     * would skip them and feeds repeat them forever.  The cluster's system
+     * identifier is kept in firemode_meta; when it changes, every row is
+     * stamped again (the trigger gives it this migration's id), once. */
+    .post_migrate_sql =
+        "DO $fm$ DECLARE sid text := (SELECT system_identifier::text FROM pg_control_system());"
+        " old text := (SELECT value FROM firemode_meta WHERE key = 'cluster_id');"
+        " BEGIN IF old IS DISTINCT FROM sid THEN"
+        "  IF old IS NOT NULL THEN"
+        "   UPDATE users SET seq = seq; UPDATE workspaces SET seq = seq; UPDATE documents SET seq = seq;"
+        "   UPDATE configs SET seq = seq; UPDATE jobs SET seq = seq; UPDATE test_sessions SET seq = seq;"
+        "   UPDATE workspace_members SET seq = seq;"
+        "  END IF;"
+        "  INSERT INTO firemode_meta (key, value) VALUES ('cluster_id', sid)"
+        "   ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
+        " END IF; END $fm$",
     .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,
     .connected = pg_connected,

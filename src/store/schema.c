@@ -8,9 +8,10 @@
  * document_tags duplicates the tags for filtering.
  *
  * Every collection row keeps `vclock` (its vector clock) and `seq`, its
- * position in the order of writes: each write transaction takes the next
- * value of firemode_counters.write_seq, whose row lock (PostgreSQL) or the
- * database write lock (SQLite) orders writers, so seq order is commit order.
+ * position in the order of writes (store.h, "positions"): on SQLite the
+ * value of firemode_counters.write_seq that its write transaction took
+ * (one writer at a time), on PostgreSQL the id of the transaction that last
+ * wrote it, stamped by a trigger (step 3); no lock is shared by all writers.
  *
  * To change the schema, append a step; never edit a released one.
  */
@@ -118,7 +119,7 @@
     "CREATE TRIGGER firemode_seq BEFORE INSERT OR UPDATE ON " T                                                      \
     " FOR EACH ROW EXECUTE FUNCTION firemode_stamp_seq();"                                                           \
     "ALTER TABLE " T " ENABLE ALWAYS TRIGGER firemode_seq;"                                                          \
-    "UPDATE " T " SET seq = 0;"
+    "UPDATE " T " SET seq = seq;" /* the trigger stamps this migration's id */
 #define PG_STEP3                                                                                                      \
     "CREATE OR REPLACE FUNCTION firemode_stamp_seq() RETURNS trigger LANGUAGE plpgsql AS $fm$"                       \
     " BEGIN NEW.seq := pg_current_xact_id()::text::bigint; RETURN NEW; END $fm$;"                                   \

@@ -249,9 +249,10 @@ static int sq_script(struct store *st, const char *sql, struct store_err *err)
     return 0;
 }
 
-static int sq_begin(struct store *st, bool write, struct store_err *err)
+static int sq_begin(struct store *st, enum store_tx mode, struct store_err *err)
 {
-    return sq_exec(st, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0, NULL, NULL, err) < 0 ? -1 : 0;
+    /* one writer at a time: every write transaction is serializable */
+    return sq_exec(st, mode != STORE_TX_READ ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
 static int sq_commit(struct store *st, struct store_err *err)

@@ -68,8 +68,13 @@ long store_exec(struct store *st, const char *sql, const struct store_param *p, 
 
 int store_begin(struct store *st, bool write, struct store_err *err)
 {
+    return store_begin_tx(st, write ? STORE_TX_WRITE : STORE_TX_READ, err);
+}
+
+int store_begin_tx(struct store *st, enum store_tx mode, struct store_err *err)
+{
     st->round_trips++;
-    return st->ops->begin(st, write, err);
+    return st->ops->begin(st, mode, err);
 }
 
 int store_commit(struct store *st, struct store_err *err)
@@ -147,6 +152,7 @@ static int migrate(struct store *st, struct store_err *err)
     }
     for (size_t i = (size_t)version; i < nsteps; i++)
         if (st->ops->script(st, steps[i], err) < 0) goto fail;
+    if (st->ops->post_migrate_sql && st->ops->script(st, st->ops->post_migrate_sql, err) < 0) goto fail;
     {
         /* The token key: made once, by whichever server migrates first. */
         unsigned char raw[32];

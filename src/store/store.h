@@ -122,6 +122,12 @@ long store_exec(struct store *st, const char *sql, const struct store_param *p, 
  * (SQLite BEGIN IMMEDIATE) so that a read-then-write cannot deadlock.
  * store_commit returns only once the transaction is durable. */
 int store_begin(struct store *st, bool write, struct store_err *err);
+/* How a transaction begins (store_begin: STORE_TX_READ or STORE_TX_WRITE).
+ * STORE_TX_SERIALIZABLE: a write whose decision rests on rows it only
+ * counts (a limit): PostgreSQL SERIALIZABLE, so two such writes that would
+ * each have seen the other's rows fail one of them (STORE_RETRY). */
+enum store_tx { STORE_TX_READ, STORE_TX_WRITE, STORE_TX_SERIALIZABLE };
+int store_begin_tx(struct store *st, enum store_tx mode, struct store_err *err);
 int store_commit(struct store *st, struct store_err *err);
 /* NULL-safe; never fails from the caller's point of view. */
 void store_rollback(struct store *st);

@@ -10,7 +10,7 @@
 struct store_ops {
     long (*exec)(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                  struct store_err *err);
-    int (*begin)(struct store *st, bool write, struct store_err *err);
+    int (*begin)(struct store *st, enum store_tx mode, struct store_err *err);
     int (*commit)(struct store *st, struct store_err *err);
     void (*rollback)(struct store *st);
     /* Runs several ;-separated statements without parameters (the schema). */
@@ -24,6 +24,8 @@ struct store_ops {
      * server's migration committed while it waited for the lock (READ
      * COMMITTED on PostgreSQL), and hold the write lock (SQLite). */
     const char *migrate_begin_sql;
+    /* Run at the end of every migration, after the steps (or NULL). */
+    const char *post_migrate_sql;
     void (*close)(struct store *st);
     /* false while the connection is lost and not yet made again; NULL: always true. */
     bool (*connected)(const struct store *st);

@@ -146,3 +146,53 @@ def test_mixed_write_load_two_servers_no_deadlock_no_503(pair):
     for s in (a, b):
         assert "deadlock" not in s.stderr().lower()
         assert "40P01" not in s.stderr()
+
+
+def test_the_token_limit_holds_under_concurrent_minting(pair):
+    """At most 100 live tokens per user, whichever server mints them at once
+    (SERIALIZABLE: two minters that each counted before the other's insert
+    cannot both commit)."""
+    a, b = pair
+    ca = a.client(TOKEN)
+    u = ca.ok("POST", "/users", {"email": "mint-%d@example.com" % time.time_ns()})["user_id"]
+    for _ in range(95):
+        ca.ok("POST", "/users/%s/tokens" % u)
+
+    def mint(i):
+        return pgfm.request((a, b)[i % 2].port, "POST", "/users/%s/tokens" % u, token=TOKEN)
+
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        statuses = collections.Counter(r.status for r in pool.map(mint, range(30)))
+    listed = ca.ok("GET", "/users/%s/tokens" % u, expect=200)["items"]
+    pgfm.note("token limit under 30 concurrent mints: %s, %d tokens" % (dict(statuses), len(listed)))
+    assert len(listed) == 100 and statuses[201] == 5 and set(statuses) <= {201, 409}, (statuses, len(listed))
+
+
+def test_rows_ahead_of_a_restored_database_are_stamped_again(tmp_path):
+    """A dump restored into another cluster keeps the old cluster's
+    transaction ids as seq, ahead of every snapshot of the new one: the
+    server notices the other cluster at start and stamps every row again,
+    so walks do not skip them."""
+    db = pgfm.new_pg_db("fm_restore")
+    name = db.rsplit("/", 1)[1]
+    s = pgfm.Server(db, tmp_path, node_id="r", admin_token=TOKEN).start()
+    c = s.client(TOKEN)
+    ws = c.ok("POST", "/workspaces", {"name": "restored"})["workspace_id"]
+    for i in range(5):
+        c.ok("POST", "/workspaces/%s/documents" % ws, {"original_filename": "r%d" % i, "byte_size": i})
+    s.terminate()
+    # what a restore into another cluster looks like: ids far ahead, another cluster id
+    pgfm.psql("ALTER TABLE documents DISABLE TRIGGER firemode_seq; UPDATE documents SET seq = 900000000000;"
+              " ALTER TABLE documents ENABLE ALWAYS TRIGGER firemode_seq;"
+              " UPDATE firemode_meta SET value = 'another-cluster' WHERE key = 'cluster_id'", db=name)
+    s = pgfm.Server(db, tmp_path, node_id="r", admin_token=TOKEN).start()
+    try:
+        c = s.client(TOKEN)
+        page = c.ok("GET", "/workspaces/%s/documents?page_size=2" % ws, expect=200)
+        seen = [d["document_id"] for d in page["items"]]
+        while page["next_cursor"]:
+            page = c.ok("GET", "/workspaces/%s/documents?cursor=%s" % (ws, page["next_cursor"]), expect=200)
+            seen += [d["document_id"] for d in page["items"]]
+        assert len(set(seen)) == 5, seen
+    finally:
+        s.terminate()
