@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #define BATCH 5000 /* rows between progress updates */
-#define SHARED_TXN_MS 100   /* shared mode: the longest a batch holds the write lock (about) */
-#define SHARED_PAUSE_MS 20  /* shared mode: the pause between batches */
+#define SHARED_TXN_MS 50   /* shared mode: the longest a batch holds the write lock (about) */
+#define SHARED_PAUSE_MS 50  /* shared mode: the pause between batches */
 
 struct rng {
     uint64_t s;
