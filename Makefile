@@ -7,7 +7,7 @@
 #   make bench    measure req/s of list requests on SQLite and PostgreSQL (wrk)
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto
+PKGS    := zlib jansson sqlite3 libpq libcrypto
 WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE $(WARN) -pthread
