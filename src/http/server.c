@@ -709,6 +709,10 @@ static void run_job(struct http_conn *c)
 static void *worker_main(void *arg)
 {
     struct jobq *q = arg;
+    /* open the database connection now, not in front of the first request
+     * (a failure is retried by that request) */
+    struct store_err err = {0};
+    worker_store(&err);
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
