@@ -15,5 +15,6 @@ int test_plan_run(void);
 int test_text_run(void);
 int test_clock_run(void);
 int test_walk_run(void);
+int test_parse_run(void);
 
 #endif
