@@ -634,7 +634,9 @@ static void log_field(struct buf *b, const char *s, size_t n, size_t max, bool j
 /* One log line for r (see the top of the file). */
 static void log_line(struct buf *b, struct request *r, int status, int64_t dur_us, bool aborted)
 {
-    const char *m = r->method_name ? r->method_name : "-";
+    const char *m = r->method_name && r->method_name[0] ? r->method_name : "-";
+    const char *t = r->target_len ? r->target : "-";
+    size_t tl = r->target_len ? r->target_len : 1;
     const char *rid = r->request_id[0] ? r->request_id : "-";
     bool json = g_cfg->log_json;
     if (json) {
@@ -645,7 +647,7 @@ static void log_line(struct buf *b, struct request *r, int status, int64_t dur_u
         buf_puts(b, "\",\"method\":\"");
         log_field(b, m, strlen(m), LOG_METHOD_MAX, true);
         buf_puts(b, "\",\"path\":\"");
-        log_field(b, r->target, r->target_len, LOG_TARGET_MAX, true);
+        log_field(b, t, tl, LOG_TARGET_MAX, true);
         buf_printf(b, "\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"", status, (double)dur_us / 1000.0);
         log_field(b, rid, strlen(rid), 64, true); /* validated already; escaped all the same */
         buf_printf(b, "\"%s}\n", aborted ? ",\"aborted\":true" : "");
@@ -656,7 +658,7 @@ static void log_line(struct buf *b, struct request *r, int status, int64_t dur_u
         buf_putc(b, ' ');
         log_field(b, m, strlen(m), LOG_METHOD_MAX, false);
         buf_putc(b, ' ');
-        log_field(b, r->target, r->target_len, LOG_TARGET_MAX, false);
+        log_field(b, t, tl, LOG_TARGET_MAX, false);
         buf_printf(b, " %d %.3fms rid=", status, (double)dur_us / 1000.0);
         log_field(b, rid, strlen(rid), 64, false);
         buf_puts(b, aborted ? " aborted\n" : "\n");
