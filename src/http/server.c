@@ -742,14 +742,6 @@ static void *worker_main(void *arg)
 
 /* ---- connections (I/O thread only) ---------------------------------------- */
 
-static void set_events(struct http_conn *c, uint32_t ev)
-{
-    if (c->fd < 0 || ev == c->events) return;
-    struct epoll_event e = {.events = ev, .data.ptr = c};
-    epoll_ctl(g_epfd, EPOLL_CTL_MOD, c->fd, &e);
-    c->events = ev;
-}
-
 /* Logs r, records it in the metrics and frees it. */
 static void request_finish(struct http_conn *c, bool aborted)
 {
@@ -810,8 +802,7 @@ static bool conn_flush(struct http_conn *c)
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_events(c, c->state == C_BODY ? EPOLLIN | EPOLLRDHUP | EPOLLOUT : EPOLLOUT);
-            return false;
+            return false; /* the EPOLLOUT edge brings us back */
         }
         conn_close(c);
         return false;
@@ -836,7 +827,6 @@ static void conn_answer(struct http_conn *c)
         buf_reset(&r->wire);
     }
     c->state = C_WRITE;
-    set_events(c, EPOLLOUT);
 }
 
 /* Answers c's request (made from h if there is none yet) with an error and
@@ -870,7 +860,6 @@ static void conn_linger(struct http_conn *c)
     c->state = C_LINGER;
     c->t_linger = g_now;
     c->in_off = c->in.len;
-    set_events(c, EPOLLIN | EPOLLRDHUP);
 }
 
 static void submit(struct http_conn *c, enum job job)
@@ -881,7 +870,6 @@ static void submit(struct http_conn *c, enum job job)
     c->job = job;
     c->state = job == JOB_AUTH ? C_AUTH : C_WORK;
     c->worker = true;
-    set_events(c, c->peer_eof ? 0 : EPOLLRDHUP);
     pthread_mutex_lock(&q->mu);
     c->next = NULL;
     if (q->tail) q->tail->next = c;
@@ -932,7 +920,6 @@ static void start_request(struct http_conn *c, const struct http_head *h)
             if (rt->public) {
                 c->state = C_BODY;
                 c->t_body = g_now;
-                set_events(c, EPOLLIN | EPOLLRDHUP);
             } else {
                 submit(c, JOB_AUTH);
             }
@@ -1039,28 +1026,31 @@ static void conn_advance(struct http_conn *c)
             c->state = C_HEAD;
             c->t_first = 0;
             c->t_last = g_now;
-            set_events(c, EPOLLIN | EPOLLRDHUP);
             continue;
         }
     }
 }
 
-static void conn_read(struct http_conn *c)
+/* Reads what the socket has (edge-triggered: until EAGAIN, or until the
+ * head buffer is full).  True if there is something new to act on: bytes,
+ * or the client's end of stream (c->peer_eof). */
+static bool conn_read_some(struct http_conn *c)
 {
-    bool eof = false;
-    for (int turns = 0; turns < 8 && c->fd >= 0; turns++) {
+    bool got = false;
+    while (c->fd >= 0) {
         if (c->state == C_LINGER) {
             char sink[16384];
             ssize_t n = recv(c->fd, sink, sizeof sink, 0);
             if (n > 0 && (c->linger_in += (size_t)n) < HTTP_LINGER_MAX) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
             conn_close(c);
-            return;
+            return false;
         }
         if (c->in_off && c->in_off == c->in.len) buf_reset(&c->in), c->in_off = 0;
         size_t held = c->in.len - c->in_off;
         size_t want = c->state == C_HEAD ? (held < HEAD_CAP ? HEAD_CAP - held : 0) : READ_CHUNK;
-        if (!want) break;
+        if (!want) return got;
         if (c->in_off > 0) {
             memmove(c->in.data, c->in.data + c->in_off, held);
             c->in.len = held;
@@ -1074,24 +1064,48 @@ static void conn_read(struct http_conn *c)
         if (n > 0) {
             buf_append(&c->in, tmp, (size_t)n);
             c->t_last = g_now;
+            got = true;
             if (c->state == C_HEAD && !c->t_first) c->t_first = g_now;
-            if (c->state == C_BODY) read_body(c);
-            if ((size_t)n < want) break;
-            if (c->state != C_HEAD && c->state != C_BODY) break;
+            if (c->state == C_BODY) {
+                read_body(c);
+                if (c->state != C_BODY) return true;
+            }
+            /* a short read took all there was; bytes that come later bring
+             * a new edge (Linux wakes epoll on every arrival) */
+            if ((size_t)n < want) return true;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        eof = true;
-        break;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return got;
+        c->peer_eof = true; /* closed or reset */
+        return true;
     }
-    if (c->fd < 0) return;
-    conn_advance(c);
-    if (c->fd < 0 || !eof) return;
-    /* the client closed (or reset) its side */
-    c->peer_eof = true;
-    if (c->state == C_HEAD || c->state == C_BODY || c->state == C_LINGER) conn_close(c);
-    else if (c->state == C_AUTH || c->state == C_WORK) set_events(c, 0);
+    return false;
+}
+
+/* Connections with work left over (a bounded turn ended with bytes still
+ * to read): run again before the next wait. */
+static struct http_conn *g_ready[HTTP_MAX_CONNS + 1];
+static int g_nready;
+
+/* Runs c as far as it can go: parse, answer, write, read more. */
+static void conn_run(struct http_conn *c)
+{
+    for (int turn = 0; c->fd >= 0; turn++) {
+        conn_advance(c);
+        if (c->fd < 0) return;
+        if (c->state != C_HEAD && c->state != C_BODY && c->state != C_LINGER) return;
+        if (c->peer_eof) {
+            /* the client is gone or done sending: nothing more will come */
+            conn_close(c);
+            return;
+        }
+        if (turn == 32) {
+            if (g_nready < HTTP_MAX_CONNS + 1) g_ready[g_nready++] = c;
+            return;
+        }
+        if (!conn_read_some(c)) return; /* wait for the next edge */
+    }
 }
 
 static void conn_event(struct http_conn *c, uint32_t ev)
@@ -1099,15 +1113,19 @@ static void conn_event(struct http_conn *c, uint32_t ev)
     if (c->state == C_AUTH || c->state == C_WORK) {
         /* the worker has the request: only watch for the client going */
         if (ev & (EPOLLHUP | EPOLLERR)) conn_close(c);
-        else if (ev & EPOLLRDHUP) c->peer_eof = true, set_events(c, 0);
+        else if (ev & EPOLLRDHUP) c->peer_eof = true;
         return;
     }
-    if (ev & EPOLLOUT) {
-        if (c->state == C_WRITE) conn_advance(c);
-        else if (conn_flush(c) && c->state == C_BODY) set_events(c, EPOLLIN | EPOLLRDHUP);
+    if ((ev & EPOLLOUT) && c->out.len > c->out_off && c->state != C_WRITE) conn_flush(c); /* 100 Continue */
+    if (c->fd < 0) return;
+    if (c->state == C_WRITE) {
+        if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) conn_run(c);
+        return;
     }
-    if (c->fd >= 0 && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->state != C_WRITE) conn_read(c);
-    else if (c->fd >= 0 && (ev & (EPOLLHUP | EPOLLERR))) conn_close(c);
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        conn_read_some(c);
+        conn_run(c);
+    }
 }
 
 /* Workers' finished jobs. */
@@ -1123,20 +1141,23 @@ static void process_done(void)
         c->worker = false;
         if (c->fd < 0) {
             request_finish(c, true); /* the client went away: abandoned */
-            conn_free(c);
+            c->next = g_free_list;   /* freed at the end of the loop turn */
+            g_free_list = c;
         } else if (c->state == C_AUTH && !c->r->responded) {
             c->state = C_BODY;
             c->t_body = c->t_last = g_now;
-            set_events(c, EPOLLIN | EPOLLRDHUP);
             if (c->expect_continue && c->in.len == c->in_off) {
                 buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
                 conn_flush(c);
             }
-            if (c->fd >= 0) conn_advance(c);
+            if (c->fd >= 0) {
+                conn_read_some(c); /* what came while the worker checked the token */
+                conn_run(c);
+            }
         } else {
             if (c->peer_eof) c->r->close = true;
             conn_answer(c);
-            conn_advance(c);
+            conn_run(c);
         }
         c = next;
     }
@@ -1260,7 +1281,8 @@ static void accept_all(int lfd)
         c->t_accept = c->t_last = g_now;
         c->idx = g_nconns;
         g_conns[g_nconns++] = c;
-        c->events = EPOLLIN | EPOLLRDHUP;
+        /* edge-triggered, registered once: no epoll_ctl per request */
+        c->events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         struct epoll_event e = {.events = c->events, .data.ptr = c};
         epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &e);
     }
@@ -1282,7 +1304,7 @@ static void sweep(void)
                     http_parse_head(c->in.data + c->in_off, c->in.len - c->in_off, &h);
                     h.nfields = 0; /* a partial field list is not to be trusted */
                     conn_fail(c, &h, 408, "Request headers not received within %d s", g_cfg->header_timeout_s);
-                    conn_advance(c);
+                    conn_run(c);
                 }
             } else if (g_now - (c->served ? c->t_last : c->t_accept) > (c->served ? idle_us : head_us)) {
                 conn_close(c);
@@ -1293,7 +1315,7 @@ static void sweep(void)
             if (g_now - c->t_last > head_us ||
                 (el > head_us && (double)c->body_in * 1e6 / (double)el < HTTP_MIN_BODY_RATE)) {
                 conn_fail(c, NULL, 408, "Request body too slow: send at least %d bytes/s", HTTP_MIN_BODY_RATE);
-                conn_advance(c);
+                conn_run(c);
             }
             break;
         }
@@ -1443,7 +1465,7 @@ int server_run(const struct server_config *cfg)
     int64_t drain_until = 0, last_sweep = 0;
     struct epoll_event evs[256];
     for (;;) {
-        int n = epoll_wait(g_epfd, evs, 256, 100);
+        int n = epoll_wait(g_epfd, evs, 256, g_nready ? 0 : 100);
         g_now = mono_us();
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
@@ -1471,6 +1493,12 @@ int server_run(const struct server_config *cfg)
                 conn_event(p, evs[i].events);
             }
         }
+        /* connections a bounded turn left with work (closed ones are skipped:
+         * they are on the free list until the end of this turn) */
+        int nr = g_nready;
+        g_nready = 0;
+        for (int i = 0; i < nr; i++)
+            if (g_ready[i]->fd >= 0 && !g_ready[i]->worker) conn_run(g_ready[i]);
         if (g_now - last_sweep >= 100000) {
             sweep();
             last_sweep = g_now;
@@ -1478,6 +1506,8 @@ int server_run(const struct server_config *cfg)
         while (g_free_list) {
             struct http_conn *c = g_free_list;
             g_free_list = c->next;
+            for (int i = 0; i < g_nready; i++)
+                if (g_ready[i] == c) g_ready[i--] = g_ready[--g_nready];
             conn_free(c);
         }
         if (drain_until && (live_in_flight() == 0 || g_now > drain_until)) break;
