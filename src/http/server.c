@@ -1200,15 +1200,16 @@ static struct http_conn *victim(const unsigned char *key, bool only_incomplete)
     return best;
 }
 
+/* Closes c to make room.  A request it had begun is told so (408, best
+ * effort: one write that does not wait) and logged. */
 static void evict(struct http_conn *c)
 {
-    if (c->state == C_HEAD && c->in.len > c->in_off) {
-        /* a partial request head: tell it, best effort, then close */
-        static const char msg[] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-                                  "Connection: close\r\nContent-Length: 56\r\n\r\n"
-                                  "{\"detail\":\"Request not completed in time: server busy\"}";
-        ssize_t n = send(c->fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n;
+    if (c->state == C_BODY || (c->state == C_HEAD && c->in.len > c->in_off)) {
+        static struct http_head h; /* I/O thread only */
+        if (!c->r) http_parse_head(c->in.data + c->in_off, c->in.len - c->in_off, &h);
+        conn_fail(c, &h, 408, "Request not completed in time: the server needed the connection");
+        bool sent = conn_flush(c);
+        if (c->fd >= 0) request_finish(c, !sent);
     }
     conn_close(c);
 }
@@ -1301,8 +1302,7 @@ static void sweep(void)
             if (c->in.len > c->in_off) {
                 if (g_now - c->t_first > head_us) {
                     struct http_head h;
-                    http_parse_head(c->in.data + c->in_off, c->in.len - c->in_off, &h);
-                    h.nfields = 0; /* a partial field list is not to be trusted */
+                    http_parse_head(c->in.data + c->in_off, c->in.len - c->in_off, &h); /* for the log and the rid */
                     conn_fail(c, &h, 408, "Request headers not received within %d s", g_cfg->header_timeout_s);
                     conn_run(c);
                 }

@@ -224,6 +224,9 @@ def test_one_address_at_its_cap_is_not_locked_out(spawn):
         r = read_response(c)
         c.close()
         assert r is not None and r.status == 200, r
+        # the oldest were closed to make room, each told so in our JSON
+        data = _read_all(socks[0])
+        assert _statuses(data) == [408] and b"X-Request-Id:" in data and b'"detail"' in data, data
     finally:
         for c in socks:
             _reset(c)

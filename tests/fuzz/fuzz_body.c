@@ -134,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(r->headers[i].name);
         free(r->headers[i].value);
     }
+    free(r->headers);
     free(r);
     return 0;
 }
