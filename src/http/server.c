@@ -129,6 +129,7 @@ struct jobq {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct http_conn *head, *tail;
+    int idle; /* workers waiting: a job wakes one only if there is one */
     bool stop;
 };
 
@@ -137,8 +138,8 @@ static pthread_key_t g_store_key;
 static atomic_int g_in_flight;
 static atomic_bool g_draining;
 static int g_epfd = -1, g_evfd = -1;
-static struct jobq g_jobs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false};
-static struct jobq g_prio = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false};
+static struct jobq g_jobs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, false};
+static struct jobq g_prio = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, false};
 static bool g_have_prio;
 static pthread_mutex_t g_done_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct http_conn *g_done_head, *g_done_tail;
@@ -717,7 +718,11 @@ static void *worker_main(void *arg)
     worker_store(&err);
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        while (!q->head && !q->stop) {
+            q->idle++;
+            pthread_cond_wait(&q->cv, &q->mu);
+            q->idle--;
+        }
         struct http_conn *c = q->head;
         if (!c) {
             pthread_mutex_unlock(&q->mu);
@@ -728,14 +733,19 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&q->mu);
         c->next = NULL;
         run_job(c);
+        /* the eventfd is written only for the first of a batch: the I/O
+         * thread takes the whole list each time it wakes */
         pthread_mutex_lock(&g_done_mu);
+        bool first = !g_done_head;
         if (g_done_tail) g_done_tail->next = c;
         else g_done_head = c;
         g_done_tail = c;
         pthread_mutex_unlock(&g_done_mu);
-        uint64_t one = 1;
-        ssize_t wr = write(g_evfd, &one, sizeof one);
-        (void)wr;
+        if (first) {
+            uint64_t one = 1;
+            ssize_t wr = write(g_evfd, &one, sizeof one);
+            (void)wr;
+        }
     }
     return NULL;
 }
@@ -875,7 +885,7 @@ static void submit(struct http_conn *c, enum job job)
     if (q->tail) q->tail->next = c;
     else q->head = c;
     q->tail = c;
-    pthread_cond_signal(&q->cv);
+    if (q->idle) pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
 
