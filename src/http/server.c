@@ -68,6 +68,7 @@
 #include "parse.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -826,6 +827,7 @@ static bool conn_flush(struct http_conn *c)
 static void conn_answer(struct http_conn *c)
 {
     struct request *r = c->r;
+    assert(r && r->responded && !c->worker);
     if (r->close) c->close_after = true;
     if (c->out.len == 0) {
         buf_free(&c->out);
@@ -874,6 +876,7 @@ static void conn_linger(struct http_conn *c)
 
 static void submit(struct http_conn *c, enum job job)
 {
+    assert(c->r && !c->worker && c->fd >= 0 && (c->state == C_HEAD || c->state == C_BODY));
     struct jobq *q = &g_jobs;
     const struct route *rt = c->r->route;
     if (g_have_prio && rt && (rt->kind == RK_READYZ || rt->kind == RK_METRICS)) q = &g_prio;
@@ -1147,6 +1150,7 @@ static void process_done(void)
     pthread_mutex_unlock(&g_done_mu);
     while (c) {
         struct http_conn *next = c->next;
+        assert(c->worker && (c->state == C_AUTH || c->state == C_WORK) && c->r);
         c->next = NULL;
         c->worker = false;
         if (c->fd < 0) {
