@@ -3,11 +3,11 @@
 #   make          build build/firemode and its Swagger UI files (build/docs, from npm)
 #   make run      install what is missing, build, serve on SQLite
 #   make test     install what is missing, build, run every test (also under ASan+UBSan)
-#   make fuzz     run the fuzz targets (grammar, bodies) FUZZ_SECONDS each (libFuzzer, clang)
+#   make fuzz     run the fuzz targets (grammar, bodies, tokens, HTTP parser) FUZZ_SECONDS each (libFuzzer, clang)
 #   make bench    measure req/s of list requests on SQLite and PostgreSQL (wrk)
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto
+PKGS    := zlib jansson sqlite3 libpq libcrypto
 WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE $(WARN) -pthread
@@ -23,6 +23,7 @@ SAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC) $(MAIN_SRC))
 LIB_OBJ := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 # The pure parts the fuzzer links: no HTTP, no database.
 FUZZ_SRC := src/grammar/query.c src/grammar/plan.c src/grammar/token.c src/model/collections.c src/model/types.c src/util/text.c src/util/buf.c src/util/crypto.c src/util/url.c
+HTTP_FUZZ_SRC := src/http/parse.c src/util/buf.c
 TOKEN_FUZZ_SRC := src/grammar/token.c src/api/precond.c src/util/vclock.c src/util/text.c src/util/buf.c src/util/crypto.c
 FUZZ_SECONDS ?= 60
 
@@ -90,6 +91,12 @@ build/fuzz_token: tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(HDRS)
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
 	  -o $@ tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(shell pkg-config --libs libcrypto jansson)
 
+build/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_FUZZ_SRC) $(HDRS)
+	@mkdir -p build
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc \
+	  -o $@ tests/fuzz/fuzz_http.c $(HTTP_FUZZ_SRC)
+
 # Request bodies: links the whole server but main (body validation answers
 # through the HTTP layer's response functions).
 build/fuzz_body: tests/fuzz/fuzz_body.c $(LIB_SRC) $(HDRS)
@@ -107,11 +114,12 @@ test: deps-test
 test-unit: build/test_unit
 	build/test_unit
 
-fuzz: deps-test build/fuzz_grammar build/fuzz_body build/fuzz_token
-	@mkdir -p build/fuzz-corpus build/fuzz-corpus-body build/fuzz-corpus-token
+fuzz: deps-test build/fuzz_grammar build/fuzz_body build/fuzz_token build/fuzz_http
+	@mkdir -p build/fuzz-corpus build/fuzz-corpus-body build/fuzz-corpus-token build/fuzz-corpus-http
 	build/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz-corpus tests/fuzz/corpus
 	build/fuzz_body -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz-corpus-body tests/fuzz/corpus-body
 	build/fuzz_token -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz-corpus-token tests/fuzz/corpus-token
+	build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=40000 build/fuzz-corpus-http tests/fuzz/corpus-http
 
 bench: deps-test build/firemode docs
 	@scripts/bench.sh

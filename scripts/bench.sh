@@ -32,9 +32,11 @@ kill_server() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null && 
 cleanup() { kill_server; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-# What used the 2 (or N) cores over a window: cpu_window SECONDS SERVER_PID [POSTMASTER_PID] prints the
-# cores used by the server, by the cluster's postgres processes, by wrk/pgbench, and by everything else
-# on the machine ("other": on a shared machine, work that is not this benchmark's).
+# What used the 2 (or N) cores over a window: cpu_window SECONDS SERVER_PID [POSTMASTER_PID] > FILE
+# measures the cores used by the server, by the cluster's postgres processes, by wrk/pgbench, and by
+# everything else on the machine ("other": on a shared machine, work that is not this benchmark's);
+# cpu_line FILE RATE prints them, and the CPU time per request (or transaction) of the server and of
+# PostgreSQL: on a busy machine the rates move with "other", the CPU time per request much less.
 cat > "$tmp/cpu.py" <<'PY'
 import os, sys, time
 def snap(server, pm):  # {pid: (group, utime + stime of all its threads)}, and the machine's busy ticks
@@ -57,11 +59,15 @@ time.sleep(secs)
 hz = os.sysconf("SC_CLK_TCK"); u = {"firemode": 0.0, "postgres": 0.0, "client": 0.0, "busy": (b_busy - a_busy) / hz / dt}
 for p, (g, t) in b.items():  # processes alive at the end; one that started in the window counts from 0
     u[g] += (t - (a[p][1] if p in a else 0)) / hz / dt
-print("  cpu (cores of %d): %.2f busy = %.2f firemode + %.2f postgres + %.2f wrk/pgbench + %.2f other"
-      % (os.cpu_count(), u["busy"], u["firemode"], u["postgres"], u["client"],
-         max(0.0, u["busy"] - u["firemode"] - u["postgres"] - u["client"])))
+print(os.cpu_count(), u["busy"], u["firemode"], u["postgres"], u["client"],
+      max(0.0, u["busy"] - u["firemode"] - u["postgres"] - u["client"]))
 PY
 cpu_window() { /usr/bin/python3 "$tmp/cpu.py" "$1" "${2:--}" "${3:--}"; }
+cpu_line() { # cpu_line FILE RATE
+  awk -v r="${2:-0}" '{printf "  cpu (cores of %d): %.2f busy = %.2f firemode + %.2f postgres + %.2f wrk/pgbench + %.2f other", $1, $2, $3, $4, $5, $6
+       if (r > 0) printf "; per request %.3f ms firemode + %.3f ms postgres", 1000 * $3 / r, 1000 * $4 / r; printf "\n"}' "$1"
+}
+rate() { awk '/Requests\/sec/ {print $2} /^tps/ {print $3}' "$1"; } # rate FILE: wrk's req/s or pgbench's tps
 postmaster_pid() { head -1 "${FIREMODE_TEST_PG_DATA:-/nonexistent}/postmaster.pid" 2>/dev/null || echo -; }
 
 free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -97,6 +103,12 @@ wrk_line() {
        END {printf "%10s req/s  avg latency %s%s%s\n", rps, lat, (p99 ? "  p99 " p99 : ""), (err ? "  NON-2xx: " err : "")}'
 }
 
+# pgbench's output as one line: tx/s, average latency, failed transactions
+pgbench_line() {
+  awk '/^tps/ {tps=$3} /^latency average/ {lat=$4 $5} /number of failed transactions/ && $5 > 0 {err=$5}
+       END {printf "%10.1f tx/s   avg latency %s%s\n", tps, lat, (err ? "  FAILED: " err : "")}'
+}
+
 post_lua() { # the create body, the same for every create line
   cat > "$tmp/post.lua" <<LUA
 wrk.method = "POST"
@@ -121,12 +133,18 @@ bench_db() { # bench_db LABEL DB_URL
               "/workspaces/$ws/documents?page=4000&page_size=25" \
               "/workspaces/$ws/documents?page=$last&page_size=25"; do
     printf '%-11s %-75s ' "$label" "$path"
-    wrk -t2 -c32 -d"${DUR}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" | wrk_line
+    cpu_window $((DUR - 3)) "$server_pid" "$(postmaster_pid)" > "$tmp/cpu.report" &
+    wrk -t2 -c32 -d"${DUR}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" > "$tmp/wrk.out"
+    wrk_line < "$tmp/wrk.out"
+    wait $!; cpu_line "$tmp/cpu.report" "$(rate "$tmp/wrk.out")"
   done
   # writes: creates of documents (each a durable commit on SQLite; on this PostgreSQL fsync is off)
   post_lua
   printf '%-11s %-75s ' "$label" "POST /workspaces/$ws/documents"
-  wrk -t2 -c16 -d"${DUR}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/workspaces/$ws/documents" | wrk_line
+  cpu_window $((DUR - 3)) "$server_pid" "$(postmaster_pid)" > "$tmp/cpu.report" &
+  wrk -t2 -c16 -d"${DUR}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/workspaces/$ws/documents" > "$tmp/wrk.out"
+  wrk_line < "$tmp/wrk.out"
+  wait $!; cpu_line "$tmp/cpu.report" "$(rate "$tmp/wrk.out")"
   stop_server
 }
 
@@ -190,11 +208,34 @@ PY
     cpu_window $((DUR - 3)) "$server_pid" "$(postmaster_pid)" > "$tmp/cpu.report" &
     wrk -t2 -c32 -d"${DUR}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/workspaces/$ws/documents$path" > "$tmp/wrk.out"
     wrk_line < "$tmp/wrk.out"
-    wait $!; cat "$tmp/cpu.report"
-    rps="$rps $(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")"
+    wait $!; cpu_line "$tmp/cpu.report" "$(rate "$tmp/wrk.out")"
+    rps="$rps $(rate "$tmp/wrk.out")"
   done
   printf '%-11s %-75s %s\n' "$label" "ratios to page 1" \
     "$(echo "$rps" | awk '{printf "cursor 100,000 deep %.2f   OFFSET 99,975 %.3f", $2 / $1, $3 / $1}')"
+  # The lines above run one after the other, so on a shared machine a change of load between them
+  # moves their ratio.  The same pages interleaved on one connection (page 1, cursor, page 1, ..., and
+  # an OFFSET page every 50th pair) see the same load: their median latencies (client included).
+  printf '%-11s %-75s ' "$label" "interleaved on one connection, median latency"
+  /usr/bin/python3 - "$port" "$ws" "$TOKEN" "$cur" <<'PY'
+import http.client, sys, time
+port, ws, tok, cur = sys.argv[1:5]
+c, h = http.client.HTTPConnection("127.0.0.1", int(port)), {"Authorization": "Bearer " + tok}
+base = "/workspaces/%s/documents" % ws
+urls = {"page1": base + "?page_size=25", "cursor": base + "?cursor=" + cur + "&page_size=25",
+        "offset": base + "?page=4000&page_size=25"}
+lat = {k: [] for k in urls}
+for i in range(2000):
+    for k in ("page1", "cursor") + (("offset",) if i % 50 == 0 else ()):
+        t = time.perf_counter()
+        c.request("GET", urls[k], headers=h)
+        r = c.getresponse(); r.read()
+        if r.status != 200: sys.exit("%s answered %d" % (k, r.status))
+        lat[k].append(time.perf_counter() - t)
+m = {k: 1000 * sorted(v)[len(v) // 2] for k, v in lat.items()}
+print("page 1 %.3f ms, cursor %.3f ms (%.2f of page 1's rate), OFFSET %.1f ms (%.3f)"
+      % (m["page1"], m["cursor"], m["page1"] / m["cursor"], m["offset"], m["page1"] / m["offset"]))
+PY
   stop_server
   [ "$label" = postgresql ] || return 0
   # The database alone: pgbench -M prepared running the statement the server runs for each line (as
@@ -228,10 +269,10 @@ SQL
     esac
     printf '%-11s %-75s ' "$label" "pgbench -c4 -M prepared: the statement of $path"
     cpu_window $((DUR - 3)) - "$(postmaster_pid)" > "$tmp/cpu.report" &
-    "$PGBIN/pgbench" -n -M prepared -f "$tmp/$1" -D ws="$ws" -D lim=26 "${@:2}" -c 4 -j 2 -T "$DUR" "$db" 2>&1 |
-      awk '/^tps/ {tps=$3} /^latency average/ {lat=$4 $5} /number of failed transactions/ && $5 > 0 {err=$5}
-           END {printf "%10.1f tx/s   avg latency %s%s\n", tps, lat, (err ? "  FAILED: " err : "")}'
-    wait $!; cat "$tmp/cpu.report"
+    "$PGBIN/pgbench" -n -M prepared -f "$tmp/$1" -D ws="$ws" -D lim=26 "${@:2}" -c 4 -j 2 -T "$DUR" "$db" \
+      > "$tmp/pgbench.out" 2>&1
+    pgbench_line < "$tmp/pgbench.out"
+    wait $!; cpu_line "$tmp/cpu.report" "$(rate "$tmp/pgbench.out")"
   done
 }
 
@@ -259,7 +300,7 @@ sample_waits() { # sample_waits SECONDS [SERVER_PID] > report
   done
   sort "$tmp/waits" | uniq -c | sort -rn |
     awk -v n="$n" '{t += $1; s = s sprintf(", %.1f %s", $1 / n, $2)} END {printf "  backends (mean of %d samples): %.1f busy%s\n", n, t / n, s}'
-  wait "$cpu"; cat "$tmp/waits.cpu"
+  wait "$cpu"
 }
 
 bench_durable() { # bench_durable DB_URL; the cluster has fsync, synchronous_commit, full_page_writes on
@@ -290,8 +331,8 @@ print("%.0f us" % (1e6 / n)); os.unlink(os.path.join(sys.argv[1], "fsync.probe")
       printf '%-11s %-75s ' durable-pg "POST /workspaces/{ws}/documents -c$c (--threads $threads)"
       wrk -t$t -c"$c" -d"${DUR}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:$port/workspaces/$ws/documents" > "$tmp/wrk.out"
       wrk_line < "$tmp/wrk.out"
-      if [ "$threads" = "$DTHREADS" ]; then fm="$fm $(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")"; fi
-      wait $!; cat "$tmp/waits.report"
+      if [ "$threads" = "$DTHREADS" ]; then fm="$fm $(rate "$tmp/wrk.out")"; fi
+      wait $!; cat "$tmp/waits.report"; cpu_line "$tmp/waits.cpu" "$(rate "$tmp/wrk.out")"
     done
     user=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/me" |
            /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')
@@ -310,10 +351,9 @@ SQL
     printf '%-11s %-75s ' durable-pg "pgbench INSERT one documents row -c$c (-M prepared)"
     "$PGBIN/pgbench" -n -M prepared -f "$tmp/insert.sql" -D ws="$ws" -D user="$user" -c "$c" -j "$t" -T "$DUR" "$db" \
       > "$tmp/pgbench.out" 2>&1
-    awk '/^tps/ {tps=$3} /^latency average/ {lat=$4 $5} /number of failed transactions/ && $5 > 0 {err=$5}
-         END {printf "%10.1f tx/s   avg latency %s%s\n", tps, lat, (err ? "  FAILED: " err : "")}' "$tmp/pgbench.out"
-    pg="$pg $(awk '/^tps/ {print $3}' "$tmp/pgbench.out")"
-    wait $!; cat "$tmp/waits.report"
+    pgbench_line < "$tmp/pgbench.out"
+    pg="$pg $(rate "$tmp/pgbench.out")"
+    wait $!; cat "$tmp/waits.report"; cpu_line "$tmp/waits.cpu" "$(rate "$tmp/pgbench.out")"
   done
   # the two side by side: FireMode's creates per pgbench INSERT at the same clients, in this run
   printf '%-11s %-75s %s\n' durable-pg "FireMode creates / pgbench INSERTs, -c1 -c4 -c16 -c64 (--threads $DTHREADS)" \
@@ -323,7 +363,7 @@ SQL
 if want sqlite; then bench_db sqlite "sqlite:$tmp/bench.db"; fi
 # the PostgreSQL parts run under scripts/with-postgres.sh, in a shell of their own that stops its server
 funcs=$(declare -f kill_server seed start_server stop_server wrk_line post_lua bench_db sample_waits bench_durable free_port \
-        cpu_window postmaster_pid seed_cursor first_id bench_cursor)
+        cpu_window cpu_line rate pgbench_line postmaster_pid seed_cursor first_id bench_cursor)
 vars="BIN=$BIN DOCS=$DOCS DEEP=$DEEP DUR=$DUR TOKEN=$TOKEN tmp=$tmp PGBIN=$PGBIN DTHREADS=$DTHREADS server_pid=; trap kill_server EXIT; trap 'exit 143' TERM"
 if want postgresql; then
   "$root/scripts/with-postgres.sh" bash -c "$funcs; $vars; bench_db postgresql \"\$FIREMODE_TEST_PG\""

@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh test     also what the tests and benchmarks need
 # Idempotent and quiet when everything is there; uses sudo when not root.
 set -euo pipefail
-pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl)
+pkgs=(build-essential pkg-config zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl)
 if [ "${1:-}" = test ]; then
   pkgs+=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-hypothesis python3-jsonschema postgresql-15
          postgresql-client-15 wrk chromium chromium-driver python3-selenium)

@@ -18,7 +18,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 start=$(date +%s)
 
 echo "== build"
-make -s -j2 build/firemode docs build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token build/plan_sql || { echo "build failed"; exit 1; }
+make -s -j2 build/firemode docs build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token build/fuzz_http build/plan_sql || { echo "build failed"; exit 1; }
 
 passed=0
 failed=0
@@ -34,7 +34,7 @@ pytest_api() { # pytest_api BINARY BACKEND [extra test paths]
 
 step "unit tests (cmocka, ASan+UBSan)" build/test_unit
 step "fuzz corpus replay (libFuzzer regression inputs)" bash -c \
-  "build/fuzz_grammar -runs=0 tests/fuzz/corpus && build/fuzz_body -runs=0 tests/fuzz/corpus-body && build/fuzz_token -runs=0 tests/fuzz/corpus-token"
+  "build/fuzz_grammar -runs=0 tests/fuzz/corpus && build/fuzz_body -runs=0 tests/fuzz/corpus-body && build/fuzz_token -runs=0 tests/fuzz/corpus-token && build/fuzz_http -runs=0 tests/fuzz/corpus-http"
 step "API tests: SQLite" pytest_api build/firemode sqlite
 step "API tests: SQLite, ASan+UBSan" pytest_api build/asan/firemode sqlite
 step "browser test: Swagger UI at /docs (chromium)" env FIREMODE_BIN=build/firemode FIREMODE_TEST_BACKEND=sqlite \

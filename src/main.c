@@ -51,6 +51,10 @@ static void usage(FILE *f)
           "                                          428: turn it on once every client sends the ETag it\n"
           "                                          read, so that no write can overwrite an unseen one\n"
           "  --log-format FMT      FIREMODE_LOG_FORMAT  text (default) or json: one JSON object per line\n"
+          "  --header-timeout S    FIREMODE_HEADER_TIMEOUT  seconds a request's headers may take to arrive\n"
+          "                                          (then 408; default 10, 1..300)\n"
+          "  --cors-origin ORIGIN  FIREMODE_CORS_ORIGIN  allow this browser origin (or *): preflights are\n"
+          "                                          answered without a token (default: off)\n"
           "                        FIREMODE_ADMIN_TOKEN  when set, serve makes sure an active admin\n"
           "                                          admin@firemode.local exists and this token works for it\n",
           f);
@@ -76,7 +80,7 @@ static void usage_token(FILE *f)
 }
 
 struct options {
-    const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip, *log_format;
+    const char *db, *listen, *node_id, *threads, *db_timeout, *per_ip, *log_format, *header_timeout, *cors_origin;
     bool admin, require_if_match;
     const char *positional[4];
     int npos;
@@ -101,6 +105,8 @@ static int parse_options(int argc, char **argv, int start, struct options *o, bo
         else if (strcmp(a, "--db-timeout") == 0) slot = &o->db_timeout;
         else if (strcmp(a, "--max-conn-per-ip") == 0) slot = &o->per_ip;
         else if (strcmp(a, "--log-format") == 0) slot = &o->log_format;
+        else if (strcmp(a, "--header-timeout") == 0) slot = &o->header_timeout;
+        else if (strcmp(a, "--cors-origin") == 0) slot = &o->cors_origin;
         if (slot) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "firemode: %s needs a value\n", a);
@@ -164,10 +170,11 @@ static int cmd_serve(struct options *o)
         node_id = node;
     }
     if (!node_id_ok(node_id)) return 2;
-    int64_t threads, timeout_ms, per_ip;
+    int64_t threads, timeout_ms, per_ip, header_s;
     if (!serve_int(o->threads, "--threads", "FIREMODE_THREADS", "4", 1, 256, &threads) ||
         !serve_int(o->db_timeout, "--db-timeout", "FIREMODE_DB_TIMEOUT_MS", "2000", 100, 3600000, &timeout_ms) ||
-        !serve_int(o->per_ip, "--max-conn-per-ip", "FIREMODE_MAX_CONN_PER_IP", "256", 0, 1000, &per_ip))
+        !serve_int(o->per_ip, "--max-conn-per-ip", "FIREMODE_MAX_CONN_PER_IP", "256", 0, 1000, &per_ip) ||
+        !serve_int(o->header_timeout, "--header-timeout", "FIREMODE_HEADER_TIMEOUT", "10", 1, 300, &header_s))
         return 2;
     store_set_timeout_ms((int)timeout_ms);
     const char *log_format = o->log_format ? o->log_format : env_or("FIREMODE_LOG_FORMAT", "text");
@@ -182,6 +189,8 @@ static int cmd_serve(struct options *o)
         .node_id = node_id,
         .threads = (int)threads,
         .conn_timeout_s = 30,
+        .header_timeout_s = (int)header_s,
+        .cors_origin = o->cors_origin ? o->cors_origin : env_or("FIREMODE_CORS_ORIGIN", NULL),
         .max_per_ip = (int)per_ip,
         .log_json = strcmp(log_format, "json") == 0,
     };

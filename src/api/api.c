@@ -34,6 +34,16 @@ void api_init(const char *node_id)
     openapi_init();
 }
 
+int api_authorize(struct request *r, struct store *st, const struct store_err *open_err)
+{
+    if (!st) {
+        api_store_error(r, open_err);
+        return -1;
+    }
+    struct ctx x = {.r = r, .st = st, .d = store_dialect(st)};
+    return acct_authenticate(&x);
+}
+
 void api_set_require_if_match(bool on)
 {
     api_require_if_match = on;
@@ -148,6 +158,9 @@ bool api_precheck(struct request *r)
         return true;
     }
     r->route = rt;
+    r->public_route = rt->public;
+    r->no_database = rt->kind == RK_HEALTHZ;
+    r->priority = rt->kind == RK_READYZ || rt->kind == RK_METRICS;
     unsigned allowed = api_route_methods(rt);
     if (!(allowed & r->method)) {
         allow_header(r, allowed);
@@ -402,7 +415,10 @@ static void handle(struct request *r, struct store *st, const struct store_err *
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err)
 {
     unsigned long long before = st ? store_round_trips(st) : 0;
-    note_worker_state(st); /* a /metrics request shows its own worker too */
+    /* answers that need no database (/healthz, /openapi.json, /docs) may
+     * come from a thread that has none: they say nothing of a worker */
+    bool needs_db = st || open_err;
+    if (needs_db) note_worker_state(st); /* a /metrics request shows its own worker too */
     handle(r, st, open_err);
     if (st) {
         size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
@@ -410,7 +426,7 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
         unsigned long long n = store_round_trips(st) - before;
         if (n) atomic_fetch_add_explicit(&m_db_trips[route], n, memory_order_relaxed);
     }
-    note_worker_state(st);
+    if (needs_db) note_worker_state(st);
 }
 
 static void handle(struct request *r, struct store *st, const struct store_err *open_err)

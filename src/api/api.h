@@ -23,6 +23,11 @@ int api_prepare(struct store *st, struct store_err *err);
  * already answered (404, 405 with Allow, 415, OPTIONS). */
 bool api_precheck(struct request *r);
 
+/* Before a body is read: authenticates the bearer token from the headers
+ * on st (a worker's connection, or NULL when it could not be opened:
+ * open_err says why).  0: go on; -1: answered (401/403/503). */
+int api_authorize(struct request *r, struct store *st, const struct store_err *open_err);
+
 /* Answers the request.  st is this worker's database connection, or NULL
  * when it could not be opened (open_err says why). */
 void api_handle(struct request *r, struct store *st, const struct store_err *open_err);

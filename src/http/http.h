@@ -2,11 +2,13 @@
  * http — the request as the API layer sees it, and the one place responses
  * are made.
  *
- * A struct request lives from the first byte of a request to the end of its
- * response (allocated on the first callback, freed in the completed
- * callback, so client aborts clean up too).  The API layer reads the parsed
- * target, headers and body, and answers with one of the resp_* functions;
- * errors become {"detail": ...} bodies here and nowhere else.
+ * A struct request lives from a complete request head to the end of its
+ * response (made by server.c when the head is parsed, freed after the
+ * answer is written or the client is gone, so client aborts clean up too).
+ * The API layer reads the parsed target, headers and body, and answers with
+ * one of the resp_* functions; errors become {"detail": ...} bodies here
+ * and nowhere else.  A worker thread owns the request while the API layer
+ * runs; the I/O thread does not touch it meanwhile.
  */
 #ifndef FM_HTTP_H
 #define FM_HTTP_H
@@ -28,7 +30,13 @@
 /* ... of which one client address may hold at most this much. */
 #define HTTP_BODY_BUDGET_PER_CLIENT (32 * 1024 * 1024)
 
-struct MHD_Connection;
+struct http_conn; /* server.c's connection */
+
+/* A request header: NUL-terminated copies (a NUL in a header is refused). */
+struct req_field {
+    const char *name;
+    const char *value;
+};
 
 struct resp_header {
     char *name;  /* owned */
@@ -37,9 +45,14 @@ struct resp_header {
 
 struct request {
     /* request */
-    struct MHD_Connection *conn;
+    struct http_conn *conn;
     enum method method;
-    const char *method_name;
+    const char *method_name; /* as sent (owned; bounded copy) */
+    struct req_field *fields; /* owned, nfields of them */
+    int nfields;
+    int minor;         /* HTTP/1.<minor> */
+    bool keep_alive;   /* the client wants the connection kept */
+    bool close;        /* the answer closes the connection */
     char *target;      /* owned raw request target */
     size_t target_len;
     struct url url;    /* parsed target */
@@ -56,6 +69,11 @@ struct request {
     int64_t now_us;    /* wall clock, the request's "now" */
     /* routing, filled by the API layer's precheck */
     const void *route;
+    /* what the HTTP layer needs to know of the route, set by api_precheck
+     * (the HTTP layer knows no routes): */
+    bool public_route; /* no token needed: a body may be read before any check */
+    bool no_database;  /* answered without a database (/healthz): on the I/O thread */
+    bool priority;     /* served by the reserved worker (/readyz, /metrics) */
     char path_ws[37];  /* canonical {workspace_id} from the path, or "" */
     char path_id[37];  /* canonical {id} from the path, or "" */
     char path_sub[37]; /* canonical {sub} (an id under {id}, e.g. a token id), or "" */
@@ -65,6 +83,7 @@ struct request {
     struct resp_header *headers; /* owned, grows as needed; one per name */
     int nheaders, cap_headers;
     bool responded;
+    struct buf wire;   /* the serialized answer: status line, headers, body */
 };
 
 /* Requests whose headers have arrived and whose response is not yet sent. */

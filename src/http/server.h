@@ -1,6 +1,6 @@
 /*
- * server — libmicrohttpd glue: listening, the request life cycle, limits,
- * one log line per request, and graceful shutdown.
+ * server — FireMode's HTTP/1.1 server: listening, the request life cycle,
+ * limits and deadlines, one log line per request, and graceful shutdown.
  */
 #ifndef FM_SERVER_H
 #define FM_SERVER_H
@@ -13,7 +13,9 @@ struct server_config {
     const char *db_url;
     const char *node_id;
     int threads;         /* worker threads, each with its own DB connection */
-    int conn_timeout_s;  /* idle/stalled connection timeout */
+    int conn_timeout_s;  /* idle keep-alive connection timeout */
+    int header_timeout_s; /* a request head must arrive within this (408) */
+    const char *cors_origin; /* --cors-origin: NULL (off), an origin, or "*" */
     int max_per_ip;      /* connections one client address may hold (0: no limit) */
     bool log_json;       /* log lines as JSON objects instead of text */
 };

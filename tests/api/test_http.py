@@ -340,26 +340,15 @@ def test_percent_encoded_query_is_decoded(ws):
     assert r.status == 200, r
 
 
-# libmicrohttpd answers these itself, before the server sees the request:
-# the right status (400/505) but its own HTML body, without X-Request-Id
-# or a log line; a request line without a target gets no answer at all.
-# Known deviation from CONTRACT.md §2 ("errors always carry detail").
-MHD_OWN = pytest.mark.xfail(strict=True, reason="answered by libmicrohttpd with its own HTML body")
-MHD_DROPS = pytest.mark.xfail(strict=True, reason="libmicrohttpd closes the connection without an answer")
-
-
-@pytest.mark.parametrize("line", [pytest.param(b"GARBAGE\r\n\r\n", marks=MHD_DROPS),
-                                  pytest.param(b"GET\r\n\r\n", marks=MHD_DROPS),
-                                  pytest.param(b"GET /me HTTP/1.1 extra\r\nHost: x\r\n\r\n", marks=MHD_OWN),
-                                  pytest.param(b"GET /me FOO/1.1\r\nHost: x\r\n\r\n", marks=MHD_OWN)])
+@pytest.mark.parametrize("line", [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET /me HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+                                  b"GET /me FOO/1.1\r\nHost: x\r\n\r\n"])
+@pytest.mark.openapi_unchecked("malformed request lines, on purpose")
 def test_malformed_request_line_is_400(server, line):
     r = raw_request(server.port, line)
     assert_raw_error(r, 400)
 
 
-@pytest.mark.parametrize("head", [pytest.param(b"Content-Length: abc\r\n", marks=MHD_OWN),
-                                  pytest.param(b"NoColonHere\r\n", marks=MHD_OWN),
-                                  pytest.param(b"Content-Length: -5\r\n", marks=MHD_OWN)])
+@pytest.mark.parametrize("head", [b"Content-Length: abc\r\n", b"NoColonHere\r\n", b"Content-Length: -5\r\n"])
 def test_malformed_headers_are_400(server, head):
     data = (b"POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + server.admin_token.encode() +
             b"\r\nContent-Type: application/json\r\n" + head + b"Connection: close\r\n\r\n{}")
@@ -367,8 +356,7 @@ def test_malformed_headers_are_400(server, head):
     assert_raw_error(r, 400)
 
 
-@pytest.mark.parametrize("version", [pytest.param("HTTP/2.0", marks=MHD_OWN), "HTTP/1.2",
-                                     pytest.param("HTTP/3.0", marks=MHD_OWN)])
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/1.2", "HTTP/3.0"])
 def test_unsupported_http_version_is_505(server, version):
     data = ("GET /healthz %s\r\nHost: x\r\nConnection: close\r\n\r\n" % version).encode()
     r = raw_request(server.port, data)
@@ -651,7 +639,7 @@ RAW_ERRORS = {
 }
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=MHD_OWN) if c == "505" else c for c in sorted(RAW_ERRORS)])
+@pytest.mark.parametrize("case", sorted(RAW_ERRORS))
 def test_error_responses_echo_request_id_and_are_logged_once(server, case):
     data, method, path, status = RAW_ERRORS[case]
     rid = "raw-" + uuid.uuid4().hex
@@ -670,8 +658,8 @@ def test_error_responses_echo_request_id_and_are_logged_once(server, case):
     (b"POST /workspaces HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n", 400),
     (b"GET /healthz HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
 ])
-@pytest.mark.openapi_unchecked("malformed on purpose; libmicrohttpd answers these itself, without X-Request-Id")
-def test_malformed_requests_answered_by_the_http_library_have_the_right_status(server, data, status):
+@pytest.mark.openapi_unchecked("malformed on purpose")
+def test_malformed_requests_have_the_right_status(server, data, status):
     """What does hold for the cases above: the status, and the server goes on serving."""
     r = raw_request(server.port, data)
     assert r is not None and r.status == status, r

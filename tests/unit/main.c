@@ -21,6 +21,7 @@ int main(void)
     failed += test_clock_run();
     failed += test_walk_run();
     failed += test_store_run();
+    failed += test_parse_run();
     if (failed) fprintf(stderr, "unit tests: %d failed\n", failed);
     return failed > 125 ? 125 : failed;
 }

@@ -17,5 +17,6 @@ int test_text_run(void);
 int test_clock_run(void);
 int test_walk_run(void);
 int test_store_run(void);
+int test_parse_run(void);
 
 #endif
