@@ -24,12 +24,10 @@ Incremental Sort on the columns of a unique index (groups of one row), and
 for a non-admin's /workspaces a Sort of the rows read through the caller's
 memberships.  Known gaps are strict xfails (KNOWN_GAPS).
 
-The helper is build/plan_sql (Makefile; make test builds it), built from
-build/obj unless it is newer than them.
+The helper is build/plan_sql (Makefile; make test builds it).
 Run: scripts/with-postgres.sh python3 -m pytest -q tests/pg/test_plans.py
 (FIREMODE_PLANS_SHOW=1 prints every plan.)
 """
-import glob
 import json
 import os
 import sqlite3
@@ -79,24 +77,11 @@ ADMIN_TOKEN = "plans-admin-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def plan_sql(tmp_path_factory):
-    objs = sorted(o for o in glob.glob(os.path.join(pgfm.REPO, "build", "obj", "**", "*.o"), recursive=True)
-                  if os.path.basename(o) != "main.o" or os.path.dirname(o) != os.path.join(pgfm.REPO, "build", "obj"))
-    assert objs, "no build/obj objects: run make"
-    built = os.path.join(pgfm.REPO, "build", "plan_sql")
-    src = os.path.join(pgfm.REPO, "tests", "plans", "plan_sql.c")
-    if os.path.exists(built) and os.path.getmtime(built) >= max(os.path.getmtime(o) for o in objs + [src]):
-        return built
-    out = str(tmp_path_factory.mktemp("plan_sql") / "plan_sql")
-    pkgs = ["libmicrohttpd", "jansson", "sqlite3", "libpq", "libcrypto"]
-    cflags = subprocess.run(["pkg-config", "--cflags"] + pkgs, capture_output=True, text=True, check=True).stdout.split()
-    libs = subprocess.run(["pkg-config", "--libs"] + pkgs, capture_output=True, text=True, check=True).stdout.split()
-    cmd = (["cc", "-std=c17", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
-            "-pthread", "-I" + os.path.join(pgfm.REPO, "src")] + cflags +
-           ["-o", out, os.path.join(pgfm.REPO, "tests", "plans", "plan_sql.c")] + objs + libs)
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, "building plan_sql failed:\n%s\n%s" % (" ".join(cmd), r.stderr[-4000:])
-    return out
+def plan_sql():
+    """build/plan_sql, kept current by make (the same objects as the server)."""
+    r = subprocess.run(["make", "-s", "build/plan_sql"], cwd=pgfm.REPO, capture_output=True, text=True)
+    assert r.returncode == 0, "make build/plan_sql failed:\n%s" % r.stderr[-4000:]
+    return os.path.join(pgfm.REPO, "build", "plan_sql")
 
 
 def plan_statements(helper, db_url, requests):
