@@ -34,6 +34,8 @@
  */
 #include "plan.h"
 
+#include "../model/types.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +162,7 @@ static struct store_param param_of(const struct filter *f, const struct lq_value
 {
     if (f->op == OP_IS_NULL) return sp_bool(v->i != 0);
     if (f->op == OP_TAG_IN || f->op == OP_SEARCH || f->op == OP_CONTAINS) return sp_text(v->s, v->len);
-    switch (f->field->type) {
-    case FT_BOOL: return sp_bool(v->i != 0);
-    case FT_TIME:
-    case FT_INT: return sp_int(v->i);
-    default: return sp_text(v->s, v->len);
-    }
+    return type_of(f->field)->bind(f->field, v->s, v->len, v->i);
 }
 
 static int where(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc,
@@ -228,27 +225,24 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
     return 0;
 }
 
-/* A sort key's value from a cursor, bound by its field's type. */
+/* A sort key's value from a cursor (the text the database rendered),
+ * bound by its field's type. */
 static int key_param(const struct sort_key *k, const struct token_key *v, struct store_param *out)
 {
     enum ftype t = k->field->type;
-    if (t == FT_BOOL) { /* read back as 1/0 (SQLite) or t/f (PostgreSQL) */
-        if (v->len != 1) return -1;
-        *out = sp_bool(v->s[0] == '1' || v->s[0] == 't');
-        return 0;
-    }
+    int64_t i = 0;
     if (t == FT_TIME || t == FT_INT) {
         char tmp[24];
         char *end;
         if (v->len == 0 || v->len >= sizeof tmp) return -1;
         memcpy(tmp, v->s, v->len);
         tmp[v->len] = '\0';
-        long long x = strtoll(tmp, &end, 10);
+        i = strtoll(tmp, &end, 10);
         if (*end) return -1;
-        *out = sp_int(x);
-    } else {
-        *out = sp_text(v->s, v->len);
+    } else if (t == FT_BOOL && v->len != 1) {
+        return -1;
     }
+    *out = type_of(k->field)->bind(k->field, v->s, v->len, i);
     return 0;
 }
 

@@ -121,17 +121,6 @@ static const char *like_pattern(struct list_query *q, const char *s, size_t n, s
     return d;
 }
 
-static const char *enum_list(const char *const *vals, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (size_t i = 0; vals[i]; i++) {
-        int w = snprintf(out + o, cap - o, "%s'%s'", i == 0 ? "" : (vals[i + 1] ? ", " : " or "), vals[i]);
-        if (w < 0 || (size_t)w >= cap - o) break;
-        o += (size_t)w;
-    }
-    return out;
-}
 
 /* Validates one filter value of the type of f's field and appends it. */
 static int add_value(struct list_query *q, const struct filter *f, const char *s, size_t n, struct lq_error *err)
@@ -148,63 +137,17 @@ static int add_value(struct list_query *q, const struct filter *f, const char *s
             return fail(err, f->param, "string_too_long", "Tags have at most %d characters", LQ_MAX_TAG);
         v.s = s, v.len = n;
     } else {
-        switch (fd->type) {
-        case FT_UUID: {
-            char canon[37];
-            if (!uuid_parse(s, n, canon))
-                return fail(err, f->param, "uuid_parsing", "Input should be a valid UUID");
-            v.s = arena_put(q, canon, 36);
-            v.len = 36;
-            break;
-        }
-        case FT_ENUM: {
-            bool ok = false;
-            for (size_t i = 0; fd->enum_values[i] && !ok; i++) ok = text_eq(s, n, fd->enum_values[i]);
-            if (!ok) {
-                char list[256];
-                return fail(err, f->param, "enum", "Input should be %s",
-                            enum_list(fd->enum_values, list, sizeof list));
-            }
-            v.s = s, v.len = n;
-            break;
-        }
-        case FT_SLUG:
-            if (!type_valid_slug(s, n))
-                return fail(err, f->param, "string_pattern_mismatch",
-                            "String should match pattern '^[a-z0-9][a-z0-9-]{0,63}$'");
-            v.s = s, v.len = n;
-            break;
-        case FT_TEXT:
-        case FT_EMAIL: {
-            long cps = utf8_count(s, n);
-            if (cps < 0) return fail(err, f->param, "string_type", "Input should be a valid UTF-8 string");
-            if (cps > LQ_MAX_EQ_TEXT)
-                return fail(err, f->param, "string_too_long", "String should have at most %d characters",
-                            LQ_MAX_EQ_TEXT);
-            v.s = s, v.len = n;
-            break;
-        }
-        case FT_BOOL: {
-            bool b;
-            if (!bool_parse(s, n, &b))
-                return fail(err, f->param, "bool_parsing", "Input should be a valid boolean, unable to interpret input");
-            v.i = b;
-            break;
-        }
-        case FT_TIME:
-            if (!time_parse(s, n, &v.i))
-                return fail(err, f->param, "datetime_parsing",
-                            "Input should be a valid datetime or date (RFC 3339, e.g. 2025-03-01T09:30:00Z)");
-            /* inclusive bound: a date alone means the whole of that day */
-            if (f->op == OP_THROUGH && n == 10) v.i += 86400LL * 1000000 - 1;
-            break;
-        case FT_INT:
-            if (!int_parse(s, n, &v.i))
-                return fail(err, f->param, "int_parsing", "Input should be a valid integer");
-            break;
-        default:
-            return fail(err, f->param, "value_error", "This parameter cannot be filtered on");
-        }
+        const struct type_ops *t = type_of(fd);
+        struct type_qvalue tv;
+        struct type_error te;
+        memset(&tv, 0, sizeof tv);
+        if (!t->parse_query) return fail(err, f->param, "value_error", "This parameter cannot be filtered on");
+        if (t->parse_query(fd, s, n, &tv, &te) < 0) return fail(err, f->param, te.type, "%s", te.msg);
+        v.s = tv.canon[0] ? arena_put(q, tv.canon, 36) : tv.s;
+        v.len = tv.len;
+        v.i = tv.i;
+        /* inclusive bound: a date alone means the whole of that day */
+        if (f->op == OP_THROUGH && fd->type == FT_TIME && n == 10) v.i += 86400LL * 1000000 - 1;
     }
     q->vals[q->nvals++] = v;
     return 0;

@@ -346,17 +346,114 @@ static void clock_describe(json_t *s, const struct field *f, enum schema_use use
 
 /* ---- the table ---- */
 
+/* ---- query values and binding (the list grammar) ---- */
+
+#define QUERY_MAX_TEXT 128 /* LQ_MAX_EQ_TEXT: an exact-match text filter */
+
+static int uuid_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    if (!uuid_parse(s, n, out->canon)) return refuse(err, "uuid_parsing", "Input should be a valid UUID");
+    out->s = out->canon, out->len = 36;
+    return 0;
+}
+
+static int text_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    long cps = utf8_count(s, n);
+    if (cps < 0) return refuse(err, "string_type", "Input should be a valid UTF-8 string");
+    if (cps > QUERY_MAX_TEXT)
+        return refuse(err, "string_too_long", "String should have at most %d characters", QUERY_MAX_TEXT);
+    out->s = s, out->len = n;
+    return 0;
+}
+
+static int slug_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    if (!type_valid_slug(s, n))
+        return refuse(err, "string_pattern_mismatch", "String should match pattern '" TYPE_SLUG_PATTERN "'");
+    out->s = s, out->len = n;
+    return 0;
+}
+
+static int enum_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    for (size_t i = 0; f->enum_values[i]; i++)
+        if (text_eq(s, n, f->enum_values[i])) {
+            out->s = s, out->len = n;
+            return 0;
+        }
+    /* "Input should be 'a', 'b' or 'c'" */
+    char list[200];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; f->enum_values[i]; i++) {
+        int w = snprintf(list + o, sizeof list - o, "%s'%s'", i == 0 ? "" : (f->enum_values[i + 1] ? ", " : " or "),
+                         f->enum_values[i]);
+        if (w < 0 || (size_t)w >= sizeof list - o) break;
+        o += (size_t)w;
+    }
+    return refuse(err, "enum", "Input should be %s", list);
+}
+
+static int bool_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    bool b;
+    if (!bool_parse(s, n, &b))
+        return refuse(err, "bool_parsing", "Input should be a valid boolean, unable to interpret input");
+    out->i = b;
+    return 0;
+}
+
+static int time_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    if (!time_parse(s, n, &out->i))
+        return refuse(err, "datetime_parsing",
+                      "Input should be a valid datetime or date (RFC 3339, e.g. 2025-03-01T09:30:00Z)");
+    return 0;
+}
+
+static int int_query(const struct field *f, const char *s, size_t n, struct type_qvalue *out, struct type_error *err)
+{
+    (void)f;
+    if (!int_parse(s, n, &out->i)) return refuse(err, "int_parsing", "Input should be a valid integer");
+    return 0;
+}
+
+static struct store_param bind_text(const struct field *f, const char *s, size_t len, int64_t i)
+{
+    (void)f, (void)i;
+    return sp_text(s, len);
+}
+
+static struct store_param bind_int(const struct field *f, const char *s, size_t len, int64_t i)
+{
+    (void)f, (void)s, (void)len;
+    return sp_int(i);
+}
+
+static struct store_param bind_bool(const struct field *f, const char *s, size_t len, int64_t i)
+{
+    (void)f;
+    if (s && len == 1) return sp_bool(s[0] == '1' || s[0] == 't'); /* as the database renders it */
+    return sp_bool(i != 0);
+}
+
 const struct type_ops type_table[] = {
-    [FT_UUID] = {"uuid", uuid_json, render_string, uuid_describe, NULL, NULL},
-    [FT_TEXT] = {"text", text_json, render_string, text_describe, NULL, NULL},
-    [FT_EMAIL] = {"email", email_json, render_string, email_describe, NULL, NULL},
-    [FT_SLUG] = {"slug", slug_json, render_string, slug_describe, NULL, NULL},
-    [FT_INT] = {"integer", int_json, render_verbatim, int_describe, NULL, NULL},
-    [FT_BOOL] = {"boolean", bool_json, bool_render, bool_describe, NULL, NULL},
-    [FT_TIME] = {"timestamp", time_json, time_render, time_describe, NULL, NULL},
-    [FT_ENUM] = {"enum", enum_json, render_string, enum_describe, NULL, NULL},
-    [FT_TAGS] = {"tags", tags_json, render_verbatim, tags_describe, NULL, NULL},
-    [FT_CLOCK] = {"vector clock", clock_json, render_verbatim, clock_describe, NULL, NULL},
+    [FT_UUID] = {"uuid", uuid_json, render_string, uuid_describe, uuid_query, bind_text},
+    [FT_TEXT] = {"text", text_json, render_string, text_describe, text_query, bind_text},
+    [FT_EMAIL] = {"email", email_json, render_string, email_describe, text_query, bind_text},
+    [FT_SLUG] = {"slug", slug_json, render_string, slug_describe, slug_query, bind_text},
+    [FT_INT] = {"integer", int_json, render_verbatim, int_describe, int_query, bind_int},
+    [FT_BOOL] = {"boolean", bool_json, bool_render, bool_describe, bool_query, bind_bool},
+    [FT_TIME] = {"timestamp", time_json, time_render, time_describe, time_query, bind_int},
+    [FT_ENUM] = {"enum", enum_json, render_string, enum_describe, enum_query, bind_text},
+    [FT_TAGS] = {"tags", tags_json, render_verbatim, tags_describe, NULL, bind_text},
+    [FT_CLOCK] = {"vector clock", clock_json, render_verbatim, clock_describe, NULL, bind_text},
 };
 
 _Static_assert(sizeof type_table / sizeof type_table[0] == FT_CLOCK + 1, "one row per enum ftype");

@@ -9,13 +9,11 @@
  *   parse_json   a JSON request-body value -> the value to store (body.c)
  *   render       a stored value -> JSON (render.c)
  *   describe     the JSON Schema of a value (openapi.c)
- *   parse_query  a query-string value -> struct lq_value     } slots for the
- *   bind         a struct lq_value -> a bound SQL parameter  } list grammar
+ *   parse_query  a query-string filter value -> struct type_qvalue (query.c)
+ *   bind         a parsed filter or cursor value -> a bound SQL parameter (plan.c)
  *
- * parse_query and bind are NULL in every row for now: src/grammar/query.c
- * (add_value) and src/grammar/plan.c (param_of) still switch on the type.
- * Those switches belong here and move into these two slots; the table's
- * contract for them is written beside the members below.
+ * Types that cannot be filtered on (tags: the tag_in filter has its own
+ * rule; clocks) have no parse_query.
  *
  * Nullability, writability, admin-only fields and defaults are properties
  * of a field, not of its type: the callers handle them (null never reaches
@@ -44,7 +42,14 @@ struct type_error {
  * de-duplicated and sorted, timestamps with microseconds and Z). */
 enum schema_use { SCHEMA_INPUT, SCHEMA_OUTPUT };
 
-struct lq_value; /* src/grammar/query.h */
+/* A filter value as a type parsed it: text (s, len; into the query, or
+ * canon for a canonical UUID) or a number (i: times, integers, booleans). */
+struct type_qvalue {
+    const char *s;
+    size_t len;
+    int64_t i;
+    char canon[37];
+};
 
 struct type_ops {
     const char *name; /* for messages and docs: "uuid", "text", ... */
@@ -66,14 +71,16 @@ struct type_ops {
      * object s. */
     void (*describe)(json_t *s, const struct field *f, enum schema_use use);
 
-    /* Slot (NULL today, see above): validates one query-string value of
-     * s[0..n) for field f into *out (text may point into s); 0, or -1 with
-     * err filled.  Takes over query.c's switch in add_value(). */
-    int (*parse_query)(const struct field *f, const char *s, size_t n, struct lq_value *out, struct type_error *err);
+    /* Validates one non-empty query-string value s[0..n) for field f into
+     * *out (text may point into s); 0, or -1 with err filled.  NULL: the
+     * type cannot be filtered on. */
+    int (*parse_query)(const struct field *f, const char *s, size_t n, struct type_qvalue *out,
+                       struct type_error *err);
 
-    /* Slot (NULL today, see above): the SQL parameter for a value parse_query
-     * made.  Takes over plan.c's switch in param_of(). */
-    struct store_param (*bind)(const struct field *f, const struct lq_value *v);
+    /* The SQL parameter of a value: text s[0..len) or number i, as
+     * parse_query made it or as the database rendered a sort key (bool:
+     * "1"/"t"). */
+    struct store_param (*bind)(const struct field *f, const char *s, size_t len, int64_t i);
 };
 
 /* The table, indexed by enum ftype. */
