@@ -318,8 +318,8 @@ print("%.0f us" % (1e6 / n)); os.unlink(os.path.join(sys.argv[1], "fsync.probe")
   "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$db" -c "CREATE TABLE bench_documents (LIKE documents INCLUDING ALL);
     INSERT INTO bench_documents SELECT * FROM documents; CREATE SEQUENCE bench_seq" -c "VACUUM ANALYZE" -c "CHECKPOINT"
   post_lua
-  # Each worker thread serves its connections one request at a time on its one database
-  # connection, so --threads caps the transactions in flight: with --threads 4, -c16 and -c64 are
+  # Each worker thread runs one request at a time on its one database connection, so --threads
+  # caps the transactions in flight: with --threads 4, -c16 and -c64 are
   # still 4 concurrent creates.  The lines run with --threads $DTHREADS (at least the clients);
   # the last FireMode line repeats -c64 with --threads 4, the server's default.
   for threads in "$DTHREADS" 4; do
