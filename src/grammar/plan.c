@@ -329,6 +329,11 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
 {
     const struct collection *c = q->coll;
     struct buf w, tail;
+    bool split = false;
+    int limit_param = 0;
+    struct buf branch_a, branch_b;
+    buf_init(&branch_a);
+    buf_init(&branch_b);
     buf_init(&w);
     buf_init(&tail);
     plan_init(p);
@@ -349,7 +354,43 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         bool one_run = true;
         for (int k = 0; k < n; k++)
             one_run = one_run && !q->sort[k].key->nullable && q->sort[k].desc == q->sort[0].desc;
-        buf_puts(&tail, " AND ");
+        if (n == 2 && q->sort[0].key->nullable && !after->keys[0].null && q->sort[1].desc == q->sort[0].desc) {
+            /* A nullable key after a value: the rows after it are two index
+             * ranges, the larger values (a row comparison, which NULLs never
+             * pass) and then the NULLs; a page is at most limit of each,
+             * merged.  (One OR over both would be no range at all.) */
+            split = true;
+            struct store_param v0, v1;
+            if (key_param(q->sort[0].key, &after->keys[0], &v0) < 0 ||
+                key_param(q->sort[1].key, &after->keys[1], &v1) < 0)
+                goto out;
+            const char *k0 = q->sort[0].key->column, *k1 = q->sort[1].key->column, *dir = q->sort[0].desc ? "DESC" : "ASC";
+            struct buf old;
+            buf_init(&old);
+            if (plan_old_for(&old, d, after->s, &p->ps) < 0) {
+                buf_free(&old);
+                goto out;
+            }
+            p->limit = q->page_size + 1;
+            int lim = plan_param(&p->ps, sp_int(p->limit));
+            buf_printf(&branch_a, " AND (t.%s, t.%s) %s (", k0, k1, q->sort[0].desc ? "<" : ">");
+            if (bind(&branch_a, d, &p->ps, v0) < 0 || (buf_puts(&branch_a, ", "), bind(&branch_a, d, &p->ps, v1)) < 0 ||
+                lim < 0) {
+                buf_free(&old);
+                goto out;
+            }
+            buf_putc(&branch_a, ')');
+            buf_append(&branch_a, old.data, old.len);
+            buf_printf(&branch_a, " ORDER BY t.%s %s, t.%s %s LIMIT ", k0, dir, k1, dir);
+            plan_placeholder(&branch_a, d, lim);
+            buf_printf(&branch_b, " AND t.%s IS NULL", k0);
+            buf_append(&branch_b, old.data, old.len);
+            buf_printf(&branch_b, " ORDER BY t.%s %s LIMIT ", k1, dir);
+            plan_placeholder(&branch_b, d, lim);
+            buf_free(&old);
+            limit_param = lim;
+        }
+        if (!split) buf_puts(&tail, " AND ");
         if (!q->sort[0].key->nullable && n > 1 && !one_run) {
             /* a redundant range on the leading key for the planner (the
              * keyset below is an OR the planner cannot range-scan) */
@@ -359,21 +400,50 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
             if (bind(&tail, d, &p->ps, v) < 0) goto out;
             buf_puts(&tail, " AND ");
         }
-        if (keyset(&tail, d, q, after, 0, n, &p->ps) < 0) goto out;
-        if (plan_old_for(&tail, d, after->s, &p->ps) < 0) goto out;
+        if (!split && keyset(&tail, d, q, after, 0, n, &p->ps) < 0) goto out;
+        if (!split && plan_old_for(&tail, d, after->s, &p->ps) < 0) goto out;
     }
-    buf_puts(&tail, " ORDER BY ");
-    order_by(&tail, q, "t.", false);
-    p->limit = q->page_size + 1;
-    buf_puts(&tail, " LIMIT ");
-    if (bind(&tail, d, &p->ps, sp_int(p->limit)) < 0) goto out;
+    if (split) {
+        /* tail: the merge of the two ranges (their rows carry fm_s keys) */
+        struct buf head;
+        buf_init(&head);
+        buf_printf(&head, "SELECT %s", c->select_list);
+        for (int k = 0; k < q->nsort; k++) buf_printf(&head, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+        buf_printf(&head, " FROM %s t", c->table);
+        buf_reset(&tail);
+        buf_puts(&tail, "SELECT * FROM (");
+        buf_append(&tail, head.data, head.len);
+        buf_append(&tail, w.data, w.len);
+        buf_append(&tail, branch_a.data, branch_a.len);
+        buf_puts(&tail, ") a UNION ALL SELECT * FROM (");
+        buf_append(&tail, head.data, head.len);
+        buf_append(&tail, w.data, w.len);
+        buf_append(&tail, branch_b.data, branch_b.len);
+        buf_puts(&tail, ") b");
+        buf_free(&head);
+    } else {
+        buf_puts(&tail, " ORDER BY ");
+        order_by(&tail, q, "t.", false);
+        p->limit = q->page_size + 1;
+        buf_puts(&tail, " LIMIT ");
+        if (bind(&tail, d, &p->ps, sp_int(p->limit)) < 0) goto out;
+    }
     if (!after) {
         buf_puts(&tail, " OFFSET ");
         if (bind(&tail, d, &p->ps, sp_int((q->page - 1) * (int64_t)q->page_size)) < 0) goto out;
     }
 
-    buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
-    buf_append(&p->sql, tail.data, tail.len);
+    if (split) {
+        buf_puts(&p->sql, "SELECT * FROM (");
+        buf_append(&p->sql, tail.data, tail.len);
+        buf_puts(&p->sql, ") u ORDER BY ");
+        order_by(&p->sql, q, "u.", true);
+        buf_puts(&p->sql, " LIMIT ");
+        plan_placeholder(&p->sql, d, limit_param);
+    } else {
+        buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
+        buf_append(&p->sql, tail.data, tail.len);
+    }
 
     /* The one statement: position, count, page (parameter numbers shared). */
     buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos", d->pos_sql);
@@ -403,10 +473,15 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     for (size_t i = 0; i < c->nfields; i++)
         if (!(c->fields[i].flags & F_HIDDEN)) nitem++;
     p->col_keys = p->col_item + (int)nitem;
-    buf_printf(&p->stmt, "), p AS (SELECT %s", c->select_list);
-    for (int k = 0; k < q->nsort; k++) buf_printf(&p->stmt, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
-    buf_printf(&p->stmt, " FROM %s t", c->table);
-    buf_append(&p->stmt, tail.data, tail.len);
+    if (split) {
+        buf_puts(&p->stmt, "), p AS (");
+        buf_append(&p->stmt, p->sql.data, p->sql.len);
+    } else {
+        buf_printf(&p->stmt, "), p AS (SELECT %s", c->select_list);
+        for (int k = 0; k < q->nsort; k++) buf_printf(&p->stmt, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+        buf_printf(&p->stmt, " FROM %s t", c->table);
+        buf_append(&p->stmt, tail.data, tail.len);
+    }
     buf_puts(&p->stmt, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY ");
     order_by(&p->stmt, q, "p.", true);
     fix_text(&p->ps);
@@ -414,6 +489,8 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
 out:
     buf_free(&w);
     buf_free(&tail);
+    buf_free(&branch_a);
+    buf_free(&branch_b);
     return rc;
 }
 

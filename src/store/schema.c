@@ -150,6 +150,13 @@
     "CREATE INDEX IF NOT EXISTS documents_ws_status_pk ON documents (workspace_id, status, document_id);"          \
     "CREATE INDEX IF NOT EXISTS jobs_ws_status_pk ON jobs (workspace_id, status, job_id);"
 
+/* Step 7: documents sorted by last_run_at (nullable) walk two index ranges
+ * per cursor page, the values after the last one and the NULLs, both in
+ * (last_run_at, document_id) order (plan.c). */
+#define STEP_LAST_RUN_INDEX                                                                                           \
+    "CREATE INDEX IF NOT EXISTS documents_ws_live_last_run ON documents (workspace_id, last_run_at, document_id)"   \
+    " WHERE deleted_at IS NULL;"
+
 static const char *const steps_sqlite[] = {
     STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
     STEP2,
@@ -157,6 +164,7 @@ static const char *const steps_sqlite[] = {
     STEP_TOKENS_LAST_USED,
     STEP_MEMBER_HISTORY,
     STEP_STATUS_INDEXES,
+    STEP_LAST_RUN_INDEX,
 };
 static const char *const steps_pg[] = {
     STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),
@@ -165,6 +173,7 @@ static const char *const steps_pg[] = {
     STEP_TOKENS_LAST_USED,
     PG_STEP_MEMBER_HISTORY,
     STEP_STATUS_INDEXES,
+    STEP_LAST_RUN_INDEX,
 };
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)

@@ -73,7 +73,7 @@ static const char *const keywords[] = {
     "workspace_members", "workspace_id", "user_id", "tag", "removed_at",
     /* the one statement of a page (plan.h): position, count, page, keyset */
     "WITH", "AS", "LEFT", "JOIN", "ON", "ALL", "bigint", "text", "pg_current_snapshot", "p", "fm_pos", "fm_n",
-    "fm_s0", "fm_s1", "fm_s2", "fm_s3", NULL,
+    "fm_s0", "fm_s1", "fm_s2", "fm_s3", "UNION", "u", "a", "b", NULL,
 };
 
 static bool word_known(const char *w, size_t n)
