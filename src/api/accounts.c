@@ -207,10 +207,10 @@ static int new_token_body(struct wtx *w, void *arg, struct store_err *err)
     long n = store_exec(w->st, sql, &p, 1, NULL, NULL, err);
     if (n < 0) return W_FAIL;
     t->found = n > 0;
-    if (!t->found) return W_ANSWERED;
+    if (!t->found) return W_REFUSED;
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM api_tokens WHERE user_id = %c1", c);
     if (store_exec(w->st, sql, &p, 1, read_count, &t->count, err) < 0) return W_FAIL;
-    if (t->count >= TOKENS_MAX) return W_ANSWERED;
+    if (t->count >= TOKENS_MAX) return W_REFUSED;
     if (issue_token(w->st, t->user_id, t->token, t->token_id, err) < 0) return W_FAIL;
     return W_DONE;
 }
@@ -226,7 +226,7 @@ void acct_new_token(struct ctx *x, const char *user_id)
         api_store_error(r, &err);
         return;
     }
-    if (rc == W_ANSWERED) {
+    if (rc == W_REFUSED) {
         if (!t.found)
             resp_error(r, 404, "User not found");
         else
@@ -521,7 +521,7 @@ static int member_remove_body(struct wtx *w, void *arg, struct store_err *err)
     m->was_member = n > 0;
     m->last = m->was_member && count <= 1;
     if (!m->was_member || m->last) {
-        rc = W_ANSWERED; /* nothing to write (rolled back) */
+        rc = W_REFUSED; /* nothing to write: the caller says why */
         goto out;
     }
     snprintf(sql, sizeof sql, "UPDATE workspaces SET vclock = %c1, seq = %c2 WHERE workspace_id = %c3", c, c, c);
@@ -541,7 +541,7 @@ void acct_remove_member(struct ctx *x, const char *ws, const char *user_id)
     int rc = write_run(x->st, member_remove_body, &m, &err);
     if (rc == W_FAIL) {
         api_store_error(x->r, &err);
-    } else if (rc == W_ANSWERED && !x->r->responded) {
+    } else if (rc == W_REFUSED) {
         if (!m.was_member) resp_error(x->r, 404, "This user is not a member of this workspace");
         else resp_error(x->r, 409, "The last member of a workspace cannot be removed");
     } else if (rc == W_DONE) {

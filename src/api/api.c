@@ -517,7 +517,7 @@ static void handle(struct request *r, struct store *st, const struct store_err *
     case RK_ITEM:
         /* users: an admin sees everyone, anyone else only themself */
         if (c->scope == SCOPE_GLOBAL && !x.who.is_admin && strcmp(r->path_id, x.who.user_id) != 0) {
-            resp_error(r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
+            crud_not_found(&x, c);
             return;
         }
         switch (r->method) {

@@ -111,6 +111,8 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id);
 void crud_update(struct ctx *x, const struct collection *c, const char *id, enum body_mode mode);
 void crud_delete(struct ctx *x, const struct collection *c, const char *id);
 void crud_changes(struct ctx *x, const struct collection *c);
+/* 404 "<Item> not found" for an item of c (the one wording). */
+void crud_not_found(struct ctx *x, const struct collection *c);
 /* 1 if the caller may see workspace ws, 0 if not (answered 404), -1 on a
  * storage error (answered). */
 int crud_workspace_visible(struct ctx *x, const char *ws);
@@ -141,10 +143,13 @@ struct wtx {
     int attempt;   /* 0 first, then 1.. on retries */
 };
 
-enum { W_DONE = 0, W_ANSWERED = 1, W_FAIL = -1 };
+/* W_REFUSED: the body decided not to write (a limit, nothing to change)
+ * and left the answer to its caller; rolled back like W_ANSWERED. */
+enum { W_DONE = 0, W_ANSWERED = 1, W_REFUSED = 2, W_FAIL = -1 };
 
 /* body runs inside the transaction and returns W_DONE (commit), W_ANSWERED
- * (it answered the request: roll back) or W_FAIL (err set: roll back).
+ * (it answered the request: roll back), W_REFUSED (roll back, the caller
+ * answers) or W_FAIL (err set: roll back).
  * On a retry it runs again from scratch, so it must reset what it fills.
  * write_run returns what body did, W_DONE only once committed (durable). */
 typedef int (*write_body_fn)(struct wtx *w, void *arg, struct store_err *err);

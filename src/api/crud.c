@@ -65,7 +65,7 @@ int crud_workspace_visible(struct ctx *x, const char *ws)
     return 1;
 }
 
-static void not_found(struct ctx *x, const struct collection *c)
+void crud_not_found(struct ctx *x, const struct collection *c)
 {
     resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
 }
@@ -591,7 +591,7 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id)
     if (found < 0)
         api_store_error(x->r, &err);
     else if (!found)
-        not_found(x, c);
+        crud_not_found(x, c);
     else
         crud_answer_item(x, 200, &item, &clock);
     buf_free(&item);

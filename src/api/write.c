@@ -26,6 +26,7 @@
 #include "../util/vclock.h"
 #include "precond.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,16 @@
 #define WRITE_RETRY_MS 2000
 #define WRITE_ATTEMPTS 200
 
-static void set_err(struct store_err *err, const char *msg, const char *arg1, const char *arg2)
+static void set_err(struct store_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An error of ours (no request to answer: bootstrap, command line). */
+static void set_err(struct store_err *err, const char *fmt, ...)
 {
+    va_list ap;
     err->kind = STORE_ERROR;
-    snprintf(err->msg, sizeof err->msg, msg, arg1, arg2);
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
 }
 
 static void pause_before_retry(int attempt)
@@ -90,7 +97,7 @@ static int run(struct store *st, enum store_tx mode, write_body_fn body, void *a
         return W_DONE;
     rollback:
         store_rollback(st);
-        if (rc == W_ANSWERED) return rc;
+        if (rc == W_ANSWERED || rc == W_REFUSED) return rc;
     failed:
         if (err->kind != STORE_RETRY || w.attempt + 1 >= WRITE_ATTEMPTS || mono_ms() - start > WRITE_RETRY_MS)
             return W_FAIL;
@@ -121,7 +128,7 @@ static int answer_conflict(struct wtx *w, struct ctx *x, const struct collection
     int rc = W_FAIL;
     (void)w;
     if (!x->r) { /* no request (bootstrap, command line): nobody to answer */
-        set_err(err, "%s%s", detail, "");
+        set_err(err, "%s", detail);
         goto out;
     }
     if (crud_fetch_item(x, c, id, include_deleted, &item, &clock, err) < 0) goto out;
@@ -154,7 +161,7 @@ int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const ch
     if (n < 0) return W_FAIL;
     if (n > 0) return W_DONE;
     if (!x->r) {
-        set_err(err, "%s%s", "not a member of this workspace", "");
+        set_err(err, "not a member of this workspace");
         return W_FAIL;
     }
     resp_error(x->r, 404, "Workspace not found");
@@ -182,7 +189,7 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
                c->soft_delete ? "t." : "NULL", c->soft_delete ? c->deleted_at->column : "", c->table, c->pk->column);
     plan_placeholder(&sql, w->d, plan_param(&ps, sp_text(id, strlen(id))));
     if (plan_scope_clause(&sql, w->d, c, scope, &ps) < 0) {
-        set_err(err, "%s%s", "too many parameters", "");
+        set_err(err, "too many parameters");
         goto out;
     }
     buf_puts(&sql, w->d->for_update);
@@ -198,7 +205,7 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
             set_err(err, "%s %s not found", c->item_name, id);
             goto out;
         }
-        resp_error(x->r, 404, "%c%s not found", c->item_name[0] - 32, c->item_name + 1);
+        crud_not_found(x, c);
         rc = W_ANSWERED;
         goto out;
     }

@@ -469,10 +469,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         p->col_count = 1;
     }
     p->col_item = q->include_total ? 2 : 1;
-    size_t nitem = 0;
-    for (size_t i = 0; i < c->nfields; i++)
-        if (!(c->fields[i].flags & F_HIDDEN)) nitem++;
-    p->col_keys = p->col_item + (int)nitem;
+    p->col_keys = p->col_item + c->nrendered;
     if (split) {
         buf_puts(&p->stmt, "), p AS (");
         buf_append(&p->stmt, p->sql.data, p->sql.len);
@@ -546,11 +543,8 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
     }
     p->nwhere = ps->n;
     p->limit = limit + 1;
-    size_t nitem = 0;
-    for (size_t i = 0; i < c->nfields; i++)
-        if (!(c->fields[i].flags & F_HIDDEN)) nitem++;
     p->col_item = 1;
-    p->col_keys = 1 + (int)nitem;
+    p->col_keys = 1 + c->nrendered;
     buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos), p AS (SELECT %s, t.seq AS fm_w, ", d->pos_sql,
                c->select_list);
     if (history)
