@@ -145,7 +145,8 @@ static int issue_token(struct store *st, const char *user_id, char token[47], ch
              d->param_prefix, d->param_prefix, d->param_prefix, d->param_prefix);
     struct store_param p[4] = {sp_text(token_id, 36), sp_text(user_id, strlen(user_id)), sp_text(hash, 64),
                                sp_int(time_now_us())};
-    return store_exec(st, sql, p, 4, NULL, NULL, err) < 0 ? -1 : 0;
+    /* sent with the COMMIT (PostgreSQL), which reports its failure */
+    return store_exec_later(st, sql, p, 4, err);
 }
 
 /* The body of POST /users/{id}/tokens: none, or an empty JSON object.
@@ -200,16 +201,20 @@ struct new_token {
 static int new_token_body(struct wtx *w, void *arg, struct store_err *err)
 {
     struct new_token *t = arg;
-    char sql[160];
+    char sql[240];
     char c = w->d->param_prefix;
     struct store_param p = sp_text(t->user_id, strlen(t->user_id));
-    snprintf(sql, sizeof sql, "SELECT 1 FROM users WHERE user_id = %c1%s", c, w->d->for_update);
-    long n = store_exec(w->st, sql, &p, 1, NULL, NULL, err);
+    /* the user row locked, and their tokens counted, in one statement (a
+     * SERIALIZABLE transaction: the count is the snapshot's, and a mint
+     * that commits after it makes this one fail and run again) */
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT COUNT(*) FROM api_tokens a WHERE a.user_id = %c1) FROM users WHERE user_id = %c1%s", c,
+             c, w->d->for_update);
+    t->count = 0;
+    long n = store_exec(w->st, sql, &p, 1, read_count, &t->count, err);
     if (n < 0) return W_FAIL;
     t->found = n > 0;
     if (!t->found) return W_REFUSED;
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM api_tokens WHERE user_id = %c1", c);
-    if (store_exec(w->st, sql, &p, 1, read_count, &t->count, err) < 0) return W_FAIL;
     if (t->count >= TOKENS_MAX) return W_REFUSED;
     if (issue_token(w->st, t->user_id, t->token, t->token_id, err) < 0) return W_FAIL;
     return W_DONE;
@@ -415,7 +420,7 @@ static int member_add_body(struct wtx *w, void *arg, struct store_err *err)
         snprintf(sql, sizeof sql, "UPDATE workspaces SET vclock = %c1, seq = %c2 WHERE workspace_id = %c3",
                  w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
         struct store_param up[3] = {sp_text(clock.data, clock.len), sp_int(w->pos), sp_text(m->ws, 36)};
-        if (store_exec(w->st, sql, up, 3, NULL, NULL, err) < 0) goto out;
+        if (store_exec_later(w->st, sql, up, 3, err) < 0) goto out; /* goes with the COMMIT */
     }
     rc = W_DONE;
 out:
@@ -428,8 +433,12 @@ void acct_add_member(struct ctx *x, const char *ws)
     struct request *r = x->r;
     struct store_err err = {0};
     char user_id[37];
-    if (crud_workspace_visible(x, ws) <= 0) return;
-    if (!body_uuid_member(x, "user_id", user_id)) return;
+    /* the workspace is checked by the write (write_lock_item: 404), in its
+     * transaction; a 422 of the body is a 404 when it is not visible */
+    if (!body_uuid_member(x, "user_id", user_id)) {
+        (void)crud_workspace_visible(x, ws);
+        return;
+    }
     struct member_add m = {x, ws, user_id, false};
     int rc = write_run(x->st, member_add_body, &m, &err);
     if (rc == W_FAIL) api_store_error(r, &err);
@@ -526,7 +535,7 @@ static int member_remove_body(struct wtx *w, void *arg, struct store_err *err)
     }
     snprintf(sql, sizeof sql, "UPDATE workspaces SET vclock = %c1, seq = %c2 WHERE workspace_id = %c3", c, c, c);
     struct store_param wp[3] = {sp_text(clock.data, clock.len), sp_int(w->pos), sp_text(m->ws, 36)};
-    if (store_exec(w->st, sql, wp, 3, NULL, NULL, err) < 0) goto out;
+    if (store_exec_later(w->st, sql, wp, 3, err) < 0) goto out; /* goes with the COMMIT */
     rc = W_DONE;
 out:
     buf_free(&clock);
@@ -536,7 +545,7 @@ out:
 void acct_remove_member(struct ctx *x, const char *ws, const char *user_id)
 {
     struct store_err err = {0};
-    if (crud_workspace_visible(x, ws) <= 0) return;
+    /* the workspace is checked by the write (write_lock_item: 404) */
     struct member_remove m = {x, ws, user_id, false, false};
     int rc = write_run(x->st, member_remove_body, &m, &err);
     if (rc == W_FAIL) {

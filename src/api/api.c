@@ -34,6 +34,8 @@ void api_init(const char *node_id)
     openapi_init();
 }
 
+static void count_round_trips(const struct request *r, unsigned long long n);
+
 int api_authorize(struct request *r, struct store *st, const struct store_err *open_err)
 {
     if (!st) {
@@ -41,7 +43,10 @@ int api_authorize(struct request *r, struct store *st, const struct store_err *o
         return -1;
     }
     struct ctx x = {.r = r, .st = st, .d = store_dialect(st)};
-    return acct_authenticate(&x);
+    unsigned long long before = store_round_trips(st);
+    int rc = acct_authenticate(&x);
+    count_round_trips(r, store_round_trips(st) - before); /* the request's, on its route */
+    return rc;
 }
 
 void api_set_require_if_match(bool on)
@@ -274,6 +279,13 @@ void api_observe(const struct request *r, int status, int64_t dur_us)
  * request's). */
 static atomic_ullong m_db_trips[NROUTES + 1];
 
+static void count_round_trips(const struct request *r, unsigned long long n)
+{
+    size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
+    if (route > NROUTES) route = NROUTES;
+    if (n) atomic_fetch_add_explicit(&m_db_trips[route], n, memory_order_relaxed);
+}
+
 /* Connection state per worker thread, as of the end of its latest request
  * (a worker takes a slot on its first request; at most MAX_WORKERS are
  * shown): connected, or reconnecting (the connection is lost or could not
@@ -420,12 +432,7 @@ void api_handle(struct request *r, struct store *st, const struct store_err *ope
     bool needs_db = st || open_err;
     if (needs_db) note_worker_state(st); /* a /metrics request shows its own worker too */
     handle(r, st, open_err);
-    if (st) {
-        size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
-        if (route > NROUTES) route = NROUTES;
-        unsigned long long n = store_round_trips(st) - before;
-        if (n) atomic_fetch_add_explicit(&m_db_trips[route], n, memory_order_relaxed);
-    }
+    if (st) count_round_trips(r, store_round_trips(st) - before);
     if (needs_db) note_worker_state(st);
 }
 

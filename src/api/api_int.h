@@ -141,6 +141,7 @@ struct wtx {
     const struct dialect *d;
     int64_t pos;   /* the seq every row written here gets (PostgreSQL: its trigger's) */
     int attempt;   /* 0 first, then 1.. on retries */
+    bool committed; /* write_exec_last ran: the transaction is over */
 };
 
 /* W_REFUSED: the body decided not to write (a limit, nothing to change)
@@ -172,6 +173,19 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
  * write is checked against live membership inside its transaction.
  * W_DONE, W_ANSWERED (404, x->r set), W_FAIL. */
 int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const char *user_id, struct store_err *err);
+/* The body's last statement, run and committed in one (store_exec_commit:
+ * one round trip on PostgreSQL, with the BEGIN and the statements queued by
+ * store_exec_later).  Returns its row count; once it returns the
+ * transaction is over.  On success it is durable and the body returns
+ * W_DONE, or W_ANSWERED only where what it committed is nothing (a
+ * statement that found no row to write); on -1 it returns W_FAIL (err set;
+ * a STORE_RETRY runs the transaction again, as always). */
+long write_exec_last(struct wtx *w, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
+                     struct store_err *err);
+/* A write in workspace ws needs it: a non-admin's live membership, held
+ * FOR SHARE (write_lock_membership), or, for an admin, the workspace.
+ * W_DONE, W_ANSWERED (404 "Workspace not found"), W_FAIL. */
+int write_check_workspace(struct wtx *w, struct ctx *x, const char *ws, struct store_err *err);
 /* The answer to a failed precondition (409/412): {"detail", "current"}. */
 int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection *c, const char *id, int status,
                           const char *detail, struct store_err *err);

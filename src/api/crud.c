@@ -98,8 +98,10 @@ static int render_row(void *ctx, const struct store_row *row)
     return 0;
 }
 
-int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *out,
-                    struct buf *clock, struct store_err *err)
+/* Reads the item (as crud_fetch_item); with w, as the write's last
+ * statement, committed with it (write_exec_last). */
+static int fetch_item(struct ctx *x, struct wtx *w, const struct collection *c, const char *id, bool include_deleted,
+                      struct buf *out, struct buf *clock, struct store_err *err)
 {
     struct buf sql;
     struct plan_params ps;
@@ -111,11 +113,28 @@ int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, b
     plan_scope_clause(&sql, x->d, c, &sc, &ps);
     if (c->soft_delete && !include_deleted) buf_printf(&sql, " AND t.%s IS NULL", c->deleted_at->column);
     struct render_ctx rc = {c, out, 0, 0, 1, clock};
-    long n = store_exec(x->st, sql.data, ps.p, ps.n, render_row, &rc, err);
+    long n = w ? write_exec_last(w, sql.data, ps.p, ps.n, render_row, &rc, err)
+               : store_exec(x->st, sql.data, ps.p, ps.n, render_row, &rc, err);
     buf_free(&sql);
     plan_params_free(&ps);
     if (n < 0) return -1;
     return rc.rows > 0;
+}
+
+int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *out,
+                    struct buf *clock, struct store_err *err)
+{
+    return fetch_item(x, NULL, c, id, include_deleted, out, clock, err);
+}
+
+/* A request answered before its write transaction (a 422 of its body, a
+ * 428) is a 404 instead when the caller cannot see its workspace, as if that
+ * had been checked first.  The write checks the workspace itself, in its
+ * transaction (write_check_workspace, or in the INSERT of a create), so only
+ * this path spends a round trip on it. */
+static void workspace_first(struct ctx *x, const struct collection *c)
+{
+    if (c->scope == SCOPE_WORKSPACE) (void)crud_workspace_visible(x, x->r->path_ws);
 }
 
 void crud_answer_item(struct ctx *x, int status, struct buf *item, const struct buf *clock)
@@ -644,28 +663,33 @@ static int check_refs(struct wtx *w, struct ctx *x, const struct collection *c, 
     return W_DONE;
 }
 
-/* Rewrites the side table of tags for item id from the canonical JSON. */
+/* Rewrites the side table of tags for item id from the canonical JSON (an
+ * array of distinct strings): one statement whatever their number, from the
+ * item's row (so a create that inserted none inserts no tags), queued with
+ * the write's other statements. */
 static int write_tags(struct wtx *w, const struct collection *c, const char *id, const struct body_value *v,
                       bool replace, struct store_err *err)
 {
-    char sql[256];
-    struct store_param p[2] = {sp_text(id, strlen(id)), sp_null()};
+    char sql[400], from[80];
+    char pf = w->d->param_prefix;
+    struct store_param p[2] = {sp_text(id, strlen(id)), v->p};
     if (replace) {
-        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %c1", c->tag_table, c->tag_fk, w->d->param_prefix);
-        if (store_exec(w->st, sql, p, 1, NULL, NULL, err) < 0) return -1;
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %c1", c->tag_table, c->tag_fk, pf);
+        if (store_exec_later(w->st, sql, p, 1, err) < 0) return -1;
     }
-    json_error_t jerr;
-    json_t *arr = json_loadb(v->p.s, v->p.len, 0, &jerr);
-    snprintf(sql, sizeof sql, "INSERT INTO %s (%s, tag) VALUES (%c1, %c2)", c->tag_table, c->tag_fk,
-             w->d->param_prefix, w->d->param_prefix);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
-        json_t *t = json_array_get(arr, i);
-        p[1] = sp_text(json_string_value(t), json_string_length(t));
-        if (store_exec(w->st, sql, p, 2, NULL, NULL, err) < 0) rc = -1;
-    }
-    json_decref(arr);
-    return rc;
+    if (v->p.type != SP_TEXT || v->p.len <= 2) return 0; /* [] */
+    snprintf(from, sizeof from, w->d->json_elements_fmt, pf, 2);
+    snprintf(sql, sizeof sql, "INSERT INTO %s (%s, tag) SELECT t.%s, j.value FROM %s t, %s WHERE t.%s = %c1",
+             c->tag_table, c->tag_fk, c->pk->column, c->table, from, c->pk->column, pf);
+    return store_exec_later(w->st, sql, p, 2, err);
+}
+
+/* Whether b gives a reference to another row (check_refs checks it). */
+static bool gives_refs(const struct collection *c, const struct body *b)
+{
+    for (size_t i = 0; i < c->nfields; i++)
+        if (c->fields[i].references && b->v[i].present && b->v[i].p.type != SP_NULL) return true;
+    return false;
 }
 
 static void conflict(struct ctx *x, const struct collection *c, const struct store_err *err)
@@ -723,9 +747,15 @@ static int create_body(struct wtx *w, void *arg, struct store_err *err)
     vclock_tick(&vc, api_node_id);
     vclock_render(&vc, &clock);
 
-    if (c->scope == SCOPE_WORKSPACE && !x->who.is_admin &&
-        (rc = write_lock_membership(w, x, x->r->path_ws, x->who.user_id, err)) != W_DONE)
-        goto out;
+    /* The workspace: a member's membership is held FOR SHARE until COMMIT
+     * (so a removal racing the create is ordered with it), an admin's
+     * workspace must exist.  Both are checked by the INSERT itself (it
+     * selects its row from the membership, or the workspace, and so writes
+     * nothing without one) -- except before references, which are checked
+     * after the workspace (404 before 422) and after the membership lock, in
+     * the lock order of every write. */
+    bool in_ws = c->scope == SCOPE_WORKSPACE, refs = gives_refs(c, b);
+    if (in_ws && refs && (rc = write_check_workspace(w, x, x->r->path_ws, err)) != W_DONE) goto out;
     /* References are checked inside the transaction (the insert's foreign
      * keys then hold them until COMMIT). */
     if ((rc = check_refs(w, x, c, b, NULL, err)) != W_DONE) goto out;
@@ -759,10 +789,27 @@ static int create_body(struct wtx *w, void *arg, struct store_err *err)
         buf_puts(&sql, f->column);
         ph(x, &cols, plan_param(&ps, val));
     }
-    buf_puts(&sql, ") VALUES (");
-    buf_append(&sql, cols.data, cols.len);
-    buf_putc(&sql, ')');
-    if (store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err) < 0) goto out;
+    bool folded = in_ws && !refs;
+    if (!folded) {
+        buf_puts(&sql, ") VALUES (");
+        buf_append(&sql, cols.data, cols.len);
+        buf_putc(&sql, ')');
+    } else {
+        buf_puts(&sql, ") SELECT ");
+        buf_append(&sql, cols.data, cols.len);
+        if (x->who.is_admin) {
+            buf_puts(&sql, " FROM workspaces w WHERE w.workspace_id = ");
+            ph(x, &sql, plan_param(&ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
+        } else {
+            buf_puts(&sql, " FROM workspace_members m WHERE m.workspace_id = ");
+            ph(x, &sql, plan_param(&ps, sp_text(x->r->path_ws, strlen(x->r->path_ws))));
+            buf_puts(&sql, " AND m.user_id = ");
+            ph(x, &sql, plan_param(&ps, sp_text(x->who.user_id, strlen(x->who.user_id))));
+            buf_puts(&sql, " AND m.removed_at IS NULL");
+            buf_puts(&sql, w->d->for_share);
+        }
+    }
+    if (store_exec_later(w->st, sql.data, ps.p, ps.n, err) < 0) goto out;
     if (c->tags_field && write_tags(w, c, iw->id, &b->v[c->tags_field - c->fields], false, err) < 0) goto out;
     if (c == &coll_workspaces) {
         /* the creator becomes a member */
@@ -772,9 +819,21 @@ static int create_body(struct wtx *w, void *arg, struct store_err *err)
                  w->d->param_prefix, w->d->param_prefix, w->d->param_prefix, w->d->param_prefix);
         struct store_param mp[4] = {sp_text(iw->id, 36), sp_text(x->who.user_id, strlen(x->who.user_id)),
                                     sp_int(x->r->now_us), sp_int(w->pos)};
-        if (store_exec(w->st, msql, mp, 4, NULL, NULL, err) < 0) goto out;
+        if (store_exec_later(w->st, msql, mp, 4, err) < 0) goto out;
     }
-    if (crud_fetch_item(x, c, iw->id, true, &iw->item, &iw->clock, err) < 0) goto out;
+    /* the answer, read back and committed in one */
+    int found = fetch_item(x, w, c, iw->id, true, &iw->item, &iw->clock, err);
+    if (found < 0) goto out;
+    if (!found && folded) { /* no membership (or workspace): nothing was written */
+        resp_error(x->r, 404, "Workspace not found");
+        rc = W_ANSWERED;
+        goto out;
+    }
+    if (!found) {
+        err->kind = STORE_ERROR;
+        snprintf(err->msg, sizeof err->msg, "the new %s %s was not found after its insert", c->item_name, iw->id);
+        goto out;
+    }
     rc = W_DONE;
 out:
     buf_free(&sql), buf_free(&cols), buf_free(&clock);
@@ -791,8 +850,10 @@ void crud_create(struct ctx *x, const struct collection *c)
     buf_init(&iw.item), buf_init(&iw.clock);
     memset(&b, 0, sizeof b);
 
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    if (body_parse(x, c, BODY_CREATE, &b) < 0) goto out;
+    if (body_parse(x, c, BODY_CREATE, &b) < 0) {
+        workspace_first(x, c);
+        goto out;
+    }
     uuid7_new(id);
     int rc = write_run(x->st, create_body, &iw, &err);
     if (rc == W_FAIL) conflict(x, c, &err);
@@ -860,11 +921,22 @@ static int update_body(struct wtx *w, void *arg, struct store_err *err)
     }
     buf_printf(&sql, " WHERE %s = ", c->pk->column);
     ph(x, &sql, plan_param(&ps, sp_text(iw->id, strlen(iw->id))));
-    if (store_exec(w->st, sql.data, ps.p, ps.n, NULL, NULL, err) < 0) goto out;
+    /* queued: they go with the read-back (or a delete's COMMIT) */
+    if (store_exec_later(w->st, sql.data, ps.p, ps.n, err) < 0) goto out;
     if (b && c->tags_field && b->v[c->tags_field - c->fields].present &&
         write_tags(w, c, iw->id, &b->v[c->tags_field - c->fields], true, err) < 0)
         goto out;
-    if (b && crud_fetch_item(x, c, iw->id, false, &iw->item, &iw->clock, err) < 0) goto out;
+    if (b) {
+        /* the answer, read back and committed in one; the row is locked and
+         * live, so it is there */
+        int found = fetch_item(x, w, c, iw->id, false, &iw->item, &iw->clock, err);
+        if (found < 0) goto out;
+        if (!found) {
+            err->kind = STORE_ERROR;
+            snprintf(err->msg, sizeof err->msg, "%s %s was not found after its update", c->item_name, iw->id);
+            goto out;
+        }
+    }
     rc = W_DONE;
 out:
     buf_free(&sql), buf_free(&clock);
@@ -881,9 +953,10 @@ void crud_update(struct ctx *x, const struct collection *c, const char *id, enum
     buf_init(&iw.item), buf_init(&iw.clock);
     memset(&b, 0, sizeof b);
 
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    if (body_parse(x, c, mode, &b) < 0) goto out;
-    if (write_precondition(x, &pre) < 0) goto out;
+    if (body_parse(x, c, mode, &b) < 0 || write_precondition(x, &pre) < 0) {
+        workspace_first(x, c);
+        goto out;
+    }
     int rc = write_run(x->st, update_body, &iw, &err);
     if (rc == W_FAIL) conflict(x, c, &err);
     if (rc == W_DONE) crud_answer_item(x, 200, &iw.item, &iw.clock);
@@ -902,8 +975,10 @@ void crud_delete(struct ctx *x, const struct collection *c, const char *id)
         resp_invalid(x->r, "query", NULL, "DELETE takes no query parameters", "extra_forbidden");
         goto out;
     }
-    if (c->scope == SCOPE_WORKSPACE && crud_workspace_visible(x, x->r->path_ws) <= 0) goto out;
-    if (write_precondition(x, &pre) < 0) goto out;
+    if (write_precondition(x, &pre) < 0) {
+        workspace_first(x, c);
+        goto out;
+    }
     int rc = write_run(x->st, update_body, &iw, &err);
     if (rc == W_FAIL) api_store_error(x->r, &err);
     if (rc == W_DONE) resp_empty(x->r, 204);

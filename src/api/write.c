@@ -7,6 +7,15 @@
  *      trigger stamps the transaction id on every row written)
  *   -> body: lock the item (write_lock_item), preconditions, writes
  *   -> COMMIT; only then is the request answered 2xx.
+ * Round trips (PostgreSQL): the BEGIN goes with the body's first statement;
+ * writes whose answers the body does not read are queued
+ * (store_exec_later) and go with the next statement it does read; the last
+ * one (write_exec_last: the read-back of the item written) goes with the
+ * COMMIT, or store_commit sends what is queued with it.  A create is one
+ * round trip, an update three (lock, read-back and COMMIT), whatever its
+ * number of statements.  Nothing changes in what is decided where: every
+ * statement still runs in order in the one transaction, and the answer
+ * waits for the COMMIT's.
  * A serialization failure (a row changed after the snapshot) or a deadlock
  * (which the lock order should make impossible; kept as a safety net) rolls
  * back and runs the whole transaction again, at most WRITE_ATTEMPTS times
@@ -86,9 +95,14 @@ static int run(struct store *st, enum store_tx mode, write_body_fn body, void *a
     for (w.attempt = 0;; w.attempt++) {
         int rc = W_FAIL;
         memset(err, 0, sizeof *err);
+        w.committed = false;
         if (store_begin_tx(st, mode, err) < 0) goto failed;
         if (store_write_position(st, &w.pos, err) < 0) goto rollback;
         rc = body(&w, arg, err);
+        if (w.committed) { /* write_exec_last ended the transaction */
+            if (rc != W_FAIL) return rc;
+            goto failed;
+        }
         if (rc != W_DONE) goto rollback;
         if (store_commit(st, err) < 0) {
             rc = W_FAIL;
@@ -103,6 +117,13 @@ static int run(struct store *st, enum store_tx mode, write_body_fn body, void *a
             return W_FAIL;
         pause_before_retry(w.attempt);
     }
+}
+
+long write_exec_last(struct wtx *w, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
+                     struct store_err *err)
+{
+    w->committed = true;
+    return store_exec_commit(w->st, sql, p, np, fn, ctx, err);
 }
 
 struct clock_row {
@@ -168,6 +189,23 @@ int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const ch
     return W_ANSWERED;
 }
 
+int write_check_workspace(struct wtx *w, struct ctx *x, const char *ws, struct store_err *err)
+{
+    if (!x->who.is_admin) return write_lock_membership(w, x, ws, x->who.user_id, err);
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM workspaces WHERE workspace_id = %c1", w->d->param_prefix);
+    struct store_param p = sp_text(ws, strlen(ws));
+    long n = store_exec(w->st, sql, &p, 1, NULL, NULL, err);
+    if (n < 0) return W_FAIL;
+    if (n > 0) return W_DONE;
+    if (!x->r) {
+        set_err(err, "no such workspace");
+        return W_FAIL;
+    }
+    resp_error(x->r, 404, "Workspace not found");
+    return W_ANSWERED;
+}
+
 int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
                     const char *id, const struct precond *pre, struct buf *clock, struct store_err *err)
 {
@@ -205,6 +243,12 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
             set_err(err, "%s %s not found", c->item_name, id);
             goto out;
         }
+        /* an admin's workspace was not checked yet (a member's was, above):
+         * a missing one is what is not found */
+        if (c->scope == SCOPE_WORKSPACE && scope->is_admin &&
+            (rc = write_check_workspace(w, x, scope->workspace_id, err)) != W_DONE)
+            goto out;
+        rc = W_FAIL;
         crud_not_found(x, c);
         rc = W_ANSWERED;
         goto out;

@@ -59,6 +59,7 @@
  * the load's one long transaction (index builds included) is not a request,
  * so the statement timeout does not apply. */
 #define PG_BULK_SQL "SET synchronous_commit = off; SET statement_timeout = 0"
+#define PG_QUEUE_MAX 16 /* statements store_exec_later holds before sending them */
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
 /* A request waits at most store_timeout_ms for any one answer from the
  * database.  A database that accepts connections but does not answer
@@ -77,6 +78,20 @@ struct pg_store {
     bool in_tx;               /* a transaction is open (as of the last answer) */
     bool bulk;                /* bulk mode: re-applied after a reconnect */
     bool timed_out;           /* the last answer did not come in time */
+    /* A write transaction's BEGIN is not sent on its own: it waits here for
+     * the transaction's first statement (or its COMMIT) and goes in the same
+     * round trip, as do statements queued by store_exec_later (see
+     * run_pipeline). */
+    bool begin_pending;
+    enum store_tx begin_mode;
+    int nqueued;
+    struct queued {
+        char *sql;   /* owned copy: the cache key, to drop a stale statement */
+        char name[24];
+        int np;
+        char *data;  /* the parameters, NUL-terminated, back to back (owned) */
+        int *offs;   /* offs[i] into data, or -1 for SQL NULL (owned) */
+    } queue[PG_QUEUE_MAX];
 };
 
 static const struct dialect pg_dialect = {
@@ -99,6 +114,7 @@ static const struct dialect pg_dialect = {
                    " WHERE t.relnamespace = current_schema()::regnamespace AND t.relname IN"
                    " ('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')"
                    " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname",
+    .json_elements_fmt = "jsonb_array_elements_text(%c%d::jsonb) j(value)",
 };
 
 /* SQLSTATE -> store_kind.  A two-character code matches a whole class.  The
@@ -358,7 +374,8 @@ static int ensure_conn(struct pg_store *s, struct store_err *err)
 {
     s->timed_out = false;
     if (conn_alive(s)) return 0;
-    if (s->in_tx) return fail_unavailable(s, "connection lost during a transaction", err);
+    /* (queued statements name statements prepared on the lost connection) */
+    if (s->in_tx || s->nqueued) return fail_unavailable(s, "connection lost during a transaction", err);
     if (s->conn) {
         PQfinish(s->conn);
         s->conn = NULL;
@@ -475,6 +492,198 @@ static void deliver_rows(const PGresult *res, store_row_fn fn, void *ctx)
     }
 }
 
+/* ---- pipelines: several statements in one round trip ------------------
+ *
+ * A write transaction's BEGIN waits for its first statement, and statements
+ * whose answers the caller does not need (store_exec_later) wait for the
+ * next one it does need, or for the COMMIT: run_pipeline then sends them all
+ * in libpq's pipeline mode, ended by one Sync, and reads every answer.  The
+ * server runs them in order; after the first that fails it skips the rest
+ * up to the Sync, so the transaction is then in the failed state and the
+ * caller's rollback ends it, as after any failed statement.  The error
+ * reported is the first one's, whichever statement it belonged to.
+ * A COMMIT in the pipeline (store_exec_commit, store_commit) is awaited as
+ * long as a lone COMMIT (commit_deadline). */
+
+static const char *begin_sql(enum store_tx mode)
+{
+    /* Writers run REPEATABLE READ: whatever a write transaction reads or
+     * overwrites was committed before its snapshot, so before its
+     * transaction id was taken; every dependency between writes points to
+     * a larger id, which is the order change feeds report (store.h).  A
+     * row changed after the snapshot fails with 40001 and the write path
+     * runs the transaction again.  A read transaction must see one
+     * snapshot too: REPEATABLE READ, READ ONLY. */
+    return mode == STORE_TX_SERIALIZABLE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+           : mode == STORE_TX_WRITE      ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                         : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+}
+
+static void queue_clear(struct pg_store *s)
+{
+    for (int i = 0; i < s->nqueued; i++) {
+        free(s->queue[i].sql);
+        free(s->queue[i].data);
+        free(s->queue[i].offs);
+    }
+    s->nqueued = 0;
+}
+
+/* Waits until PQgetResult will not block (at most until end, CLOCK_MONOTONIC
+ * ms; deadline_ms < 0: no limit) and stores what it returns in *out.  false:
+ * the deadline passed (the socket is then shut down and *timed_out set) or
+ * the connection failed. */
+static bool next_result(PGconn *c, int64_t end, int deadline_ms, bool *timed_out, PGresult **out)
+{
+    while (PQisBusy(c)) {
+        int left = -1;
+        if (deadline_ms >= 0 && (left = (int)(end - mono_ms())) <= 0) {
+            *timed_out = true;
+            shutdown(PQsocket(c), SHUT_RDWR);
+            return false;
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        int r = poll(&pfd, 1, left);
+        if (r < 0 && errno != EINTR) return false;
+        if (r > 0 && !PQconsumeInput(c)) return false;
+    }
+    *out = PQgetResult(c);
+    return true;
+}
+
+enum { PIPE_BEGIN = -1, PIPE_FINAL = -2, PIPE_COMMIT = -3 }; /* else: an index into the queue */
+
+/* Sends in one pipeline the pending BEGIN, the queued statements, then the
+ * prepared statement `name` with vals (if name is not NULL; sql is its
+ * text), then COMMIT (if commit), and reads every answer.  Returns the final
+ * statement's row count (its rows handed to fn) or 0 without one; -1 with
+ * err set from the first failure.  A statement the server no longer knows or
+ * whose plan went stale (26000, 0A000) is forgotten, and the failure is a
+ * STORE_RETRY: the write path runs the transaction again, preparing it anew. */
+static long run_pipeline(struct pg_store *s, const char *sql, const char *name, int np, const char *const *vals,
+                         bool commit, store_row_fn fn, void *ctx, struct store_err *err)
+{
+    PGconn *c = s->conn;
+    PGresult *res[PG_QUEUE_MAX + 3] = {0};
+    int what[PG_QUEUE_MAX + 3];
+    int nq = 0, qi = 0, failed = -1;
+    long rows = 0;
+    bool synced = false, began = s->begin_pending;
+    const char *stale_sql = NULL;
+    char stale_state[6] = "";
+    int dl = commit ? commit_deadline(s) : deadline(s);
+    s->base.round_trips++;
+    s->timed_out = false;
+    bool sent = PQenterPipelineMode(c) == 1;
+    if (sent && s->begin_pending) {
+        sent = PQsendQueryParams(c, begin_sql(s->begin_mode), 0, NULL, NULL, NULL, NULL, 0) == 1;
+        what[nq++] = PIPE_BEGIN;
+    }
+    s->begin_pending = false;
+    for (int i = 0; sent && i < s->nqueued; i++) {
+        const struct queued *q = &s->queue[i];
+        const char *qv[STORE_MAX_PARAMS];
+        for (int k = 0; k < q->np; k++) qv[k] = q->offs[k] < 0 ? NULL : q->data + q->offs[k];
+        sent = PQsendQueryPrepared(c, q->name, q->np, qv, NULL, NULL, 0) == 1;
+        what[nq++] = i;
+    }
+    if (sent && name) {
+        sent = PQsendQueryPrepared(c, name, np, vals, NULL, NULL, 0) == 1;
+        what[nq++] = PIPE_FINAL;
+    }
+    if (sent && commit) {
+        sent = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+        what[nq++] = PIPE_COMMIT;
+    }
+    if (sent) sent = PQpipelineSync(c) == 1;
+    /* every statement's answers end with a NULL; then the Sync's */
+    int64_t end = mono_ms() + dl;
+    PGresult *cur = NULL;
+    while (sent) {
+        PGresult *r;
+        if (!next_result(c, end, dl, &s->timed_out, &r)) break;
+        if (!r) {
+            if (qi == nq) break; /* no Sync where one should be: broken */
+            res[qi++] = cur;
+            cur = NULL;
+            if (PQstatus(c) != CONNECTION_OK) break;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            synced = qi == nq;
+            break;
+        }
+        PQclear(cur);
+        cur = r;
+    }
+    PQclear(cur);
+    bool ok_conn = synced && PQexitPipelineMode(c) == 1 && PQstatus(c) == CONNECTION_OK;
+    /* the first failure (those after it were skipped: PGRES_PIPELINE_ABORTED) */
+    for (int i = 0; i < nq && failed < 0; i++) {
+        ExecStatusType st = res[i] ? PQresultStatus(res[i]) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK && what[i] == PIPE_COMMIT && strcmp(PQcmdStatus(res[i]), "ROLLBACK") == 0) {
+            store_fail(err, STORE_ERROR, "postgresql: transaction was rolled back after an earlier error");
+            failed = i;
+        } else if (!status_ok(st)) {
+            failed = i;
+            if (!ok_conn) {
+                fail_unavailable(s, res[i] ? PQresultErrorField(res[i], PG_DIAG_MESSAGE_PRIMARY) : NULL, err);
+                break;
+            }
+            fail_result(s, res[i], err);
+            const char *state = res[i] ? PQresultErrorField(res[i], PG_DIAG_SQLSTATE) : NULL;
+            if (state && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0) && what[i] != PIPE_BEGIN &&
+                what[i] != PIPE_COMMIT) {
+                stale_sql = what[i] == PIPE_FINAL ? sql : s->queue[what[i]].sql;
+                snprintf(stale_state, sizeof stale_state, "%s", state);
+            }
+        }
+    }
+    if (failed < 0 && !ok_conn) {
+        fail_unavailable(s, NULL, err);
+        failed = 0;
+    }
+    if (failed < 0 && name && fn)
+        for (int i = 0; i < nq; i++)
+            if (what[i] == PIPE_FINAL) deliver_rows(res[i], fn, ctx);
+    for (int i = 0; i < nq; i++) {
+        if (failed < 0 && what[i] == PIPE_FINAL)
+            rows = PQresultStatus(res[i]) == PGRES_TUPLES_OK ? PQntuples(res[i]) : strtol(PQcmdTuples(res[i]), NULL, 10);
+        PQclear(res[i]);
+    }
+    if (!ok_conn) {
+        /* a pipeline cut short leaves the connection in no known state: it
+         * is dropped, and made again outside a transaction */
+        PQfinish(s->conn);
+        s->conn = NULL;
+        if (began || s->in_tx) s->in_tx = true;
+    } else {
+        track_tx(s);
+        if (stale_sql) {
+            drop_prepared(s, stale_sql, stale_state);
+            if (s->in_tx || began) err->kind = STORE_RETRY;
+        }
+        /* a failed COMMIT ends the transaction; make sure nothing stays open */
+        if (failed >= 0 && commit && PQtransactionStatus(c) != PQTRANS_IDLE) {
+            s->base.round_trips++;
+            run_simple(c, "ROLLBACK", NULL, deadline(s), &s->timed_out);
+            track_tx(s);
+        }
+    }
+    if (commit) s->in_tx = false;
+    queue_clear(s);
+    return failed >= 0 ? -1 : rows;
+}
+
+/* Sends what waits (the BEGIN, queued statements), if anything does. */
+static int flush_pending(struct pg_store *s, struct store_err *err)
+{
+    if (!s->begin_pending && !s->nqueued) return 0;
+    if (ensure_conn(s, err) < 0) return -1;
+    return run_pipeline(s, NULL, NULL, 0, NULL, false, NULL, NULL, err) < 0 ? -1 : 0;
+}
+
 static long pg_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
                     void *ctx, struct store_err *err)
 {
@@ -487,6 +696,12 @@ static long pg_exec(struct store *st, const char *sql, const struct store_param 
     if (format_params(s, p, np, vals, err) < 0) return -1;
     if (ensure_conn(s, err) < 0) return -1;
     assert(s->conn);
+    if (s->begin_pending || s->nqueued) {
+        /* the BEGIN and the queued statements go with this one */
+        const char *name = prepared(s, sql, np, err);
+        return name ? run_pipeline(s, sql, name, np, vals, false, fn, ctx, err) : -1;
+    }
+    s->base.round_trips++;
     for (int attempt = 0;; attempt++) {
         const char *name = prepared(s, sql, np, err);
         if (!name) goto out;
@@ -524,6 +739,7 @@ static int pg_script(struct store *st, const char *sql, struct store_err *err)
     struct pg_store *s = (struct pg_store *)st;
     PGresult *res = NULL;
     int rc = -1;
+    if (flush_pending(s, err) < 0) return -1;
     if (ensure_conn(s, err) < 0) return -1;
     if (status_ok(run_simple(s->conn, sql, &res, deadline(s), &s->timed_out))) rc = 0;
     else fail_result(s, res, err);
@@ -532,25 +748,18 @@ static int pg_script(struct store *st, const char *sql, struct store_err *err)
     return rc;
 }
 
+/* Nothing is sent yet: the BEGIN goes with the transaction's first
+ * statement (run_pipeline). */
 static int pg_begin(struct store *st, enum store_tx mode, struct store_err *err)
 {
     struct pg_store *s = (struct pg_store *)st;
     /* A transaction whose connection died is over, whether or not the
      * caller rolled it back: let ensure_conn reconnect. */
     if (s->in_tx && !conn_alive(s)) s->in_tx = false;
-    if (s->in_tx) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
-    /* Writers run REPEATABLE READ: whatever a write transaction reads or
-     * overwrites was committed before its snapshot, so before its
-     * transaction id was taken; every dependency between writes points to
-     * a larger id, which is the order change feeds report (store.h).  A
-     * row changed after the snapshot fails with 40001 and the write path
-     * runs the transaction again.  A read transaction must see one
-     * snapshot too: REPEATABLE READ, READ ONLY. */
-    return pg_script(st,
-                     mode == STORE_TX_SERIALIZABLE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                     : mode == STORE_TX_WRITE      ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-                     err);
+    if (s->in_tx || s->begin_pending) return store_fail(err, STORE_ERROR, "postgresql: begin inside an open transaction");
+    s->begin_pending = true;
+    s->begin_mode = mode;
+    return 0;
 }
 
 static int pg_commit(struct store *st, struct store_err *err)
@@ -558,10 +767,23 @@ static int pg_commit(struct store *st, struct store_err *err)
     struct pg_store *s = (struct pg_store *)st;
     PGresult *res = NULL;
     int rc = -1;
+    if (s->begin_pending && !s->nqueued) {
+        s->begin_pending = false; /* nothing was sent: nothing to commit */
+        return 0;
+    }
+    if (s->begin_pending || s->nqueued) {
+        if (ensure_conn(s, err) < 0) {
+            queue_clear(s);
+            s->begin_pending = s->in_tx = false;
+            return -1;
+        }
+        return run_pipeline(s, NULL, NULL, 0, NULL, true, NULL, NULL, err) < 0 ? -1 : 0;
+    }
     if (!conn_ok(s)) {
         s->in_tx = false;
         return fail_unavailable(s, "connection lost during a transaction", err);
     }
+    s->base.round_trips++;
     ExecStatusType rs = run_simple(s->conn, "COMMIT", &res, commit_deadline(s), &s->timed_out);
     if (rs != PGRES_COMMAND_OK) {
         fail_result(s, res, err);
@@ -573,8 +795,10 @@ static int pg_commit(struct store *st, struct store_err *err)
     }
     PQclear(res);
     /* A failed COMMIT ends the transaction; make sure nothing stays open. */
-    if (rc < 0 && conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    if (rc < 0 && conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        s->base.round_trips++;
         run_simple(s->conn, "ROLLBACK", NULL, deadline(s), &s->timed_out);
+    }
     s->in_tx = false;
     return rc;
 }
@@ -582,9 +806,59 @@ static int pg_commit(struct store *st, struct store_err *err)
 static void pg_rollback(struct store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
-    if (conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    /* what was never sent is simply forgotten */
+    queue_clear(s);
+    s->begin_pending = false;
+    if (conn_ok(s) && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        s->base.round_trips++;
         run_simple(s->conn, "ROLLBACK", NULL, deadline(s), &s->timed_out);
+    }
     s->in_tx = false;
+}
+
+/* Inside a transaction: queued, sent with the next statement or the COMMIT.
+ * Outside one: run at once. */
+static int pg_exec_later(struct store *st, const char *sql, const struct store_param *p, int np,
+                         struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    const char *vals[STORE_MAX_PARAMS];
+    if (!s->begin_pending && !s->in_tx) return pg_exec(st, sql, p, np, NULL, NULL, err) < 0 ? -1 : 0;
+    if (np < 0 || np > STORE_MAX_PARAMS || (np > 0 && !p))
+        return store_fail(err, STORE_ERROR, "postgresql: %d parameters (at most %d)", np, STORE_MAX_PARAMS);
+    if (s->nqueued == PG_QUEUE_MAX && flush_pending(s, err) < 0) return -1;
+    if (format_params(s, p, np, vals, err) < 0) return -1;
+    if (ensure_conn(s, err) < 0) return -1;
+    const char *name = prepared(s, sql, np, err);
+    if (!name) return -1;
+    struct queued *q = &s->queue[s->nqueued++];
+    q->sql = xstrndup(sql, strlen(sql));
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->np = np;
+    q->data = xmalloc(s->scratch.len ? s->scratch.len : 1);
+    if (s->scratch.len) memcpy(q->data, s->scratch.data, s->scratch.len);
+    q->offs = xcalloc(np ? (size_t)np : 1, sizeof *q->offs);
+    for (int i = 0; i < np; i++) q->offs[i] = vals[i] ? (int)(vals[i] - s->scratch.data) : -1;
+    return 0;
+}
+
+/* The statement and the COMMIT in one pipeline (with the BEGIN and what is
+ * queued).  Outside a transaction: the statement alone. */
+static long pg_exec_commit(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                           void *ctx, struct store_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    const char *vals[STORE_MAX_PARAMS];
+    if (!s->begin_pending && !s->in_tx) return pg_exec(st, sql, p, np, fn, ctx, err);
+    long rows = -1;
+    const char *name;
+    if (np < 0 || np > STORE_MAX_PARAMS || (np > 0 && !p))
+        store_fail(err, STORE_ERROR, "postgresql: %d parameters (at most %d)", np, STORE_MAX_PARAMS);
+    else if (format_params(s, p, np, vals, err) == 0 && ensure_conn(s, err) == 0 &&
+             (name = prepared(s, sql, np, err)) != NULL)
+        return run_pipeline(s, sql, name, np, vals, true, fn, ctx, err);
+    pg_rollback(st); /* the transaction is over either way */
+    return rows;
 }
 
 static int pg_ping(struct store *st, struct store_err *err)
@@ -604,6 +878,7 @@ static void pg_close(struct store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
     /* DEALLOCATE is pointless right before PQfinish: forget the session. */
+    queue_clear(s);
     PQfinish(s->conn);
     s->conn = NULL;
     stmt_cache_free(s->stmts);
@@ -619,6 +894,8 @@ static bool pg_connected(const struct store *st)
 
 static const struct store_ops pg_ops = {
     .exec = pg_exec,
+    .exec_later = pg_exec_later,
+    .exec_commit = pg_exec_commit,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

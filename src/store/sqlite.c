@@ -108,6 +108,7 @@ static const struct dialect sqlite_dialect = {
     .no_index = "+",
     .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
                    "('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')",
+    .json_elements_fmt = "json_each(%c%d) j",
 };
 
 static enum store_kind kind_of(int rc)
@@ -172,6 +173,7 @@ static long sq_exec(struct store *st, const char *sql, const struct store_param 
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     s->timed_out = false;
+    s->base.round_trips++;
     s->deadline_ms = !s->bulk && store_timeout_ms > 0 ? mono_ms() + store_timeout_ms : 0;
     long rows = run(s, sql, p, np, fn, ctx, err);
     s->deadline_ms = 0;
@@ -261,6 +263,7 @@ static int sq_commit(struct store *st, struct store_err *err)
     /* no deadline (see the top of this file) */
     s->timed_out = false;
     s->deadline_ms = 0;
+    s->base.round_trips++;
     if (run(s, "COMMIT", NULL, 0, NULL, NULL, err) < 0) {
         /* A failed COMMIT leaves the transaction open: roll it back. */
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -272,7 +275,10 @@ static int sq_commit(struct store *st, struct store_err *err)
 static void sq_rollback(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->db)) {
+        s->base.round_trips++;
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
 }
 
 static int sq_ping(struct store *st, struct store_err *err)

@@ -62,8 +62,25 @@ const struct dialect *store_dialect(const struct store *st)
 long store_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                 struct store_err *err)
 {
-    st->round_trips++;
     return st->ops->exec(st, sql, p, np, fn, ctx, err);
+}
+
+int store_exec_later(struct store *st, const char *sql, const struct store_param *p, int np, struct store_err *err)
+{
+    if (st->ops->exec_later) return st->ops->exec_later(st, sql, p, np, err);
+    return st->ops->exec(st, sql, p, np, NULL, NULL, err) < 0 ? -1 : 0;
+}
+
+long store_exec_commit(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                       void *ctx, struct store_err *err)
+{
+    if (st->ops->exec_commit) return st->ops->exec_commit(st, sql, p, np, fn, ctx, err);
+    long rows = st->ops->exec(st, sql, p, np, fn, ctx, err);
+    if (rows < 0 || st->ops->commit(st, err) < 0) {
+        st->ops->rollback(st); /* over either way */
+        return -1;
+    }
+    return rows;
 }
 
 int store_begin(struct store *st, bool write, struct store_err *err)
@@ -73,26 +90,22 @@ int store_begin(struct store *st, bool write, struct store_err *err)
 
 int store_begin_tx(struct store *st, enum store_tx mode, struct store_err *err)
 {
-    st->round_trips++;
     return st->ops->begin(st, mode, err);
 }
 
 int store_commit(struct store *st, struct store_err *err)
 {
-    st->round_trips++;
     return st->ops->commit(st, err);
 }
 
 void store_rollback(struct store *st)
 {
     if (!st) return;
-    st->round_trips++;
     st->ops->rollback(st);
 }
 
 int store_ping(struct store *st, struct store_err *err)
 {
-    st->round_trips++;
     return st->ops->ping(st, err);
 }
 

@@ -91,6 +91,10 @@ struct dialect {
      * (name, CREATE statement), for bulk loads that drop and rebuild them;
      * NULL if the backend does not support that. */
     const char *indexes_sql;
+    /* The elements of a bound JSON array of strings as a FROM item named j
+     * with one text column, value.  printf format taking: prefix (%c),
+     * param number (%d). */
+    const char *json_elements_fmt;
 };
 
 struct store;
@@ -118,9 +122,26 @@ bool store_url_valid(const char *url);
 long store_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                 struct store_err *err);
 
+/* Inside a transaction: runs a statement whose rows and row count the
+ * caller does not need.  PostgreSQL sends it with the next statement run
+ * (store_exec, store_exec_commit) or with the COMMIT, all in one round trip
+ * (libpq's pipeline mode); a failure of it is then that call's failure.
+ * SQLite runs it at once.  Outside a transaction it runs at once.  0, or -1
+ * with err set. */
+int store_exec_later(struct store *st, const char *sql, const struct store_param *p, int np, struct store_err *err);
+/* Runs the last statement of a transaction and commits: store_exec, then
+ * store_commit, in one round trip on PostgreSQL.  Returns the statement's
+ * row count (rows handed to fn, as store_exec) once the COMMIT succeeded
+ * (the transaction is durable); -1 with err set when the statement or the
+ * COMMIT failed, and the transaction is then over (rolled back). */
+long store_exec_commit(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                       void *ctx, struct store_err *err);
+
 /* Transactions.  store_begin(st, true, …) takes the write lock up front
- * (SQLite BEGIN IMMEDIATE) so that a read-then-write cannot deadlock.
- * store_commit returns only once the transaction is durable. */
+ * (SQLite BEGIN IMMEDIATE) so that a read-then-write cannot deadlock;
+ * PostgreSQL sends the BEGIN with the transaction's first statement (a
+ * transaction that runs none sends nothing).  store_commit returns only once
+ * the transaction is durable. */
 int store_begin(struct store *st, bool write, struct store_err *err);
 /* How a transaction begins (store_begin: STORE_TX_READ or STORE_TX_WRITE).
  * STORE_TX_SERIALIZABLE: a write whose decision rests on rows it only
@@ -139,10 +160,13 @@ int store_migrate(struct store *st, struct store_err *err);
 /* A cheap round trip: 0 if the database answers. */
 int store_ping(struct store *st, struct store_err *err);
 
-/* Round trips asked of this connection since it was opened: store_exec,
- * begin, commit, rollback and ping calls (what the backend also does on its
- * own -- preparing a statement's first use, reconnecting -- is not counted).
- * A plain counter: read it from the thread that owns the connection. */
+/* Round trips to the database made by this connection since it was opened:
+ * statements, BEGIN, COMMIT, ROLLBACK and pings; on PostgreSQL what one
+ * pipeline sends together (a BEGIN with the first statement, queued
+ * statements, a COMMIT with the last) is one (what the backend also does on
+ * its own -- preparing a statement's first use, reconnecting -- is not
+ * counted).  SQLite counts each statement.  A plain counter: read it from
+ * the thread that owns the connection. */
 unsigned long long store_round_trips(const struct store *st);
 /* false while the connection is lost and not yet made again (PostgreSQL:
  * the next call reconnects); SQLite: always true. */

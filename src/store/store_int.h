@@ -10,6 +10,11 @@
 struct store_ops {
     long (*exec)(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                  struct store_err *err);
+    /* NULL: store_exec_later runs the statement at once (exec), and
+     * store_exec_commit runs exec, then commit. */
+    int (*exec_later)(struct store *st, const char *sql, const struct store_param *p, int np, struct store_err *err);
+    long (*exec_commit)(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn,
+                        void *ctx, struct store_err *err);
     int (*begin)(struct store *st, enum store_tx mode, struct store_err *err);
     int (*commit)(struct store *st, struct store_err *err);
     void (*rollback)(struct store *st);
@@ -35,7 +40,7 @@ struct store_ops {
 struct store {
     const struct store_ops *ops;
     const struct dialect *dialect;
-    unsigned long long round_trips; /* see store_round_trips; only its owner thread touches it */
+    unsigned long long round_trips; /* see store_round_trips; the backend counts what it sends */
 };
 
 extern int store_timeout_ms; /* see store_set_timeout_ms */
