@@ -125,11 +125,22 @@ struct http_conn {
     struct http_conn *next;
 };
 
+/* An idle worker, on its own stack while it waits. */
+struct idler {
+    pthread_cond_t cv;
+    bool woken;
+    struct idler *next;
+};
+
+/* Jobs are served in order (FIFO); an idle worker is woken last in, first
+ * out: the one that went idle most recently, whose caches (and database
+ * backend's) are warm.  With more workers than requests in flight (the
+ * default --threads is 4, a server may run 64) the same few workers serve
+ * them all, instead of every job waking the longest idle one in turn. */
 struct jobq {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     struct http_conn *head, *tail;
-    int idle; /* workers waiting: a job wakes one only if there is one */
+    struct idler *idle; /* workers waiting, the latest first */
     bool stop;
 };
 
@@ -138,8 +149,8 @@ static pthread_key_t g_store_key;
 static atomic_int g_in_flight;
 static atomic_bool g_draining;
 static int g_epfd = -1, g_evfd = -1;
-static struct jobq g_jobs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, false};
-static struct jobq g_prio = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, false};
+static struct jobq g_jobs = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, false};
+static struct jobq g_prio = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, false};
 static bool g_have_prio;
 static pthread_mutex_t g_done_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct http_conn *g_done_head, *g_done_tail;
@@ -714,9 +725,11 @@ static void *worker_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop) {
-            q->idle++;
-            pthread_cond_wait(&q->cv, &q->mu);
-            q->idle--;
+            struct idler me = {.woken = false, .next = q->idle};
+            pthread_cond_init(&me.cv, NULL);
+            q->idle = &me;
+            while (!me.woken) pthread_cond_wait(&me.cv, &q->mu);
+            pthread_cond_destroy(&me.cv);
         }
         struct http_conn *c = q->head;
         if (!c) {
@@ -881,7 +894,12 @@ static void submit(struct http_conn *c, enum job job)
     if (q->tail) q->tail->next = c;
     else q->head = c;
     q->tail = c;
-    if (q->idle) pthread_cond_signal(&q->cv);
+    struct idler *w = q->idle;
+    if (w) {
+        q->idle = w->next;
+        w->woken = true;
+        pthread_cond_signal(&w->cv);
+    }
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -1522,7 +1540,11 @@ int server_run(const struct server_config *cfg)
     for (struct jobq *q = &g_jobs; q; q = q == &g_jobs && g_have_prio ? &g_prio : NULL) {
         pthread_mutex_lock(&q->mu);
         q->stop = true;
-        pthread_cond_broadcast(&q->cv);
+        for (struct idler *w = q->idle; w; w = q->idle) {
+            q->idle = w->next;
+            w->woken = true;
+            pthread_cond_signal(&w->cv);
+        }
         pthread_mutex_unlock(&q->mu);
     }
     for (int i = 0; i < nworkers + (g_have_prio ? 1 : 0); i++) pthread_join(tids[i], NULL);
