@@ -12,10 +12,11 @@
  * (store_exec_later) and go with the next statement it does read; the last
  * one (write_exec_last: the read-back of the item written) goes with the
  * COMMIT, or store_commit sends what is queued with it.  A create is one
- * round trip, an update three (lock, read-back and COMMIT), whatever its
- * number of statements.  Nothing changes in what is decided where: every
- * statement still runs in order in the one transaction, and the answer
- * waits for the COMMIT's.
+ * round trip (plus one per reference it checks), an update two (the lock;
+ * then the writes, the read-back and the COMMIT; a member's membership lock
+ * is one more), whatever its number of statements.  Nothing changes in what
+ * is decided where: every statement still runs in order in the one
+ * transaction, and the answer waits for the COMMIT's.
  * A serialization failure (a row changed after the snapshot) or a deadlock
  * (which the lock order should make impossible; kept as a safety net) rolls
  * back and runs the whole transaction again, at most WRITE_ATTEMPTS times
