@@ -88,7 +88,8 @@ static int render_row(void *ctx, const struct store_row *row)
         return 1;
     }
     if (rc->rows) buf_putc(rc->out, ',');
-    struct store_row item = {row->ncols - rc->first, row->vals + rc->first, row->lens + rc->first};
+    struct store_row item = {row->ncols - rc->first, row->vals + rc->first, row->lens + rc->first,
+                             row->ints ? row->ints + rc->first : NULL, row->is_int ? row->is_int + rc->first : NULL};
     render_item(rc->out, rc->c, &item);
     if (rc->clock && item.vals[rc->c->clock_col]) {
         buf_reset(rc->clock);
@@ -252,7 +253,7 @@ static int list_row(void *ctx, const struct store_row *row)
     if (l->first_row) {
         l->first_row = false;
         if (row->vals[0]) buf_append(&l->pos, row->vals[0], row->lens[0]);
-        if (p->col_count >= 0 && row->vals[p->col_count]) l->total = strtoll(row->vals[p->col_count], NULL, 10);
+        if (p->col_count >= 0 && row->vals[p->col_count]) l->total = store_row_int(row, p->col_count);
     }
     if (!row->vals[p->col_item + l->rc.c->pk_col]) return 0; /* an empty page: the position alone */
     if (l->rc.rows < l->rc.max) {
@@ -489,7 +490,9 @@ static int feed_row(void *ctx, const struct store_row *row)
         buf_json_str(f->out, pk, row->lens[p->col_item + c->pk_col]);
         buf_puts(f->out, ",\"deleted\":true}");
     } else {
-        struct store_row item = {row->ncols - p->col_item, row->vals + p->col_item, row->lens + p->col_item};
+        struct store_row item = {row->ncols - p->col_item, row->vals + p->col_item, row->lens + p->col_item,
+                                 row->ints ? row->ints + p->col_item : NULL,
+                                 row->is_int ? row->is_int + p->col_item : NULL};
         render_item(f->out, c, &item);
         f->out->len--; /* the closing brace: the item goes on */
         buf_puts(f->out, ",\"deleted\":false}");

@@ -466,7 +466,7 @@ static void deliver_rows(const PGresult *res, store_row_fn fn, void *ctx)
                 lens[i] = (size_t)PQgetlength(res, r, i);
             }
         }
-        struct store_row row = {ncols, vals, lens};
+        struct store_row row = {ncols, vals, lens, NULL, NULL};
         if (fn(ctx, &row)) break;
     }
     if (vals != vals_small) {

@@ -200,6 +200,9 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
     int ncols = sqlite3_column_count(stmt);
     const char *vals[64];
     size_t lens[64];
+    int64_t ints[64];
+    unsigned char is_int[64];
+    char digits[64][21]; /* integers as text, by us: SQLite's own conversion goes through its Mem */
     if (ncols > 64) {
         store_fail(err, STORE_ERROR, "sqlite: too many result columns");
         rc = SQLITE_ERROR;
@@ -210,15 +213,28 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
         rows++;
         if (!fn || stopped) continue;
         for (int i = 0; i < ncols; i++) {
-            if (sqlite3_column_type(stmt, i) == SQLITE_NULL) {
+            int t = sqlite3_column_type(stmt, i);
+            is_int[i] = 0;
+            if (t == SQLITE_NULL) {
                 vals[i] = NULL;
                 lens[i] = 0;
+            } else if (t == SQLITE_INTEGER) {
+                int64_t v = sqlite3_column_int64(stmt, i);
+                ints[i] = v;
+                is_int[i] = 1;
+                char *e = digits[i] + sizeof digits[i] - 1, *d = e;
+                uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+                *d = '\0';
+                do *--d = (char)('0' + u % 10); while (u /= 10);
+                if (v < 0) *--d = '-';
+                vals[i] = d;
+                lens[i] = (size_t)(e - d);
             } else {
                 vals[i] = (const char *)sqlite3_column_text(stmt, i);
                 lens[i] = (size_t)sqlite3_column_bytes(stmt, i);
             }
         }
-        struct store_row row = {ncols, vals, lens};
+        struct store_row row = {ncols, vals, lens, ints, is_int};
         if (fn(ctx, &row)) {
             stopped = true;
             break;
