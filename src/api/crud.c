@@ -359,6 +359,15 @@ void crud_list(struct ctx *x, const struct collection *c)
     buf_init(&l.pos);
     buf_init(&l.keys);
     long n = store_exec(x->st, p.stmt.data, p.ps.p, p.ps.n, list_row, &l, &err);
+    if (n == 0) {
+        /* no row, so no position: the empty-page form reads both again in
+         * one statement (its page may have rows by now; they are this page) */
+        struct buf empty;
+        buf_init(&empty);
+        plan_list_empty_form(&p, &empty);
+        n = store_exec(x->st, empty.data, p.ps.p, p.ps.n, list_row, &l, &err);
+        buf_free(&empty);
+    }
     if (n < 0) {
         api_store_error(r, &err);
         goto list_out;

@@ -308,6 +308,8 @@ void plan_free(struct plan *p)
     buf_free(&p->sql);
     buf_free(&p->count_sql);
     buf_free(&p->stmt);
+    buf_free(&p->head);
+    buf_free(&p->page);
     plan_params_free(&p->ps);
 }
 
@@ -316,7 +318,10 @@ static void plan_init(struct plan *p)
     buf_init(&p->sql);
     buf_init(&p->count_sql);
     buf_init(&p->stmt);
+    buf_init(&p->head);
+    buf_init(&p->page);
     plan_params_init(&p->ps);
+    p->q = NULL;
     p->nwhere = 0;
     p->limit = 0;
     p->col_count = -1;
@@ -445,8 +450,9 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         buf_append(&p->sql, tail.data, tail.len);
     }
 
-    /* The one statement: position, count, page (parameter numbers shared). */
-    buf_printf(&p->stmt, "WITH m AS (SELECT %s AS fm_pos", d->pos_sql);
+    /* The one statement: position, count and page (parameter numbers
+     * shared), the position and count as columns of every row. */
+    buf_printf(&p->head, "%s AS fm_pos", d->pos_sql);
     if (q->include_total) {
         /* the same WHERE with the same parameter numbers, but for the count */
         struct plan_params cps;
@@ -463,24 +469,37 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         buf_append(&p->count_sql, cw.data, cw.len);
         buf_free(&cw);
         buf_puts(&p->count_sql, ") s");
-        buf_puts(&p->stmt, ", (");
-        buf_append(&p->stmt, p->count_sql.data, p->count_sql.len);
-        buf_puts(&p->stmt, ") AS fm_n");
+        buf_puts(&p->head, ", (");
+        buf_append(&p->head, p->count_sql.data, p->count_sql.len);
+        buf_puts(&p->head, ") AS fm_n");
         p->col_count = 1;
     }
     p->col_item = q->include_total ? 2 : 1;
     p->col_keys = p->col_item + c->nrendered;
+    /* the page with its sort keys as fm_s0.. (what the empty-page form
+     * joins to) */
     if (split) {
-        buf_puts(&p->stmt, "), p AS (");
-        buf_append(&p->stmt, p->sql.data, p->sql.len);
+        buf_append(&p->page, p->sql.data, p->sql.len);
     } else {
-        buf_printf(&p->stmt, "), p AS (SELECT %s", c->select_list);
-        for (int k = 0; k < q->nsort; k++) buf_printf(&p->stmt, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
-        buf_printf(&p->stmt, " FROM %s t", c->table);
-        buf_append(&p->stmt, tail.data, tail.len);
+        buf_printf(&p->page, "SELECT %s", c->select_list);
+        for (int k = 0; k < q->nsort; k++) buf_printf(&p->page, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+        buf_printf(&p->page, " FROM %s t", c->table);
+        buf_append(&p->page, tail.data, tail.len);
     }
-    buf_puts(&p->stmt, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY ");
-    order_by(&p->stmt, q, "p.", true);
+    buf_puts(&p->stmt, "SELECT ");
+    buf_append(&p->stmt, p->head.data, p->head.len);
+    if (split) {
+        buf_puts(&p->stmt, ", u.* FROM (");
+        buf_append(&p->stmt, tail.data, tail.len);
+        buf_puts(&p->stmt, ") u ORDER BY ");
+        order_by(&p->stmt, q, "u.", true);
+        buf_puts(&p->stmt, " LIMIT ");
+        plan_placeholder(&p->stmt, d, limit_param);
+    } else {
+        buf_puts(&p->stmt, ", ");
+        buf_append(&p->stmt, p->page.data + 7, p->page.len - 7); /* the page without its "SELECT " */
+    }
+    p->q = q;
     fix_text(&p->ps);
     rc = 0;
 out:
@@ -489,6 +508,16 @@ out:
     buf_free(&branch_a);
     buf_free(&branch_b);
     return rc;
+}
+
+void plan_list_empty_form(const struct plan *p, struct buf *out)
+{
+    buf_puts(out, "WITH m AS (SELECT ");
+    buf_append(out, p->head.data, p->head.len);
+    buf_puts(out, "), p AS (");
+    buf_append(out, p->page.data, p->page.len);
+    buf_puts(out, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY ");
+    order_by(out, p->q, "p.", true);
 }
 
 int plan_feed(const struct collection *c, const struct dialect *d, const struct plan_scope *sc, const struct token *t,

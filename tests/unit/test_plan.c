@@ -202,17 +202,26 @@ static void paging_and_total(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
     assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1) s");
-    /* one statement, one round trip, one snapshot: the position, the count
-     * and the page, re-sorted */
+    /* one statement, one round trip, one snapshot: the position and the
+     * count as columns of the page's rows */
     {
-        struct buf want;
+        struct buf want, empty;
         buf_init(&want);
+        buf_init(&empty);
+        buf_printf(&want, "SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n, %s,"
+                          " t.created_at AS fm_s0, t.document_id AS fm_s1 %s",
+                   x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
+        assert_string_equal(x.p.stmt.data, want.data);
+        /* an empty page has no row: its form joins the position to the page */
+        buf_reset(&want);
         buf_printf(&want, "WITH m AS (SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n), p AS (SELECT %s,"
                           " t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
                           " SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
                    x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
-        assert_string_equal(x.p.stmt.data, want.data);
+        plan_list_empty_form(&x.p, &empty);
+        assert_string_equal(empty.data, want.data);
         buf_free(&want);
+        buf_free(&empty);
         assert_int_equal(x.p.col_count, 1);
         assert_int_equal(x.p.col_item, 2);
     }
@@ -220,13 +229,20 @@ static void paging_and_total(void **state)
 
     plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &admin);
     assert_int_equal(x.p.count_sql.len, 0); /* no include_total: no count */
-    assert_non_null(strstr(x.p.stmt.data, "WITH m AS (SELECT (SELECT value FROM firemode_counters WHERE name = "
-                                          "'write_seq') AS fm_pos), p AS"));
+    assert_non_null(strstr(x.p.stmt.data, "SELECT (SELECT value FROM firemode_counters WHERE name = "
+                                          "'write_seq') AS fm_pos, t.document_id"));
     assert_int_equal(x.p.col_count, -1);
     assert_int_equal(x.p.col_item, 1);
     planned_free(&x);
     plan_query(&x, &coll_documents, "sort=-last_run_at&include_total=1", &lite, &admin);
-    assert_non_null(strstr(x.p.stmt.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+    assert_non_null(strstr(x.p.stmt.data, " ORDER BY t.last_run_at DESC NULLS LAST, t.document_id DESC"));
+    {
+        struct buf empty;
+        buf_init(&empty);
+        plan_list_empty_form(&x.p, &empty);
+        assert_non_null(strstr(empty.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+        buf_free(&empty);
+    }
     planned_free(&x);
     /* a sort key that is not rendered (users.email_canonical) is still carried */
     plan_query(&x, &coll_users, "sort=email&include_total=1", &pg, &admin);
