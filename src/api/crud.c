@@ -38,7 +38,8 @@ static void ph(struct ctx *x, struct buf *b, int n)
 
 static struct plan_scope scope_of(struct ctx *x)
 {
-    struct plan_scope sc = {x->r ? x->r->path_ws : "", x->who.user_id, x->who.is_admin};
+    struct plan_scope sc = {x->r ? x->r->path_ws : "", x->who.user_id, x->who.is_admin,
+                            x->guarded ? x->guard_hash : NULL};
     return sc;
 }
 
@@ -241,6 +242,7 @@ struct list_ctx {
     bool first_row;
     struct buf pos;      /* fm_pos of the statement */
     int64_t total;
+    bool auth_ok;        /* fm_auth, when the statement has it */
     struct buf keys;     /* the last rendered row's sort keys, back to back */
     bool key_null[TOKEN_MAX_KEYS];
     size_t key_off[TOKEN_MAX_KEYS], key_len[TOKEN_MAX_KEYS];
@@ -253,6 +255,11 @@ static int list_row(void *ctx, const struct store_row *row)
     if (l->first_row) {
         l->first_row = false;
         if (row->vals[0]) buf_append(&l->pos, row->vals[0], row->lens[0]);
+        if (p->col_auth >= 0) {
+            const char *v = row->vals[p->col_auth];
+            l->auth_ok = v && (v[0] == '1' || v[0] == 't');
+            if (!l->auth_ok) return 1; /* nothing of this may be answered */
+        }
         if (p->col_count >= 0 && row->vals[p->col_count]) l->total = store_row_int(row, p->col_count);
     }
     if (!row->vals[p->col_item + l->rc.c->pk_col]) return 0; /* an empty page: the position alone */
@@ -351,6 +358,7 @@ void crud_list(struct ctx *x, const struct collection *c)
         goto out;
     }
 
+    buf_reserve(&out, 1024 + (size_t)use->page_size * 512); /* a page's answer, grown once if at all */
     buf_putc(&out, '{');
     buf_json_str(&out, pr->items_key, strlen(pr->items_key));
     buf_puts(&out, ":[");
@@ -371,6 +379,14 @@ void crud_list(struct ctx *x, const struct collection *c)
     if (n < 0) {
         api_store_error(r, &err);
         goto list_out;
+    }
+    if (p.col_auth >= 0) {
+        /* the identity hint: kept only if the statement confirmed it */
+        if (!l.auth_ok) {
+            x->guard_failed = true;
+            goto list_out;
+        }
+        x->guard_confirmed = true;
     }
     /* The statement checked membership itself; only an empty page needs to
      * tell "no rows" from "no such workspace (for you)", a 404. */

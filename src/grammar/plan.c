@@ -325,6 +325,7 @@ static void plan_init(struct plan *p)
     p->nwhere = 0;
     p->limit = 0;
     p->col_count = -1;
+    p->col_auth = -1;
     p->col_item = 1;
     p->col_keys = 0;
 }
@@ -475,6 +476,20 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         p->col_count = 1;
     }
     p->col_item = q->include_total ? 2 : 1;
+    if (sc->guard_hash) {
+        /* the caller's identity, confirmed in the statement's own snapshot */
+        buf_puts(&p->head, ", EXISTS (SELECT 1 FROM api_tokens fa JOIN users fu ON fu.user_id = fa.user_id"
+                           " WHERE fa.token_hash = ");
+        if (bind(&p->head, d, &p->ps, sp_text(sc->guard_hash, strlen(sc->guard_hash))) < 0) goto out;
+        buf_puts(&p->head, " AND fu.user_id = ");
+        if (bind(&p->head, d, &p->ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) goto out;
+        buf_puts(&p->head, " AND fu.is_active = ");
+        if (bind(&p->head, d, &p->ps, sp_bool(true)) < 0) goto out;
+        buf_puts(&p->head, " AND fu.is_admin = ");
+        if (bind(&p->head, d, &p->ps, sp_bool(sc->is_admin)) < 0) goto out;
+        buf_puts(&p->head, ") AS fm_auth");
+        p->col_auth = p->col_item++;
+    }
     p->col_keys = p->col_item + c->nrendered;
     /* the page with its sort keys as fm_s0.. (what the empty-page form
      * joins to) */

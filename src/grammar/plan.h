@@ -23,6 +23,11 @@ struct plan_scope {
     const char *workspace_id; /* SCOPE_WORKSPACE: canonical UUID from the path */
     const char *user_id;      /* SCOPE_MEMBER (non-admin), SCOPE_OWNER */
     bool is_admin;
+    /* Not NULL: who asks was not checked yet (the API's identity hint).
+     * A list statement then also answers fm_auth: whether a token with
+     * this SHA-256 (hex) exists for user_id, who is active and whose admin
+     * flag is is_admin -- in the same snapshot as its rows. */
+    const char *guard_hash;
 };
 
 /* Bound parameters of one statement, numbered from 1. */
@@ -45,7 +50,7 @@ struct plan {
     struct buf count_sql; /* COUNT(*) over the filtered set, when include_total */
     /* The statement to run: the position, the count (include_total) and
      * the page in one statement, so they share one snapshot:
-     *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n], <page columns>,
+     *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth], <page columns>,
      *          <sort keys> AS fm_s0.. FROM <table> t WHERE .. ORDER BY .. LIMIT ..
      * Its rows: fm_pos [, fm_n], the item columns, the sort keys.  An empty
      * page has no row, so no position: the caller then runs the empty-page
@@ -54,13 +59,14 @@ struct plan {
      * earlier versions: SQLite materializes and sorts its page in a temp
      * b-tree, which cost a third of a page's time.) */
     struct buf stmt;
-    struct buf head;      /* "<pos> AS fm_pos [, (<count>) AS fm_n]" */
+    struct buf head;      /* "<pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth]" */
     struct buf page;      /* the page with its sort keys as fm_s0.. */
     const struct list_query *q; /* the query planned (plan_list_empty_form reads its sort) */
     struct plan_params ps;
     int nwhere;           /* the first nwhere parameters are the filters' */
     int limit;            /* rows asked for: page_size + 1 (look-ahead) */
     int col_count;        /* column of fm_n, or -1 */
+    int col_auth;         /* column of fm_auth (scope.guard_hash), or -1 */
     int col_item;         /* first item column */
     int col_keys;         /* first sort-key column (change feeds: fm_w, fm_del) */
 };

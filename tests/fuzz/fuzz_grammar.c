@@ -438,7 +438,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(fq.limit >= 1 && fq.limit <= LQ_FEED_MAX_LIMIT);
             }
         }
-        struct plan_scope sc = {WS, ME, is_admin};
+        struct plan_scope sc = {WS, ME, is_admin, NULL};
         for (size_t ci = 0; collections[ci]; ci++) {
             const struct collection *c = collections[ci];
             struct list_query q;

@@ -115,7 +115,7 @@ static void one(const struct dialect *d, const char *line)
         json_decref(req);
         return;
     }
-    struct plan_scope sc = {ws, user, admin};
+    struct plan_scope sc = {ws, user, admin, NULL};
     struct plan_after a, *ap = NULL;
     struct wpos pos;
     struct token_key keys[TOKEN_MAX_KEYS];

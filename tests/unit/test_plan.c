@@ -34,8 +34,8 @@ static const struct dialect pg = {.name = "postgresql",
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
 
-static const struct plan_scope member = {WS, ME, false};
-static const struct plan_scope admin = {WS, ME, true};
+static const struct plan_scope member = {WS, ME, false, NULL};
+static const struct plan_scope admin = {WS, ME, true, NULL};
 
 struct planned {
     struct url u;
