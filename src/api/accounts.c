@@ -63,10 +63,12 @@ static int read_auth(void *ctx, const struct store_row *row)
 /* Records that the token was used now, if its last record is a minute old
  * (the WHERE makes servers racing to do it write once).  Best effort: a
  * failure costs the request nothing. */
-static void touch_token(struct ctx *x, const struct auth_row *a)
+/* Returns the last_used_at on record after it: now, or the earlier one if
+ * that is under a minute old or the write failed. */
+static int64_t touch_token(struct ctx *x, const struct auth_row *a)
 {
     int64_t now = x->r->now_us;
-    if (a->used && now - a->last_used_at < TOKEN_TOUCH_US) return;
+    if (a->used && now - a->last_used_at < TOKEN_TOUCH_US) return a->last_used_at;
     char sql[200];
     char c = x->d->param_prefix;
     snprintf(sql, sizeof sql,
@@ -75,8 +77,11 @@ static void touch_token(struct ctx *x, const struct auth_row *a)
              c, c, c);
     struct store_param p[3] = {sp_int(now), sp_text(a->token_id, strlen(a->token_id)), sp_int(now - TOKEN_TOUCH_US)};
     struct store_err err = {0};
-    if (store_exec(x->st, sql, p, 3, NULL, NULL, &err) < 0)
+    if (store_exec(x->st, sql, p, 3, NULL, NULL, &err) < 0) {
         fprintf(stderr, "firemode: could not record a token's use: %s (rid=%s)\n", err.msg, x->r->request_id);
+        return a->used ? a->last_used_at : now - TOKEN_TOUCH_US; /* the next full check tries again */
+    }
+    return now;
 }
 
 static int read_active(void *ctx, const struct store_row *row)
@@ -153,7 +158,7 @@ int acct_hint(struct ctx *x)
     x->who = h->who;
     memcpy(x->guard_hash, hash, sizeof hash);
     x->guarded = true;
-    x->guard_failed = x->guard_confirmed = false;
+    x->guard_failed = x->guard_confirmed = x->guard_store_error = false;
     return 0;
 }
 
@@ -162,7 +167,7 @@ void acct_forget_hint(struct ctx *x)
     struct hint *h = hint_slot(x->guard_hash);
     if (h->used && crypto_equal(h->hash, x->guard_hash, 64)) h->used = false;
     x->guarded = false;
-    x->guard_failed = x->guard_confirmed = false;
+    x->guard_failed = x->guard_confirmed = x->guard_store_error = false;
     memset(&x->who, 0, sizeof x->who);
 }
 
@@ -187,7 +192,7 @@ int acct_authenticate(struct ctx *x)
     if (h->used && crypto_equal(h->hash, hash, 64)) h->used = false;
     if (!a.found || strlen(a.hash) != 64 || !crypto_equal(a.hash, hash, 64))
         return unauthorized(r, "Invalid token (unknown or revoked)");
-    touch_token(x, &a);
+    int64_t recorded = touch_token(x, &a);
     if (!a.active) {
         resp_error(r, 403, "This user is inactive");
         return -1;
@@ -197,8 +202,7 @@ int acct_authenticate(struct ctx *x)
     h->used = true;
     memcpy(h->hash, hash, sizeof h->hash);
     h->who = x->who;
-    /* touch_token recorded now unless the record was under a minute old */
-    h->last_used_at = a.used && r->now_us - a.last_used_at < TOKEN_TOUCH_US ? a.last_used_at : r->now_us;
+    h->last_used_at = recorded; /* the hint lasts until the next record is due */
     return 0;
 }
 

@@ -491,6 +491,7 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         int mark = r->nheaders;
         if (!c->admin_only || x.who.is_admin) {
             crud_list(&x, c);
+            if (x.guard_store_error) return; /* answered 503 (or such): final */
             if (x.guard_confirmed) {
                 atomic_fetch_add_explicit(&m_hint_confirmed, 1, memory_order_relaxed);
                 return;

@@ -31,7 +31,7 @@ struct ctx {
     /* who came from the identity hint (acct_hint): the statement must
      * confirm it (plan_scope.guard_hash); guard_failed when it did not, and
      * nothing may then be answered from what it read */
-    bool guarded, guard_failed, guard_confirmed;
+    bool guarded, guard_failed, guard_confirmed, guard_store_error;
     char guard_hash[65];
 };
 

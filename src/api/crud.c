@@ -377,7 +377,11 @@ void crud_list(struct ctx *x, const struct collection *c)
         buf_free(&empty);
     }
     if (n < 0) {
+        /* an error answer holds nothing the statement read: final, also on
+         * the identity hint (running the list again would double the wait
+         * of a database that is down or slow) */
         api_store_error(r, &err);
+        x->guard_store_error = x->guarded;
         goto list_out;
     }
     if (p.col_auth >= 0) {

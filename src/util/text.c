@@ -268,6 +268,7 @@ static inline void put2(char *d, unsigned v)
  * printf was a fifth of the list path's time. */
 void time_format(struct buf *b, int64_t us)
 {
+    if (us < -(INT64_MAX - 1000000)) us = -(INT64_MAX - 1000000); /* no overflow below (no stored time is near) */
     int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
     int64_t frac = us - secs * 1000000;
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
