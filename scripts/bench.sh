@@ -145,11 +145,14 @@ LUA
 # connection each; PostgreSQL in pgbench -n -M prepared -c$ACLIENTS -j$ACLIENTS), in statements/s, right
 # after FireMode's; their ratio (FireMode / alone); then CPU time per request: of the server process
 # (on SQLite the database runs inside it), of PostgreSQL's backends while FireMode ran, and of the
-# database alone (sqlite_alone's process, or PostgreSQL's backends under pgbench); and the cores
-# used by everything else on the machine during FireMode's line / the database's line.
+# database alone (sqlite_alone's process, or PostgreSQL's backends under pgbench); "cpu r.": the
+# database's CPU per statement alone / FireMode's (server + PostgreSQL) per request, the share of
+# FireMode's CPU that the statement itself needs (on a machine shared with other work the rates
+# follow each line's share of the cores, the CPU per request much less); and the cores used by
+# everything else on the machine during FireMode's line / the database's line.
 table_header() {
-  printf '%-10s %-84s %9s %7s %9s %6s %8s %8s %8s %9s\n' "" "request" "req/s" "p99 ms" "alone/s" "ratio" \
-    "fm ms" "pg ms" "alone ms" "other"
+  printf '%-10s %-84s %9s %7s %9s %6s %8s %8s %8s %6s %9s\n' "" "request" "req/s" "p99 ms" "alone/s" "ratio" \
+    "fm ms" "pg ms" "alone ms" "cpu r." "other"
 }
 
 p99_ms() { # p99_ms WRK_OUTPUT (with --latency): the 99th percentile in ms
@@ -219,7 +222,8 @@ row() {
         if (a == "-" || a <= 0) printf "%9s %6s ", "-", "-"; else printf "%9.0f %6.2f ", a, r / a
         printf "%8.3f ", (r > 0 ? 1000 * fm / r : 0)
         if (pgsql) printf "%8.3f ", (r > 0 ? 1000 * pg / r : 0); else printf "%8s ", "-"
-        if (a == "-" || a <= 0) printf "%8s %9.2f", "-", oth; else printf "%8.3f %4.2f/%4.2f", 1000 * acpu / a, oth, aoth
+        if (a == "-" || a <= 0) printf "%8s %6s %9.2f", "-", "-", oth
+        else printf "%8.3f %6.2f %4.2f/%4.2f", 1000 * acpu / a, (fm + pg > 0 ? (acpu / a) / ((fm + pg) / r) : 0), oth, aoth
         if (err) printf "  NON-2xx: %s", err
         printf "\n"
       }'
@@ -242,6 +246,9 @@ me_user() {
 bench_db() { # bench_db LABEL DB_URL
   local label=$1 db=$2 port ws last admin_user spec
   seed "$db"
+  # settled tables (visibility map, hint bits) before the first line, so FireMode's line and the
+  # database's alone after it read the same pages
+  if [ "$label" = postgresql ]; then "$PGBIN/psql" -X -q "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT"; fi
   start_server "$db" 4
   admin_user=$(me_user)
   # the deepest page that still has items: OFFSET cost within one workspace (~10k documents);
@@ -482,8 +489,8 @@ SQL
 
 echo "Columns: req/s, p99 ms: FireMode (wrk); alone/s: the database alone running FireMode's statement for that"
 echo "  request ($ACLIENTS clients, right after FireMode's line); ratio: req/s / alone/s; fm ms, pg ms: CPU per request of the"
-echo "  server and of PostgreSQL; alone ms: the database's CPU per statement alone; other: cores used by the rest"
-echo "  of the machine during FireMode's line / the database's. Lines are ${DUR} s."
+echo "  server and of PostgreSQL; alone ms: the database's CPU per statement alone; cpu r.: alone ms / (fm ms + pg ms);"
+echo "  other: cores used by the rest of the machine during FireMode's line / the database's. Lines are ${DUR} s."
 if want sqlite; then bench_db sqlite "sqlite:$tmp/bench.db"; fi
 # the PostgreSQL parts run under scripts/with-postgres.sh, in a shell of their own that stops its server
 funcs=$(declare -f kill_server seed start_server stop_server wrk_line post_lua bench_db sample_waits bench_durable free_port \
