@@ -13,7 +13,8 @@
  * connection, the same process-wide heap limits), prepares the statement
  * once (SQLITE_PREPARE_PERSISTENT) and, until SECONDS have passed, does
  * what the server's run() does per use: bind every value, step every row,
- * read every column of every row (its type, then sqlite3_column_text and
+ * read every column of every row (its type, then an integer as
+ * sqlite3_column_int64, anything else as sqlite3_column_text and
  * sqlite3_column_bytes), reset, clear the bindings.  Nothing else: no
  * token lookup, no JSON, no HTTP, no progress handler.  Keep the reads in
  * step with src/store/sqlite.c (if it reads typed values, read them here).
@@ -31,8 +32,8 @@
 #include <time.h>
 
 /* as src/store/sqlite.c: SQLITE_CACHE_KIB, SQLITE_SOFT_HEAP_LIMIT, SQLITE_HARD_HEAP_LIMIT */
-#define CACHE_KIB 16384
-#define SOFT_HEAP_LIMIT (256LL << 20)
+#define CACHE_KIB 8192
+#define SOFT_HEAP_LIMIT (40LL << 20)
 #define HARD_HEAP_LIMIT (1024LL << 20)
 #define MAX_PARAMS 64
 #define MAX_THREADS 64
@@ -82,7 +83,12 @@ static int once(sqlite3_stmt *st, struct worker *w, long *rows)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         (*rows)++;
         for (int c = 0; c < ncols; c++) {
-            if (sqlite3_column_type(st, c) == SQLITE_NULL) continue;
+            int t = sqlite3_column_type(st, c);
+            if (t == SQLITE_NULL) continue;
+            if (t == SQLITE_INTEGER) { /* as the server reads them: typed */
+                w->sink += (size_t)sqlite3_column_int64(st, c);
+                continue;
+            }
             const unsigned char *v = sqlite3_column_text(st, c);
             w->sink += (size_t)sqlite3_column_bytes(st, c) + (v ? v[0] : 0);
         }
