@@ -28,7 +28,7 @@ TOKEN_FUZZ_SRC := src/grammar/token.c src/api/precond.c src/util/vclock.c src/ut
 FUZZ_SECONDS ?= 60
 
 .PHONY: all run test test-unit fuzz bench deps deps-test clean docs
-all: build/firemode docs
+all: build/firemode docs build/sqlite_alone
 
 # Swagger UI for GET /docs: npm's swagger-ui-dist (pinned in package-lock.json)
 # and our page from web/docs, copied beside the binary (src/api/docs.c says
@@ -85,6 +85,11 @@ build/fuzz_grammar: tests/fuzz/fuzz_grammar.c $(FUZZ_SRC) $(HDRS)
 build/plan_sql: tests/plans/plan_sql.c $(LIB_OBJ) $(HDRS)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ tests/plans/plan_sql.c $(LIB_OBJ) $(PKG_LIBS)
 
+# make bench's SQLite alone: runs one of plan_sql's statements on 2 threads (scripts/bench.sh).
+build/sqlite_alone: tests/bench/sqlite_alone.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags sqlite3 jansson) -o $@ $< $(shell pkg-config --libs sqlite3 jansson)
+
 build/fuzz_token: tests/fuzz/fuzz_token.c $(TOKEN_FUZZ_SRC) $(HDRS)
 	@mkdir -p build
 	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
@@ -121,7 +126,7 @@ fuzz: deps-test build/fuzz_grammar build/fuzz_body build/fuzz_token build/fuzz_h
 	build/fuzz_token -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz-corpus-token tests/fuzz/corpus-token
 	build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=40000 build/fuzz-corpus-http tests/fuzz/corpus-http
 
-bench: deps-test build/firemode docs
+bench: deps-test build/firemode build/plan_sql build/sqlite_alone docs
 	@scripts/bench.sh
 
 clean:

@@ -18,7 +18,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 start=$(date +%s)
 
 echo "== build"
-make -s -j2 build/firemode docs build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token build/fuzz_http build/plan_sql || { echo "build failed"; exit 1; }
+make -s -j2 build/firemode docs build/asan/firemode build/test_unit build/fuzz_grammar build/fuzz_body build/fuzz_token build/fuzz_http build/plan_sql build/sqlite_alone || { echo "build failed"; exit 1; }
 
 passed=0
 failed=0

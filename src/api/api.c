@@ -201,6 +201,9 @@ static const char *const db_err_names[DBE_N] = {"unavailable", "timeout", "busy"
                                                 "lock_timeout", "statement_timeout", "unique", "constraint",
                                                 "internal"};
 static atomic_ullong m_db_errors[DBE_N];
+/* lists answered on the identity hint (accounts.c), and hints the
+ * statement refused (then authenticated in full) */
+static atomic_ullong m_hint_confirmed, m_hint_refused;
 
 static enum db_err db_err_of(const struct store_err *e)
 {
@@ -379,6 +382,15 @@ static void metrics(struct ctx *x)
     for (int k = 0; k < DBE_N; k++)
         buf_printf(&b, "firemode_db_errors_total{kind=\"%s\"} %llu\n", db_err_names[k],
                    atomic_load_explicit(&m_db_errors[k], memory_order_relaxed));
+    buf_printf(&b,
+               "# HELP firemode_auth_hints_total List requests whose caller was taken from the worker's identity "
+               "hint and confirmed by the list statement itself (one statement instead of two), and hints the "
+               "statement refused (revoked token, deactivated user, admin flag changed; then checked in full).\n"
+               "# TYPE firemode_auth_hints_total counter\n"
+               "firemode_auth_hints_total{outcome=\"confirmed\"} %llu\n"
+               "firemode_auth_hints_total{outcome=\"refused\"} %llu\n",
+               atomic_load_explicit(&m_hint_confirmed, memory_order_relaxed),
+               atomic_load_explicit(&m_hint_refused, memory_order_relaxed));
     buf_puts(&b, "# HELP firemode_db_round_trips_total Database round trips (statements, BEGIN, COMMIT, ROLLBACK, "
                  "pings) made while answering, by route.\n"
                  "# TYPE firemode_db_round_trips_total counter\n");
@@ -477,9 +489,27 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         }
         return;
     }
+    const struct collection *c = rt->coll;
+    if (rt->kind == RK_COLLECTION && (r->method == M_GET || r->method == M_HEAD) && acct_hint(&x) == 0) {
+        /* a list with the identity hint: one statement reads the page and
+         * confirms who asks; any other outcome (the guard failed, or an
+         * answer given before the statement ran) is taken back and the
+         * request runs again, authenticated in full */
+        int mark = r->nheaders;
+        if (!c->admin_only || x.who.is_admin) {
+            crud_list(&x, c);
+            if (x.guard_store_error) return; /* answered 503 (or such): final */
+            if (x.guard_confirmed) {
+                atomic_fetch_add_explicit(&m_hint_confirmed, 1, memory_order_relaxed);
+                return;
+            }
+            if (x.guard_failed) atomic_fetch_add_explicit(&m_hint_refused, 1, memory_order_relaxed);
+        }
+        if (r->responded) resp_rewind(r, mark);
+        acct_forget_hint(&x);
+    }
     if (acct_authenticate(&x) < 0) return;
 
-    const struct collection *c = rt->coll;
     switch (rt->kind) {
     case RK_METRICS:
         if (no_query(&x)) metrics(&x);

@@ -28,6 +28,11 @@ struct ctx {
     struct store *st;
     const struct dialect *d;
     struct caller who;
+    /* who came from the identity hint (acct_hint): the statement must
+     * confirm it (plan_scope.guard_hash); guard_failed when it did not, and
+     * nothing may then be answered from what it read */
+    bool guarded, guard_failed, guard_confirmed, guard_store_error;
+    char guard_hash[65];
 };
 
 extern const char *api_node_id;
@@ -196,6 +201,12 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
  * caller may not proceed. */
 int acct_authenticate(struct ctx *x);
 void acct_me(struct ctx *x);
+/* The identity the bearer token had when this worker last checked it
+ * fully (into x->who, x->guarded set), or -1 if there is none to go on:
+ * then acct_authenticate.  See accounts.c, "the identity hint". */
+int acct_hint(struct ctx *x);
+/* The hint was wrong (the guard failed): drop it and x's identity. */
+void acct_forget_hint(struct ctx *x);
 void acct_new_token(struct ctx *x, const char *user_id);
 /* GET /users/{id}/tokens and DELETE /users/{id}/tokens/{token_id}. */
 void acct_list_tokens(struct ctx *x, const char *user_id);

@@ -38,7 +38,8 @@ static void ph(struct ctx *x, struct buf *b, int n)
 
 static struct plan_scope scope_of(struct ctx *x)
 {
-    struct plan_scope sc = {x->r ? x->r->path_ws : "", x->who.user_id, x->who.is_admin};
+    struct plan_scope sc = {x->r ? x->r->path_ws : "", x->who.user_id, x->who.is_admin,
+                            x->guarded ? x->guard_hash : NULL};
     return sc;
 }
 
@@ -88,7 +89,8 @@ static int render_row(void *ctx, const struct store_row *row)
         return 1;
     }
     if (rc->rows) buf_putc(rc->out, ',');
-    struct store_row item = {row->ncols - rc->first, row->vals + rc->first, row->lens + rc->first};
+    struct store_row item = {row->ncols - rc->first, row->vals + rc->first, row->lens + rc->first,
+                             row->ints ? row->ints + rc->first : NULL, row->is_int ? row->is_int + rc->first : NULL};
     render_item(rc->out, rc->c, &item);
     if (rc->clock && item.vals[rc->c->clock_col]) {
         buf_reset(rc->clock);
@@ -259,6 +261,7 @@ struct list_ctx {
     bool first_row;
     struct buf pos;      /* fm_pos of the statement */
     int64_t total;
+    bool auth_ok;        /* fm_auth, when the statement has it */
     struct buf keys;     /* the last rendered row's sort keys, back to back */
     bool key_null[TOKEN_MAX_KEYS];
     size_t key_off[TOKEN_MAX_KEYS], key_len[TOKEN_MAX_KEYS];
@@ -271,7 +274,12 @@ static int list_row(void *ctx, const struct store_row *row)
     if (l->first_row) {
         l->first_row = false;
         if (row->vals[0]) buf_append(&l->pos, row->vals[0], row->lens[0]);
-        if (p->col_count >= 0 && row->vals[p->col_count]) l->total = strtoll(row->vals[p->col_count], NULL, 10);
+        if (p->col_auth >= 0) {
+            const char *v = row->vals[p->col_auth];
+            l->auth_ok = v && (v[0] == '1' || v[0] == 't');
+            if (!l->auth_ok) return 1; /* nothing of this may be answered */
+        }
+        if (p->col_count >= 0 && row->vals[p->col_count]) l->total = store_row_int(row, p->col_count);
     }
     if (!row->vals[p->col_item + l->rc.c->pk_col]) return 0; /* an empty page: the position alone */
     if (l->rc.rows < l->rc.max) {
@@ -369,6 +377,7 @@ void crud_list(struct ctx *x, const struct collection *c)
         goto out;
     }
 
+    buf_reserve(&out, 1024 + (size_t)use->page_size * 512); /* a page's answer, grown once if at all */
     buf_putc(&out, '{');
     buf_json_str(&out, pr->items_key, strlen(pr->items_key));
     buf_puts(&out, ":[");
@@ -377,9 +386,30 @@ void crud_list(struct ctx *x, const struct collection *c)
     buf_init(&l.pos);
     buf_init(&l.keys);
     long n = store_exec(x->st, p.stmt.data, p.ps.p, p.ps.n, list_row, &l, &err);
+    if (n == 0) {
+        /* no row, so no position: the empty-page form reads both again in
+         * one statement (its page may have rows by now; they are this page) */
+        struct buf empty;
+        buf_init(&empty);
+        plan_list_empty_form(&p, &empty);
+        n = store_exec(x->st, empty.data, p.ps.p, p.ps.n, list_row, &l, &err);
+        buf_free(&empty);
+    }
     if (n < 0) {
+        /* an error answer holds nothing the statement read: final, also on
+         * the identity hint (running the list again would double the wait
+         * of a database that is down or slow) */
         api_store_error(r, &err);
+        x->guard_store_error = x->guarded;
         goto list_out;
+    }
+    if (p.col_auth >= 0) {
+        /* the identity hint: kept only if the statement confirmed it */
+        if (!l.auth_ok) {
+            x->guard_failed = true;
+            goto list_out;
+        }
+        x->guard_confirmed = true;
     }
     /* The statement checked membership itself; only an empty page needs to
      * tell "no rows" from "no such workspace (for you)", a 404. */
@@ -508,7 +538,9 @@ static int feed_row(void *ctx, const struct store_row *row)
         buf_json_str(f->out, pk, row->lens[p->col_item + c->pk_col]);
         buf_puts(f->out, ",\"deleted\":true}");
     } else {
-        struct store_row item = {row->ncols - p->col_item, row->vals + p->col_item, row->lens + p->col_item};
+        struct store_row item = {row->ncols - p->col_item, row->vals + p->col_item, row->lens + p->col_item,
+                                 row->ints ? row->ints + p->col_item : NULL,
+                                 row->is_int ? row->is_int + p->col_item : NULL};
         render_item(f->out, c, &item);
         f->out->len--; /* the closing brace: the item goes on */
         buf_puts(f->out, ",\"deleted\":false}");

@@ -19,18 +19,16 @@ void render_item(struct buf *b, const struct collection *c, const struct store_r
     for (size_t i = 0; i < c->nfields; i++) {
         const struct field *f = &c->fields[i];
         if (f->flags & F_HIDDEN) continue;
-        const char *v = col < row->ncols ? row->vals[col] : NULL;
-        size_t n = col < row->ncols ? row->lens[col] : 0;
-        col++;
+        int at = col++;
+        const char *v = at < row->ncols ? row->vals[at] : NULL;
         if (!first) buf_putc(b, ',');
         first = false;
-        buf_json_str(b, f->name, strlen(f->name));
-        buf_putc(b, ':');
+        buf_append(b, f->json_key, f->json_key_len);
         if (!v) {
-            buf_puts(b, "null");
+            buf_append(b, "null", 4);
             continue;
         }
-        type_of(f)->render(b, f, v, n);
+        type_of(f)->render(b, f, v, row->lens[at], store_row_intp(row, at));
     }
     buf_putc(b, '}');
 }

@@ -23,6 +23,11 @@ struct plan_scope {
     const char *workspace_id; /* SCOPE_WORKSPACE: canonical UUID from the path */
     const char *user_id;      /* SCOPE_MEMBER (non-admin), SCOPE_OWNER */
     bool is_admin;
+    /* Not NULL: who asks was not checked yet (the API's identity hint).
+     * A list statement then also answers fm_auth: whether a token with
+     * this SHA-256 (hex) exists for user_id, who is active and whose admin
+     * flag is is_admin -- in the same snapshot as its rows. */
+    const char *guard_hash;
 };
 
 /* Bound parameters of one statement, numbered from 1. */
@@ -45,16 +50,23 @@ struct plan {
     struct buf count_sql; /* COUNT(*) over the filtered set, when include_total */
     /* The statement to run: the position, the count (include_total) and
      * the page in one statement, so they share one snapshot:
-     *   WITH m AS (SELECT <pos> AS fm_pos [, (<count>) AS fm_n]),
-     *        p AS (<page>, plus its sort keys as fm_s0..)
-     *   SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0, ...
-     * Its rows: fm_pos [, fm_n], the item columns, the sort keys; one row
-     * with NULL item columns when the page is empty. */
+     *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth], <page columns>,
+     *          <sort keys> AS fm_s0.. FROM <table> t WHERE .. ORDER BY .. LIMIT ..
+     * Its rows: fm_pos [, fm_n], the item columns, the sort keys.  An empty
+     * page has no row, so no position: the caller then runs the empty-page
+     * form (plan_list_empty_form), which always answers one row.  (That
+     * form, a join of the position to the page, is the one statement of
+     * earlier versions: SQLite materializes and sorts its page in a temp
+     * b-tree, which cost a third of a page's time.) */
     struct buf stmt;
+    struct buf head;      /* "<pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth]" */
+    struct buf page;      /* the page with its sort keys as fm_s0.. */
+    const struct list_query *q; /* the query planned (plan_list_empty_form reads its sort) */
     struct plan_params ps;
     int nwhere;           /* the first nwhere parameters are the filters' */
     int limit;            /* rows asked for: page_size + 1 (look-ahead) */
     int col_count;        /* column of fm_n, or -1 */
+    int col_auth;         /* column of fm_auth (scope.guard_hash), or -1 */
     int col_item;         /* first item column */
     int col_keys;         /* first sort-key column (change feeds: fm_w, fm_del) */
 };
@@ -73,6 +85,14 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
  * columns, fm_w (seq), fm_del (1 if deleted).  0 or -1. */
 int plan_feed(const struct collection *c, const struct dialect *d, const struct plan_scope *scope,
               const struct token *t, int limit, struct plan *p);
+
+/* The statement of p's page for when p->stmt answered no row:
+ *   WITH m AS (SELECT <head>), p AS (<page>)
+ *   SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0, ...
+ * one row with NULL item columns when the page is empty (same columns and
+ * parameters as p->stmt).  The list query p was planned from must still
+ * be alive. */
+void plan_list_empty_form(const struct plan *p, struct buf *out);
 
 void plan_free(struct plan *p);
 

@@ -103,6 +103,9 @@ void resp_error(struct request *r, int status, const char *fmt, ...) __attribute
 void resp_invalid(struct request *r, const char *where, const char *name, const char *msg, const char *type);
 /* No body (204, 304). */
 void resp_empty(struct request *r, int status);
+/* Takes back an answer not sent yet: its status and body, and the headers
+ * set after the first `mark` (r->nheaders when the attempt began). */
+void resp_rewind(struct request *r, int mark);
 /* Plain text (metrics). */
 void resp_text(struct request *r, int status, const char *content_type, struct buf *body);
 

@@ -290,6 +290,18 @@ void resp_empty(struct request *r, int status)
     r->responded = true;
 }
 
+void resp_rewind(struct request *r, int mark)
+{
+    for (int i = mark; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    if (mark < r->nheaders) r->nheaders = mark;
+    buf_free(&r->out);
+    r->status = 0;
+    r->responded = false;
+}
+
 void resp_error(struct request *r, int status, const char *fmt, ...)
 {
     char msg[1024];
@@ -588,8 +600,15 @@ static void response_build(struct request *r)
     buf_reset(w);
     size_t blen = gzipped ? gz.len : r->out.len;
     buf_reserve(w, 256 + (r->method == M_HEAD ? 0 : blen));
-    buf_printf(w, "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n", status, reason(status), http_date(),
-               r->request_id);
+    buf_puts(w, "HTTP/1.1 ");
+    buf_put_i64(w, status);
+    buf_putc(w, ' ');
+    buf_puts(w, reason(status));
+    buf_puts(w, "\r\nDate: ");
+    buf_puts(w, http_date());
+    buf_puts(w, "\r\nX-Request-Id: ");
+    buf_puts(w, r->request_id);
+    buf_puts(w, "\r\n");
     for (int i = 0; i < r->nheaders; i++) {
         buf_puts(w, r->headers[i].name);
         buf_puts(w, ": ");
@@ -597,7 +616,11 @@ static void response_build(struct request *r)
         buf_puts(w, "\r\n");
     }
     if (gzipped) buf_puts(w, "Content-Encoding: gzip\r\n");
-    if (!no_body) buf_printf(w, "Content-Length: %zu\r\n", blen);
+    if (!no_body) {
+        buf_puts(w, "Content-Length: ");
+        buf_put_i64(w, (int64_t)blen);
+        buf_puts(w, "\r\n");
+    }
     if (r->close) buf_puts(w, "Connection: close\r\n");
     else if (r->minor == 0) buf_puts(w, "Connection: keep-alive\r\n");
     buf_puts(w, "\r\n");
@@ -644,6 +667,16 @@ static void log_field(struct buf *b, const char *s, size_t n, size_t max, bool j
 }
 
 /* One log line for r (see the top of the file). */
+/* Milliseconds with three decimals ("12.345") from microseconds, as %.3f
+ * would print them, without printf (one per request). */
+static void put_ms(struct buf *b, int64_t us)
+{
+    if (us < 0) us = 0;
+    buf_put_i64(b, us / 1000);
+    char f[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+    buf_append(b, f, 4);
+}
+
 static void log_line(struct buf *b, struct request *r, int status, int64_t dur_us, bool aborted)
 {
     const char *m = r->method_name && r->method_name[0] ? r->method_name : "-";
@@ -660,9 +693,13 @@ static void log_line(struct buf *b, struct request *r, int status, int64_t dur_u
         log_field(b, m, strlen(m), LOG_METHOD_MAX, true);
         buf_puts(b, "\",\"path\":\"");
         log_field(b, t, tl, LOG_TARGET_MAX, true);
-        buf_printf(b, "\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"", status, (double)dur_us / 1000.0);
+        buf_puts(b, "\",\"status\":");
+        buf_put_i64(b, status);
+        buf_puts(b, ",\"duration_ms\":");
+        put_ms(b, dur_us);
+        buf_puts(b, ",\"request_id\":\"");
         log_field(b, rid, strlen(rid), 64, true); /* validated already; escaped all the same */
-        buf_printf(b, "\"%s}\n", aborted ? ",\"aborted\":true" : "");
+        buf_puts(b, aborted ? "\",\"aborted\":true}\n" : "\"}\n");
     } else {
         time_format(b, r->now_us);
         buf_putc(b, ' ');
@@ -671,7 +708,11 @@ static void log_line(struct buf *b, struct request *r, int status, int64_t dur_u
         log_field(b, m, strlen(m), LOG_METHOD_MAX, false);
         buf_putc(b, ' ');
         log_field(b, t, tl, LOG_TARGET_MAX, false);
-        buf_printf(b, " %d %.3fms rid=", status, (double)dur_us / 1000.0);
+        buf_putc(b, ' ');
+        buf_put_i64(b, status);
+        buf_putc(b, ' ');
+        put_ms(b, dur_us);
+        buf_puts(b, "ms rid=");
         log_field(b, rid, strlen(rid), 64, false);
         buf_puts(b, aborted ? " aborted\n" : "\n");
     }

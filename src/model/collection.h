@@ -75,6 +75,10 @@ struct field {
     const char *references;            /* FT_UUID: name of a collection whose row must exist in the same workspace */
     const char *of;                    /* A_LOWER_OF: source field */
     const char *description;           /* for people (OpenAPI); "" if none */
+    /* Derived at start: the JSON member name as answers write it, quoted,
+     * with its colon ("\"name\":"), so rendering a row copies it. */
+    char *json_key;
+    size_t json_key_len;
 };
 
 struct sort_key {

@@ -391,6 +391,10 @@ static void init_one(struct collection *c, int index)
     for (size_t i = 0; i < c->nfields; i++) {
         struct field *f = &fields[i];
         if (!f->column) f->column = f->name;
+        buf_init(&b);
+        buf_json_str(&b, f->name, strlen(f->name));
+        buf_putc(&b, ':');
+        f->json_key = buf_steal(&b, &f->json_key_len);
         if (f->flags & F_PK) c->pk = f;
         if (strcmp(f->name, "deleted_at") == 0) c->deleted_at = f;
         if (f->autofill == A_WORKSPACE) c->workspace_field = f;

@@ -59,12 +59,12 @@ static int string_of(json_t *j, const char **s, size_t *n, struct type_error *er
 
 /* ---- rendering shared by several types ---- */
 
-static void render_string(struct buf *b, const struct field *f, const char *v, size_t n)
+static void render_string(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
     buf_json_str(b, v, n);
 }
 
-static void render_verbatim(struct buf *b, const struct field *f, const char *v, size_t n)
+static void render_verbatim(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
     buf_append(b, v, n); /* stored as canonical JSON (numbers, tags, clocks) */
 }
@@ -187,7 +187,7 @@ static int bool_json(const struct field *f, json_t *j, struct store_param *out, 
     return 0;
 }
 
-static void bool_render(struct buf *b, const struct field *f, const char *v, size_t n)
+static void bool_render(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
     buf_puts(b, (n && (v[0] == '1' || v[0] == 't')) ? "true" : "false");
 }
@@ -212,10 +212,13 @@ static int time_json(const struct field *f, json_t *j, struct store_param *out, 
     return 0;
 }
 
-static void time_render(struct buf *b, const struct field *f, const char *v, size_t n)
+static void time_render(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
+    int64_t us = 0;
+    if (iv) us = *iv;
+    else if (!int_parse(v, n, &us)) us = strtoll(v, NULL, 10);
     buf_putc(b, '"');
-    time_format(b, strtoll(v, NULL, 10));
+    time_format(b, us);
     buf_putc(b, '"');
 }
 

@@ -63,8 +63,9 @@ struct type_ops {
                       struct type_error *err);
 
     /* Appends the JSON form of the stored, non-NULL column text v[0..n)
-     * (what the database returns for this type) to b. */
-    void (*render)(struct buf *b, const struct field *f, const char *v, size_t n);
+     * (what the database returns for this type) to b; iv, when not NULL,
+     * is the same value as the integer the backend read (no parse). */
+    void (*render)(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv);
 
     /* Adds the JSON Schema keywords of f's values (type, format, bounds,
      * enum, pattern; never null: nullability is the caller's) to the

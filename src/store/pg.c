@@ -105,7 +105,7 @@ static const struct dialect pg_dialect = {
     /* a soft delete or deactivation of a referenced row is a NO KEY
      * UPDATE, which KEY SHARE (a foreign key) would not notice */
     .for_share = " FOR SHARE",
-    .pos_sql = "pg_current_snapshot()::text",
+    .pos_sql = "(SELECT pg_current_snapshot()::text)", /* a subquery: once per statement, not per row */
     .snapshot_pos = true,
     /* Secondary indexes of the collection tables (not those that back a
      * primary key or unique constraint), as (name, CREATE INDEX ...). */
@@ -483,7 +483,7 @@ static void deliver_rows(const PGresult *res, store_row_fn fn, void *ctx)
                 lens[i] = (size_t)PQgetlength(res, r, i);
             }
         }
-        struct store_row row = {ncols, vals, lens};
+        struct store_row row = {ncols, vals, lens, NULL, NULL};
         if (fn(ctx, &row)) break;
     }
     if (vals != vals_small) {

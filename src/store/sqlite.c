@@ -25,11 +25,17 @@
  * whose pages SQLite caches in a bounded amount of memory and the OS writes
  * out only under pressure; they were in memory before (temp_store=MEMORY),
  * and four deep-page unindexed sorts on 1M documents took 1 GB.  Each
- * connection caches SQLITE_CACHE_KIB of pages (external sorts use about as
- * much), and SQLite's whole heap is held near SQLITE_SOFT_HEAP_LIMIT (page
- * caches recycle their own pages instead of growing past it) and never past
+ * connection caches up to SQLITE_CACHE_KIB of pages (external sorts use
+ * about as much), and SQLite's whole heap, every connection's cache
+ * together, is held near SQLITE_SOFT_HEAP_LIMIT (page caches recycle their
+ * own pages instead of growing past it) and never past
  * SQLITE_HARD_HEAP_LIMIT (an allocation beyond fails: a 503 for that
- * request), whatever --threads is.
+ * request), whatever --threads is: the page cache is one budget, not one
+ * per thread.  The hot pages of list requests (the top of an index, a
+ * count index) are a few MB; a scan of a whole table (q on users) goes
+ * through the OS page cache either way.  A server after the 200k-user
+ * side-by-side harness: 52 MB RSS with 16 MB and 256 MB, and see README
+ * for the figures with these.
  *
  * Placeholders are ?NNN.  LIKE is already ASCII-case-insensitive in SQLite,
  * which is exactly the folding the contract asks for.
@@ -48,8 +54,9 @@
 #define SQLITE_BUSY_MS 5000
 #define SQLITE_STMT_CACHE 512
 #define SQLITE_PROGRESS_OPS 1000 /* VM steps between two looks at the clock (~0.1 ms) */
-#define SQLITE_CACHE_KIB 16384   /* page cache per connection */
-#define SQLITE_SOFT_HEAP_LIMIT (256LL << 20)
+#define SQLITE_CACHE_KIB 8192    /* page cache per connection, at most */
+#define SQLITE_SOFT_HEAP_LIMIT (40LL << 20) /* all connections together */
+#define SQLITE_BULK_HEAP_LIMIT (512LL << 20) /* firemode seed's one connection */
 #define SQLITE_HARD_HEAP_LIMIT (1024LL << 20)
 
 struct sqlite_store {
@@ -202,6 +209,9 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
     int ncols = sqlite3_column_count(stmt);
     const char *vals[64];
     size_t lens[64];
+    int64_t ints[64];
+    unsigned char is_int[64];
+    char digits[64][21]; /* integers as text, by us: SQLite's own conversion goes through its Mem */
     if (ncols > 64) {
         store_fail(err, STORE_ERROR, "sqlite: too many result columns");
         rc = SQLITE_ERROR;
@@ -212,15 +222,28 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
         rows++;
         if (!fn || stopped) continue;
         for (int i = 0; i < ncols; i++) {
-            if (sqlite3_column_type(stmt, i) == SQLITE_NULL) {
+            int t = sqlite3_column_type(stmt, i);
+            is_int[i] = 0;
+            if (t == SQLITE_NULL) {
                 vals[i] = NULL;
                 lens[i] = 0;
+            } else if (t == SQLITE_INTEGER) {
+                int64_t v = sqlite3_column_int64(stmt, i);
+                ints[i] = v;
+                is_int[i] = 1;
+                char *e = digits[i] + sizeof digits[i] - 1, *d = e;
+                uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+                *d = '\0';
+                do *--d = (char)('0' + u % 10); while (u /= 10);
+                if (v < 0) *--d = '-';
+                vals[i] = d;
+                lens[i] = (size_t)(e - d);
             } else {
                 vals[i] = (const char *)sqlite3_column_text(stmt, i);
                 lens[i] = (size_t)sqlite3_column_bytes(stmt, i);
             }
         }
-        struct store_row row = {ncols, vals, lens};
+        struct store_row row = {ncols, vals, lens, ints, is_int};
         if (fn(ctx, &row)) {
             stopped = true;
             break;
@@ -308,6 +331,9 @@ static int sq_bulk_mode(struct store *st, struct store_err *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
     s->bulk = true;
+    /* a load is a process of its own (firemode seed), not a server: its
+     * one connection may use a large cache to build indexes */
+    sqlite3_soft_heap_limit64(SQLITE_BULK_HEAP_LIMIT);
     if (sq_script(st, "PRAGMA cache_size=-262144; PRAGMA threads=4", err) < 0) return -1;
     if (sq_script(st, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY", err) == 0) return 0;
     if (err->kind != STORE_BUSY) return -1;
@@ -360,7 +386,7 @@ struct store *store_sqlite_open(const char *path, struct store_err *err)
     sqlite3_progress_handler(s->db, SQLITE_PROGRESS_OPS, on_progress, s);
     sqlite3_extended_result_codes(s->db, 1);
     /* process-wide; the same values every time */
-    sqlite3_soft_heap_limit64(SQLITE_SOFT_HEAP_LIMIT);
+    if (sqlite3_soft_heap_limit64(-1) == 0) sqlite3_soft_heap_limit64(SQLITE_SOFT_HEAP_LIMIT); /* not a load's */
     sqlite3_hard_heap_limit64(SQLITE_HARD_HEAP_LIMIT);
     char pragmas[256] = "PRAGMA foreign_keys=ON; PRAGMA read_uncommitted=OFF";
     if (!memory)

@@ -56,12 +56,34 @@ struct store_param {
 
 #define STORE_MAX_PARAMS 256
 
-/* One result row, valid only during the callback. */
+/* One result row, valid only during the callback.  Where the backend
+ * read a column as an integer (SQLite), is_int[i] is 1 and ints[i] holds it
+ * (vals[i] is then its decimal text, written by us): callers that want the
+ * number take it from there instead of parsing the text (store_row_int). */
 struct store_row {
     int ncols;
     const char *const *vals; /* vals[i] == NULL means SQL NULL; NUL-terminated */
     const size_t *lens;
+    const int64_t *ints;         /* NULL when no column came as an integer */
+    const unsigned char *is_int; /* NULL likewise */
 };
+
+/* The integer of column i (not NULL): the backend's own, or its text parsed. */
+static inline int64_t store_row_int(const struct store_row *row, int i)
+{
+    if (row->is_int && row->is_int[i]) return row->ints[i];
+    const char *s = row->vals[i];
+    size_t n = row->lens[i], k = 0;
+    int neg = n && s[0] == '-';
+    uint64_t v = 0;
+    for (k = (size_t)neg; k < n && s[k] >= '0' && s[k] <= '9'; k++) v = v * 10 + (uint64_t)(s[k] - '0');
+    return neg ? (int64_t)(0 - v) : (int64_t)v;
+}
+/* A pointer to the integer of column i if the backend read it as one. */
+static inline const int64_t *store_row_intp(const struct store_row *row, int i)
+{
+    return row->is_int && row->is_int[i] ? &row->ints[i] : NULL;
+}
 
 /* Called once per row; return 0 to go on, nonzero to stop early. */
 typedef int (*store_row_fn)(void *ctx, const struct store_row *row);

@@ -73,24 +73,9 @@ void buf_reserve(struct buf *b, size_t extra)
     b->cap = cap;
 }
 
-void buf_append(struct buf *b, const void *p, size_t n)
-{
-    buf_reserve(b, n);
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
 void buf_puts(struct buf *b, const char *s)
 {
     buf_append(b, s, strlen(s));
-}
-
-void buf_putc(struct buf *b, char c)
-{
-    buf_reserve(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
 }
 
 void buf_printf(struct buf *b, const char *fmt, ...)
@@ -146,17 +131,36 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The bytes a JSON string literal holds as they are: printable ASCII
+ * (and DEL) but the quote and the backslash. */
+static inline int json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0;
+    while (run < n && json_plain(p[run])) run++;
+    if (run == n) { /* the common case: nothing to escape, one copy */
+        buf_reserve(b, n + 2);
+        char *d = b->data + b->len;
+        d[0] = '"';
+        if (n) memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        b->data[b->len] = '\0';
+        return;
+    }
     buf_reserve(b, n + 2);
     buf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
-        size_t run = i;
+        run = i;
         /* copy plain ASCII runs in one go */
-        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
+        while (run < n && json_plain(p[run])) run++;
         if (run > i) {
             buf_append(b, p + i, run - i);
             i = run;

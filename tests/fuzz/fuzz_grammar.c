@@ -372,9 +372,47 @@ static void check_plan(const struct list_query *q, const struct dialect *d, cons
         check_sql(&p->count_sql, d->param_prefix, p->nwhere);
         struct buf want;
         buf_init(&want);
-        buf_printf(&want, "SELECT count(*) FROM (SELECT 1 FROM %s t", c->table);
-        buf_append(&want, w, wlen);
-        buf_puts(&want, ") s");
+        /* the count is the page's W with "WHERE 1=1 AND" made "WHERE" (no
+         * WHERE when nothing is left), and a non-admin's membership check
+         * one probe (the workspace's parameter, ?1) or, for workspaces, a
+         * read of the caller's memberships (plan.c, scope_clause) */
+        buf_printf(&want, "SELECT count(*) FROM %s t", c->table);
+        struct buf cw;
+        buf_init(&cw);
+        buf_append(&cw, w, wlen);
+        char from[200], to[200];
+        snprintf(from, sizeof from,
+                 "EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
+                 " AND m.removed_at IS NULL AND m.user_id = %c%d)",
+                 d->param_prefix, c->scope == SCOPE_WORKSPACE ? 2 : 1);
+        if (c->scope == SCOPE_WORKSPACE)
+            snprintf(to, sizeof to,
+                     "EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = %c1"
+                     " AND m.removed_at IS NULL AND m.user_id = %c2)",
+                     d->param_prefix, d->param_prefix);
+        else
+            snprintf(to, sizeof to,
+                     "t.workspace_id IN (SELECT m.workspace_id FROM workspace_members m WHERE m.user_id = %c1"
+                     " AND m.removed_at IS NULL)",
+                     d->param_prefix);
+        char *at = cw.len ? strstr(cw.data, from) : NULL;
+        if (at) {
+            struct buf r;
+            buf_init(&r);
+            buf_append(&r, cw.data, (size_t)(at - cw.data));
+            buf_puts(&r, to);
+            buf_puts(&r, at + strlen(from));
+            buf_reset(&cw);
+            buf_append(&cw, r.data, r.len);
+            buf_free(&r);
+        }
+        CHECK(cw.len >= 10 && memcmp(cw.data, " WHERE 1=1", 10) == 0);
+        if (cw.len > 10) {
+            CHECK(memcmp(cw.data + 10, " AND ", 5) == 0);
+            buf_puts(&want, " WHERE");
+            buf_append(&want, cw.data + 14, cw.len - 14);
+        }
+        buf_free(&cw);
         CHECK(want.len == p->count_sql.len && memcmp(want.data, p->count_sql.data, want.len) == 0);
         buf_free(&want);
     } else {
@@ -438,7 +476,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(fq.limit >= 1 && fq.limit <= LQ_FEED_MAX_LIMIT);
             }
         }
-        struct plan_scope sc = {WS, ME, is_admin};
+        struct plan_scope sc = {WS, ME, is_admin, NULL};
         for (size_t ci = 0; collections[ci]; ci++) {
             const struct collection *c = collections[ci];
             struct list_query q;

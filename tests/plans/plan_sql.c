@@ -17,6 +17,7 @@
  * per resolved sort key, tie-breaker included).  An answer:
  *
  *   {"stmt": "<the one statement a page runs>", "sql": "<the page part alone>",
+ *    "count": "<the count part alone (include_total)>", "nwhere": <its parameters: the first nwhere>,
  *    "params": [{"type": "text"|"int"|"bool"|"null", "value": "<as bound, text>"}, ...]}
  *   or {"error": "..."}
  *
@@ -115,7 +116,7 @@ static void one(const struct dialect *d, const char *line)
         json_decref(req);
         return;
     }
-    struct plan_scope sc = {ws, user, admin};
+    struct plan_scope sc = {ws, user, admin, NULL};
     struct plan_after a, *ap = NULL;
     struct wpos pos;
     struct token_key keys[TOKEN_MAX_KEYS];
@@ -147,6 +148,8 @@ static void one(const struct dialect *d, const char *line)
     json_t *o = json_object();
     json_object_set_new(o, "stmt", json_stringn(p.stmt.data, p.stmt.len));
     json_object_set_new(o, "sql", json_stringn(p.sql.data, p.sql.len));
+    if (p.count_sql.len) json_object_set_new(o, "count", json_stringn(p.count_sql.data, p.count_sql.len));
+    json_object_set_new(o, "nwhere", json_integer(p.nwhere));
     json_t *ps = json_array();
     for (int i = 0; i < p.ps.n; i++) json_array_append_new(ps, param_json(&p.ps.p[i]));
     json_object_set_new(o, "params", ps);

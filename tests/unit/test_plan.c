@@ -34,8 +34,8 @@ static const struct dialect pg = {.name = "postgresql",
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
 
-static const struct plan_scope member = {WS, ME, false};
-static const struct plan_scope admin = {WS, ME, true};
+static const struct plan_scope member = {WS, ME, false, NULL};
+static const struct plan_scope admin = {WS, ME, true, NULL};
 
 struct planned {
     struct url u;
@@ -124,9 +124,11 @@ static void workspace_member_scope(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = ?1 AND EXISTS (SELECT 1 FROM workspace_members m"
                " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT ?3 OFFSET ?4");
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
-                           " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
-                           " AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL) s");
+    /* the count names the workspace's parameter: one membership probe for
+     * the statement, not one per row counted */
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = ?1"
+                           " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = ?1"
+                           " AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL");
     assert_int_equal(x.p.nwhere, 2);
     assert_text_param(&x.p, 0, WS);
     assert_text_param(&x.p, 1, ME);
@@ -186,8 +188,7 @@ static void paging_and_total(void **state)
     assert_int_param(&x.p, 1, SP_INT, 11);
     assert_int_param(&x.p, 2, SP_INT, 20);
     assert_int_equal(x.p.nwhere, 1);
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
-                           " AND t.deleted_at IS NULL) s");
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = ?1 AND t.deleted_at IS NULL");
     assert_null(strstr(x.p.count_sql.data, "ORDER BY"));
     assert_null(strstr(x.p.count_sql.data, "LIMIT"));
     planned_free(&x);
@@ -201,18 +202,27 @@ static void paging_and_total(void **state)
     assert_sql(&x.p, &coll_documents,
                "documents t WHERE 1=1 AND t.workspace_id = $1"
                " ORDER BY t.created_at DESC, t.document_id DESC LIMIT $2 OFFSET $3");
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1) s");
-    /* one statement, one round trip, one snapshot: the position, the count
-     * and the page, re-sorted */
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = $1");
+    /* one statement, one round trip, one snapshot: the position and the
+     * count as columns of the page's rows */
     {
-        struct buf want;
+        struct buf want, empty;
         buf_init(&want);
+        buf_init(&empty);
+        buf_printf(&want, "SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n, %s,"
+                          " t.created_at AS fm_s0, t.document_id AS fm_s1 %s",
+                   x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
+        assert_string_equal(x.p.stmt.data, want.data);
+        /* an empty page has no row: its form joins the position to the page */
+        buf_reset(&want);
         buf_printf(&want, "WITH m AS (SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n), p AS (SELECT %s,"
                           " t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
                           " SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
                    x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
-        assert_string_equal(x.p.stmt.data, want.data);
+        plan_list_empty_form(&x.p, &empty);
+        assert_string_equal(empty.data, want.data);
         buf_free(&want);
+        buf_free(&empty);
         assert_int_equal(x.p.col_count, 1);
         assert_int_equal(x.p.col_item, 2);
     }
@@ -220,13 +230,20 @@ static void paging_and_total(void **state)
 
     plan_query(&x, &coll_documents, "sort=last_run_at", &lite, &admin);
     assert_int_equal(x.p.count_sql.len, 0); /* no include_total: no count */
-    assert_non_null(strstr(x.p.stmt.data, "WITH m AS (SELECT (SELECT value FROM firemode_counters WHERE name = "
-                                          "'write_seq') AS fm_pos), p AS"));
+    assert_non_null(strstr(x.p.stmt.data, "SELECT (SELECT value FROM firemode_counters WHERE name = "
+                                          "'write_seq') AS fm_pos, t.document_id"));
     assert_int_equal(x.p.col_count, -1);
     assert_int_equal(x.p.col_item, 1);
     planned_free(&x);
     plan_query(&x, &coll_documents, "sort=-last_run_at&include_total=1", &lite, &admin);
-    assert_non_null(strstr(x.p.stmt.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+    assert_non_null(strstr(x.p.stmt.data, " ORDER BY t.last_run_at DESC NULLS LAST, t.document_id DESC"));
+    {
+        struct buf empty;
+        buf_init(&empty);
+        plan_list_empty_form(&x.p, &empty);
+        assert_non_null(strstr(empty.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+        buf_free(&empty);
+    }
     planned_free(&x);
     /* a sort key that is not rendered (users.email_canonical) is still carried */
     plan_query(&x, &coll_users, "sort=email&include_total=1", &pg, &admin);
@@ -279,9 +296,9 @@ static void tag_in_exists(void **state)
     planned_free(&x);
 
     plan_query(&x, &coll_documents, "tag_in=a&include_total=1", &pg, &admin);
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = $1"
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = $1"
                            " AND t.deleted_at IS NULL AND t.document_id IN (SELECT x.document_id FROM document_tags x"
-                           " WHERE x.tag IN ($2))) s");
+                           " WHERE x.tag IN ($2))");
     assert_non_null(strstr(x.p.sql.data, " AND t.document_id IN (SELECT x.document_id FROM document_tags x"
                                          " WHERE x.tag IN ($2)) ORDER BY"));
     planned_free(&x);
@@ -289,11 +306,11 @@ static void tag_in_exists(void **state)
     /* SQLite: the count drives from the tag index, the page probes the set
      * in its own order (no "+" in the count); both share parameter numbers */
     plan_query(&x, &coll_documents, "tag_in=a,b&include_total=1&status_in=failed", &lite, &member);
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
-                           " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id"
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = ?1"
+                           " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = ?1"
                            " AND m.removed_at IS NULL AND m.user_id = ?2) AND t.deleted_at IS NULL"
                            " AND t.document_id IN (SELECT x.document_id FROM document_tags x WHERE x.tag IN (?3, ?4))"
-                           " AND t.status IN (?5)) s");
+                           " AND t.status IN (?5)");
     assert_non_null(strstr(x.p.sql.data, " AND +t.document_id IN (SELECT x.document_id FROM document_tags x"
                                          " WHERE x.tag IN (?3, ?4)) AND t.status IN (?5) ORDER BY"));
     assert_int_equal(x.p.nwhere, 5);
@@ -328,10 +345,10 @@ static void all_document_filters(void **state)
     assert_text_param(&x.p, 7, "%re\\_port%");
     assert_int_param(&x.p, 8, SP_INT, 6);
     assert_int_param(&x.p, 9, SP_INT, 5);
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM documents t WHERE 1=1 AND t.workspace_id = ?1"
+    assert_count_sql(&x.p, "SELECT count(*) FROM documents t WHERE t.workspace_id = ?1"
                            " AND t.deleted_at IS NULL AND t.status IN (?2, ?3) AND t.source IN (?4)"
                            " AND t.uploaded_by_user_id = ?5 AND t.created_at >= ?6 AND t.created_at < ?7"
-                           " AND t.last_run_at IS NOT NULL AND (t.original_filename LIKE ?8 ESCAPE '\\')) s");
+                           " AND t.last_run_at IS NOT NULL AND (t.original_filename LIKE ?8 ESCAPE '\\')");
     planned_free(&x);
 
     plan_query(&x, &coll_documents, query, &pg, &admin);
@@ -399,9 +416,10 @@ static void workspaces_scope(void **state)
                " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $1)"
                " AND (lower(t.name) LIKE $2 ESCAPE '\\')"
                " ORDER BY t.created_at DESC, t.workspace_id DESC LIMIT $3 OFFSET $4");
-    assert_count_sql(&x.p, "SELECT count(*) FROM (SELECT 1 FROM workspaces t WHERE 1=1 AND EXISTS (SELECT 1 FROM"
-                           " workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $1)"
-                           " AND (lower(t.name) LIKE $2 ESCAPE '\\')) s");
+    /* a member's count reads their memberships, not every workspace */
+    assert_count_sql(&x.p, "SELECT count(*) FROM workspaces t WHERE t.workspace_id IN (SELECT m.workspace_id FROM"
+                           " workspace_members m WHERE m.user_id = $1 AND m.removed_at IS NULL)"
+                           " AND (lower(t.name) LIKE $2 ESCAPE '\\')");
     assert_int_equal(x.p.nwhere, 2);
     planned_free(&x);
 
@@ -410,6 +428,15 @@ static void workspaces_scope(void **state)
     assert_int_equal(x.p.nwhere, 0);
     assert_int_equal(x.p.ps.n, 2);
     assert_int_param(&x.p, 0, SP_INT, 26);
+    planned_free(&x);
+
+    /* nothing to filter: a bare count(*), which SQLite answers from the
+     * page headers of its narrowest index (OP_Count), not row by row */
+    plan_query(&x, &coll_workspaces, "include_total=true", &lite, &admin);
+    assert_count_sql(&x.p, "SELECT count(*) FROM workspaces t");
+    planned_free(&x);
+    plan_query(&x, &coll_users, "include_total=true", &pg, &admin);
+    assert_count_sql(&x.p, "SELECT count(*) FROM users t");
     planned_free(&x);
 }
 

@@ -7,6 +7,7 @@
 #include "tests.h"
 
 #include "util/buf.h"
+#include "util/crypto.h"
 #include "util/text.h"
 #include "util/url.h"
 
@@ -648,6 +649,38 @@ static void buf_basics(void **state)
     free(d);
 }
 
+/* ---- HMAC-SHA256 (precomputed key states) and SHA-256 --------------- */
+
+static void assert_hmac(const void *key, size_t klen, const void *msg, size_t n, const char *want_hex)
+{
+    unsigned char mac[32];
+    char hex[65];
+    crypto_hmac_sha256(key, klen, msg, n, mac);
+    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", mac[i]);
+    assert_string_equal(hex, want_hex);
+}
+
+static void hmac_vectors(void **state)
+{
+    /* RFC 4231 test cases 1, 2, 6 (a key longer than the block), and
+     * alternating keys: the per-thread key states must follow the key */
+    unsigned char k1[20], k6[131];
+    memset(k1, 0x0b, sizeof k1);
+    memset(k6, 0xaa, sizeof k6);
+    for (int round = 0; round < 2; round++) {
+        assert_hmac(k1, sizeof k1, S("Hi There"), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        assert_hmac(S("Jefe"), S("what do ya want for nothing?"),
+                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_hmac(k6, sizeof k6, S("Test Using Larger Than Block-Size Key - Hash Key First"),
+                    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
+    char hex[65];
+    crypto_sha256_hex(S("abc"), hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    crypto_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 int test_text_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +709,7 @@ int test_text_run(void)
         cmocka_unit_test(int_forms),
         cmocka_unit_test(json_escaping),
         cmocka_unit_test(buf_basics),
+        cmocka_unit_test(hmac_vectors),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

@@ -259,7 +259,7 @@ static char *after_sql(const struct collection *c, const char *query, const stru
 {
     struct planned x;
     struct plan p;
-    struct plan_scope sc = {WS, ME, true};
+    struct plan_scope sc = {WS, ME, true, NULL};
     parse(&x, c, query);
     struct plan_after a = {s, keys, x.q.nsort};
     assert_int_equal(plan_list(&x.q, d, &sc, &a, &p), 0);
@@ -324,7 +324,7 @@ static void feed_sql(void **state)
     (void)state;
     struct token t;
     struct plan p;
-    struct plan_scope sc = {WS, ME, false};
+    struct plan_scope sc = {WS, ME, false, NULL};
     memset(&t, 0, sizeof t);
     t.kind = TOKEN_FEED;
     t.s.xmin = 40, t.s.xmax = 50, t.s.nxip = 1, t.s.xip[0] = 45;
