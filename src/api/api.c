@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *api_node_id = "node";
@@ -46,6 +47,15 @@ int api_authorize(struct request *r, struct store *st, const struct store_err *o
     unsigned long long before = store_round_trips(st);
     int rc = acct_authenticate(&x);
     count_round_trips(r, store_round_trips(st) - before); /* the request's, on its route */
+    if (rc == 0) {
+        /* the same request is answered as this caller: its token was
+         * checked when its head arrived, as any request's is at its start
+         * (a revocation counts from the next request on) */
+        struct caller *who = xmalloc(sizeof *who);
+        *who = x.who;
+        free(r->app_state);
+        r->app_state = who;
+    }
     return rc;
 }
 
@@ -508,7 +518,8 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         if (r->responded) resp_rewind(r, mark);
         acct_forget_hint(&x);
     }
-    if (acct_authenticate(&x) < 0) return;
+    if (r->app_state) x.who = *(const struct caller *)r->app_state; /* checked before the body (api_authorize) */
+    else if (acct_authenticate(&x) < 0) return;
 
     switch (rt->kind) {
     case RK_METRICS:

@@ -77,6 +77,10 @@ struct request {
     char path_ws[37];  /* canonical {workspace_id} from the path, or "" */
     char path_id[37];  /* canonical {id} from the path, or "" */
     char path_sub[37]; /* canonical {sub} (an id under {id}, e.g. a token id), or "" */
+    /* What the API layer keeps between the jobs of one request (its
+     * caller, as api_authorize found it before the body came); owned,
+     * freed with the request. */
+    void *app_state;
     /* response */
     int status;
     struct buf out;

@@ -382,6 +382,7 @@ static void request_free(struct request *r)
         free(r->headers[i].value);
     }
     free(r->headers);
+    free(r->app_state);
     free(r);
 }
 
