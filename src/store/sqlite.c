@@ -231,11 +231,8 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
                 int64_t v = sqlite3_column_int64(stmt, i);
                 ints[i] = v;
                 is_int[i] = 1;
-                char *e = digits[i] + sizeof digits[i] - 1, *d = e;
-                uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-                *d = '\0';
-                do *--d = (char)('0' + u % 10); while (u /= 10);
-                if (v < 0) *--d = '-';
+                char *e = digits[i] + sizeof digits[i] - 1, *d = i64_digits(e, v);
+                *e = '\0';
                 vals[i] = d;
                 lens[i] = (size_t)(e - d);
             } else {

@@ -30,6 +30,9 @@ void buf_reserve(struct buf *b, size_t extra);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_put_i64(struct buf *b, int64_t v);
+/* Writes v in decimal backwards so that it ends just before `end`, and
+ * returns where it starts (at most 20 bytes: INT64_MIN); no NUL. */
+char *i64_digits(char *end, int64_t v);
 /* Appends s (n bytes) as a JSON string literal, quotes included.  Bytes that
  * are not valid UTF-8 are replaced by U+FFFD so the output is always valid. */
 void buf_json_str(struct buf *b, const char *s, size_t n);

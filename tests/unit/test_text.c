@@ -618,6 +618,18 @@ static void json_escaping(void **state)
 
 static void buf_basics(void **state)
 {
+    /* decimal digits two at a time: every length and both signs */
+    int64_t v = 1;
+    for (int k = 0; k < 19; k++, v = k < 19 ? v * 10 : v) {
+        int64_t cases[] = {v, v - 1, v + 1, -v, -(v - 1), v <= INT64_MAX / 10 ? 10 * v - 1 : INT64_MAX, INT64_MIN};
+        for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+            char want[32], tmp[24];
+            snprintf(want, sizeof want, "%lld", (long long)cases[j]);
+            char *p = i64_digits(tmp + sizeof tmp, cases[j]);
+            assert_int_equal((size_t)(tmp + sizeof tmp - p), strlen(want));
+            assert_memory_equal(p, want, strlen(want));
+        }
+    }
     struct buf b;
     buf_init(&b);
     buf_put_i64(&b, INT64_MIN);
