@@ -58,6 +58,13 @@
 /* Bulk mode (`firemode seed`): commits need not wait for the WAL flush, and
  * the load's one long transaction (index builds included) is not a request,
  * so the statement timeout does not apply. */
+/* Prepared statements run their generic plan, planned once per connection
+ * (plan_cache_mode).  With the default (auto) PostgreSQL plans a statement
+ * anew on every execution once its generic plan looks dearer than the
+ * custom ones, which a list's "LIMIT $n" always does (a generic plan
+ * assumes 10 % of the rows): 60-70 % of the backend's CPU per list request
+ * was planning.  tests/pg/test_plans.py pins the generic plans of every
+ * cursor page and count. */
 #define PG_BULK_SQL "SET synchronous_commit = off; SET statement_timeout = 0"
 #define PG_QUEUE_MAX 16 /* statements store_exec_later holds before sending them */
 #define PG_ROW_COLS 64 /* result columns delivered without a heap allocation */
@@ -327,7 +334,8 @@ static PGconn *pg_connect(const char *conninfo, bool bulk, struct store_err *err
         snprintf(setup, sizeof setup, "SET TIME ZONE 'UTC'; %s", PG_BULK_SQL);
     else
         snprintf(setup, sizeof setup,
-                 "SET TIME ZONE 'UTC'; SET statement_timeout = %d; SET idle_in_transaction_session_timeout = '10s'",
+                 "SET TIME ZONE 'UTC'; SET statement_timeout = %d; SET idle_in_transaction_session_timeout = '10s';"
+                 " SET plan_cache_mode = force_generic_plan",
                  stmt_ms);
     if (!status_ok(run_simple(c, setup, &res, store_timeout_ms, NULL))) {
         const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
