@@ -131,29 +131,54 @@ static int bearer_hash(struct request *r, char hash[65], bool answer)
  * statement instead of two (on PostgreSQL one round trip instead of two).
  * Entries expire with TOKEN_TOUCH_US, so the full check still records a
  * token's use once a minute.  Per worker thread: no lock. */
-#define HINTS 64
+#define HINT_SETS 64
+#define HINT_WAYS 4 /* a set holds this many tokens; the least recently checked one goes */
 struct hint {
     bool used;
     char hash[65];
     struct caller who;
     int64_t last_used_at; /* as the full check saw it */
+    uint64_t stamp;       /* when it was last stored (the thread's own counter) */
 };
-static _Thread_local struct hint tl_hints[HINTS];
+static _Thread_local struct hint tl_hints[HINT_SETS][HINT_WAYS];
+static _Thread_local uint64_t tl_hint_clock;
 
-static struct hint *hint_slot(const char *hash)
+/* The set of a token hash: its first hex digits (the hash is uniform). */
+static struct hint *hint_set(const char *hash)
 {
-    /* the hash is uniformly distributed: its first hex digits pick a slot */
     unsigned v = 0;
     for (int i = 0; i < 4; i++) v = v * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
-    return &tl_hints[v % HINTS];
+    return tl_hints[v % HINT_SETS];
+}
+
+/* The entry of hash, or NULL. */
+static struct hint *hint_find(const char *hash)
+{
+    struct hint *set = hint_set(hash);
+    for (int w = 0; w < HINT_WAYS; w++)
+        if (set[w].used && crypto_equal(set[w].hash, hash, 64)) return &set[w];
+    return NULL;
+}
+
+/* Where to store hash: its own entry, a free one, or the oldest. */
+static struct hint *hint_place(const char *hash)
+{
+    struct hint *h = hint_find(hash);
+    if (h) return h;
+    struct hint *set = hint_set(hash), *old = &set[0];
+    for (int w = 0; w < HINT_WAYS; w++) {
+        if (!set[w].used) return &set[w];
+        if (set[w].stamp < old->stamp) old = &set[w];
+    }
+    return old;
 }
 
 int acct_hint(struct ctx *x)
 {
     char hash[65];
     if (bearer_hash(x->r, hash, false) < 0) return -1;
-    struct hint *h = hint_slot(hash);
-    if (!h->used || !crypto_equal(h->hash, hash, 64)) return -1;
+    struct hint *h = hint_find(hash);
+    if (!h) return -1;
     if (x->r->now_us - h->last_used_at >= TOKEN_TOUCH_US) return -1; /* time to record its use */
     x->who = h->who;
     memcpy(x->guard_hash, hash, sizeof hash);
@@ -164,8 +189,8 @@ int acct_hint(struct ctx *x)
 
 void acct_forget_hint(struct ctx *x)
 {
-    struct hint *h = hint_slot(x->guard_hash);
-    if (h->used && crypto_equal(h->hash, x->guard_hash, 64)) h->used = false;
+    struct hint *h = hint_find(x->guard_hash);
+    if (h) h->used = false;
     x->guarded = false;
     x->guard_failed = x->guard_confirmed = x->guard_store_error = false;
     memset(&x->who, 0, sizeof x->who);
@@ -188,8 +213,8 @@ int acct_authenticate(struct ctx *x)
         api_store_error(r, &err);
         return -1;
     }
-    struct hint *h = hint_slot(hash);
-    if (h->used && crypto_equal(h->hash, hash, 64)) h->used = false;
+    struct hint *h = hint_find(hash);
+    if (h) h->used = false;
     if (!a.found || strlen(a.hash) != 64 || !crypto_equal(a.hash, hash, 64))
         return unauthorized(r, "Invalid token (unknown or revoked)");
     int64_t recorded = touch_token(x, &a);
@@ -199,7 +224,9 @@ int acct_authenticate(struct ctx *x)
     }
     memcpy(x->who.user_id, a.user_id, sizeof a.user_id);
     x->who.is_admin = a.admin;
+    h = hint_place(hash);
     h->used = true;
+    h->stamp = ++tl_hint_clock;
     memcpy(h->hash, hash, sizeof h->hash);
     h->who = x->who;
     h->last_used_at = recorded; /* the hint lasts until the next record is due */
