@@ -486,7 +486,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     }
 
     if (split) {
-        buf_puts(&p->sql, "SELECT * FROM (");
+        buf_puts(&p->sql, "SELECT u.* FROM (");
         buf_append(&p->sql, tail.data, tail.len);
         buf_puts(&p->sql, ") u ORDER BY ");
         order_by(&p->sql, q, "u.", true);
@@ -546,19 +546,11 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         buf_printf(&p->page, " FROM %s t", c->table);
         buf_append(&p->page, tail.data, tail.len);
     }
+    /* the page's columns after the head's (p->page without its "SELECT ") */
     buf_puts(&p->stmt, "SELECT ");
     buf_append(&p->stmt, p->head.data, p->head.len);
-    if (split) {
-        buf_puts(&p->stmt, ", u.* FROM (");
-        buf_append(&p->stmt, tail.data, tail.len);
-        buf_puts(&p->stmt, ") u ORDER BY ");
-        order_by(&p->stmt, q, "u.", true);
-        buf_puts(&p->stmt, " LIMIT ");
-        plan_placeholder(&p->stmt, d, limit_param);
-    } else {
-        buf_puts(&p->stmt, ", ");
-        buf_append(&p->stmt, p->page.data + 7, p->page.len - 7); /* the page without its "SELECT " */
-    }
+    buf_puts(&p->stmt, ", ");
+    buf_append(&p->stmt, p->page.data + 7, p->page.len - 7);
     p->q = q;
     fix_text(&p->ps);
     rc = 0;

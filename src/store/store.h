@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/text.h"
+
 enum store_kind {
     STORE_OK = 0,
     STORE_UNIQUE,      /* a unique constraint failed           -> 409 */
@@ -68,16 +70,13 @@ struct store_row {
     const unsigned char *is_int; /* NULL likewise */
 };
 
-/* The integer of column i (not NULL): the backend's own, or its text parsed. */
+/* The integer of column i (not NULL): the backend's own, or its text
+ * parsed (int_parse; 0 if it is not an integer). */
 static inline int64_t store_row_int(const struct store_row *row, int i)
 {
+    int64_t v = 0;
     if (row->is_int && row->is_int[i]) return row->ints[i];
-    const char *s = row->vals[i];
-    size_t n = row->lens[i], k = 0;
-    int neg = n && s[0] == '-';
-    uint64_t v = 0;
-    for (k = (size_t)neg; k < n && s[k] >= '0' && s[k] <= '9'; k++) v = v * 10 + (uint64_t)(s[k] - '0');
-    return neg ? (int64_t)(0 - v) : (int64_t)v;
+    return int_parse(row->vals[i], row->lens[i], &v) ? v : 0;
 }
 /* A pointer to the integer of column i if the backend read it as one. */
 static inline const int64_t *store_row_intp(const struct store_row *row, int i)
