@@ -10,7 +10,8 @@
  * the planner's own SQL with its bound values.  Each of THREADS threads
  * opens its own read-only connection with the settings src/store/sqlite.c
  * gives a server connection (temp_store=FILE, the same page cache per
- * connection, the same process-wide heap limits), prepares the statement
+ * connection, the same process-wide heap limits, the query planner
+ * stability guarantee), prepares the statement
  * once (SQLITE_PREPARE_PERSISTENT) and, until SECONDS have passed, does
  * what the server's run() does per use: bind every value, step every row,
  * read every column of every row (its type, then an integer as
@@ -106,6 +107,7 @@ static void *work(void *arg)
     char pragmas[128];
     snprintf(pragmas, sizeof pragmas, "PRAGMA temp_store=FILE; PRAGMA cache_size=-%d", CACHE_KIB);
     int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_QPSG, 1, (int *)NULL); /* as the server */
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(db, stmt_sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) < nparams) {
