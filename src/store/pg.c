@@ -122,6 +122,9 @@ static const struct dialect pg_dialect = {
                    " ('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')"
                    " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname",
     .json_elements_fmt = "jsonb_array_elements_text(%c%d::jsonb) j(value)",
+    .keys_in_open = " = ANY (ARRAY(",
+    .keys_in_close = "))",
+    .keys_first_offset = 200,
 };
 
 /* SQLSTATE -> store_kind.  A two-character code matches a whole class.  The

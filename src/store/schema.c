@@ -189,6 +189,20 @@
     PG_COUNT_TABLE("test_sessions")
 #define SQLITE_STEP_COUNT STEP_COUNT_INDEXES "CREATE INDEX IF NOT EXISTS users_admin ON users (is_admin);"
 
+/* SQLite step 9: a deep page-number page walks its OFFSET over the sort
+ * index alone (plan.c: keys first).  SQLite reads a row to check a partial
+ * index's own condition unless the column is in the index, so the default
+ * order's live-row indexes of documents and configs carry deleted_at
+ * (always NULL there).  PostgreSQL knows the condition holds for every
+ * entry of the index and needs no such step. */
+#define STEP_LIVE_KEYS                                                                                                \
+    "CREATE INDEX IF NOT EXISTS documents_ws_live_created_keys ON documents"                                        \
+    " (workspace_id, created_at, document_id, deleted_at) WHERE deleted_at IS NULL;"                               \
+    "DROP INDEX IF EXISTS documents_ws_live_created;"                                                                \
+    "CREATE INDEX IF NOT EXISTS configs_ws_live_created_keys ON configs"                                            \
+    " (workspace_id, created_at, config_id, deleted_at) WHERE deleted_at IS NULL;"                                 \
+    "DROP INDEX IF EXISTS configs_ws_live_created;"
+
 static const char *const steps_sqlite[] = {
     STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),
     STEP2,
@@ -198,6 +212,7 @@ static const char *const steps_sqlite[] = {
     STEP_STATUS_INDEXES,
     STEP_LAST_RUN_INDEX,
     SQLITE_STEP_COUNT,
+    STEP_LIVE_KEYS,
 };
 static const char *const steps_pg[] = {
     STEP1("TEXT COLLATE \"C\"", "BOOLEAN", ""),

@@ -116,6 +116,9 @@ static const struct dialect sqlite_dialect = {
     .indexes_sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
                    "('users', 'workspaces', 'documents', 'document_tags', 'configs', 'jobs', 'test_sessions')",
     .json_elements_fmt = "json_each(%c%d) j",
+    .keys_in_open = " IN (",
+    .keys_in_close = ")",
+    .keys_first_offset = 1500,
 };
 
 static enum store_kind kind_of(int rc)

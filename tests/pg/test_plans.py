@@ -582,3 +582,90 @@ def test_every_collection_table_has_the_count_settings(dbs):
         opts = db.rows("SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = '%s'"
                        % table)[0][0].split(",")
         assert "parallel_workers=0" in opts and "autovacuum_vacuum_scale_factor=0.01" in opts, (table, opts)
+
+
+# ---- deep page-number pages --------------------------------------------------------------
+# From an OFFSET of the dialect's keys_first_offset rows on (src/grammar/plan.c), a page
+# finds its keys first: t.<pk> IN (SELECT t.<pk> ... LIMIT n OFFSET m) on SQLite,
+# = ANY (ARRAY(...)) on PostgreSQL.  The keys come from the sort index alone (an
+# index-only walk past the offset) and only the page's rows are read, by key; a join
+# there would let PostgreSQL's generic plan (not knowing the LIMIT) hash the whole table.
+
+DEEP_PAGE = 81   # offset 2,000 of 25-row pages: past both backends' keys_first_offset
+
+
+def deep_cases():
+    # (FireMode v1's session list has no page numbers: limit and cursors only)
+    return [(coll, who) for coll in COLLS for who in COLLS[coll][4] if coll != "sessions"]
+
+
+def sqlite_deep_verdict(rows, table, pk):
+    reads = [(i, parent, d) for (i, parent, _, d) in rows if d.startswith(("SEARCH t ", "SCAN t "))]
+    if len(reads) != 2:
+        return "expected two reads of t (the keys, the rows), found %r" % [d for _, _, d in reads]
+    by_id = {i: (parent, d) for (i, parent, _, d) in rows}
+    def under_list(i):
+        while i in by_id:
+            parent, d = by_id[i]
+            if d.startswith("LIST SUBQUERY"):
+                return True
+            i = parent
+        return False
+    keys = [d for i, _, d in reads if under_list(i)]
+    outer = [d for i, _, d in reads if not under_list(i)]
+    if len(keys) != 1 or "COVERING INDEX" not in keys[0]:
+        return "the keys are not read from a covering index: %r" % keys
+    if len(outer) != 1 or not outer[0].startswith("SEARCH t ") or "(%s=?)" % pk not in outer[0]:
+        return "the page's rows are not read by key: %r" % outer
+    return None
+
+
+def pg_deep_verdict(plan, table, who):
+    """The keys: an index-only scan of the table in an InitPlan (for a
+    member's workspaces: read through the caller's memberships, as a cursor
+    page is); the rows: an index scan by = ANY(keys); no hash or merge join
+    and no sequential scan of the table.  (The membership check of a member
+    is one row of workspace_members, however the planner reads it.)"""
+    nodes = list(pg_nodes(plan))
+    scans = [(n, ps) for n, ps in nodes if n.get("Relation Name") == table]
+    bad = [n["Node Type"] for n, _ in nodes if n["Node Type"] in ("Hash Join", "Merge Join")]
+    bad += ["Seq Scan of %s" % table for n, _ in scans if n["Node Type"] == "Seq Scan"]
+    if bad:
+        return "a join or a sequential scan: %s" % bad
+    in_init = [any(p.get("Parent Relationship") == "InitPlan" for p in ps + (n,)) for n, ps in scans]
+    keys = [n for (n, _), i in zip(scans, in_init) if i]
+    rows = [n for (n, _), i in zip(scans, in_init) if not i]
+    init = [n for n, _ in nodes if n.get("Parent Relationship") == "InitPlan" and list(pg_nodes(n))[1:]]
+    through_members = who == "member" and table == "workspaces" and any(reads_memberships(n) for n in init)
+    if len(keys) != 1 or (keys[0]["Node Type"] != "Index Only Scan" and not through_members):
+        return "the keys are not an index-only scan: %s" % [n["Node Type"] for n in keys]
+    if len(rows) != 1 or rows[0]["Node Type"] != "Index Scan" or "ANY" not in (rows[0].get("Index Cond") or ""):
+        return "the page's rows are not read by key: %s" % [(n["Node Type"], n.get("Index Cond")) for n in rows]
+    return None
+
+
+@pytest.mark.parametrize("coll,who", deep_cases(), ids=["%s:%s" % c for c in deep_cases()])
+def test_deep_page_walks_the_keys_alone(dbs, plan_sql, coll, who):
+    kind, groups = dbs
+    table, pk, scope_col, group, scopes, soft = COLLS[coll]
+    db = groups[group]
+    vacuumed(db)   # PostgreSQL: index-only scans need the visibility map
+    (ws, uid, admin), _ = scope_for(db, coll, who)
+    st = plan_statements(plan_sql, db.url, [{"coll": coll, "query": "page=%d" % DEEP_PAGE, "ws": ws, "user": uid,
+                                             "admin": admin, "after": None}])[0]
+    stmt, params = st["stmt"], st["params"]
+    what = "%s page %d of %s as %s" % (kind, DEEP_PAGE, coll, who)
+    if kind == "sqlite":
+        assert " IN (SELECT t.%s FROM %s t " % (pk, table) in stmt, stmt
+        rows = db.explain(stmt, params)
+        bad = [sqlite_deep_verdict(rows, table, pk)]
+        text = "\n".join("%s %s %s" % (r[0], r[1], r[3]) for r in rows)
+    else:
+        assert " = ANY (ARRAY(SELECT t.%s FROM %s t " % (pk, table) in stmt, stmt
+        plans = db.explain_many([(stmt, params, False), (stmt, params, True)])
+        bad = [pg_deep_verdict(pl, table, who) for pl in plans]
+        text = "\n-- generic:\n".join(describe_pg(pl) for pl in plans)
+    if SHOW:
+        print("== %s: %s\n%s\n%s" % (what, [b for b in bad if b] or "ok", stmt, text))
+    bad = [b for b in bad if b]
+    assert not bad, "%s: %s\n  %s\n%s" % (what, "; ".join(bad), stmt, text)

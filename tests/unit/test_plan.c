@@ -25,11 +25,13 @@
 #include <cmocka.h>
 
 static const struct dialect lite = {
-    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = "", .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')", .no_index = "+"};
+    .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = "", .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')", .no_index = "+",
+    .keys_in_open = " IN (", .keys_in_close = ")", .keys_first_offset = 1500};
 static const struct dialect pg = {.name = "postgresql",
                                   .param_prefix = '$',
                                   .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
-                                  .for_update = " FOR NO KEY UPDATE", .pos_sql = "pg_current_snapshot()::text", .snapshot_pos = true};
+                                  .for_update = " FOR NO KEY UPDATE", .pos_sql = "pg_current_snapshot()::text", .snapshot_pos = true,
+                                  .keys_in_open = " = ANY (ARRAY(", .keys_in_close = "))", .keys_first_offset = 200};
 
 #define WS "0190c0de-0000-7000-8000-00000000aaaa"
 #define ME "0190c0de-0000-7000-8000-00000000bbbb"
@@ -318,6 +320,57 @@ static void tag_in_exists(void **state)
     planned_free(&x);
 }
 
+/* From d->keys_first_offset rows of OFFSET on, a page finds its keys in the
+ * sort index first and reads only its own rows; below it, the plain page. */
+static void deep_pages_keys_first(void **state)
+{
+    (void)state;
+    struct planned x;
+    /* SQLite: offset 1,475 (page 60 of 25) is a plain page, 1,500 keys first */
+    plan_query(&x, &coll_users, "page=60", &lite, &admin);
+    assert_sql(&x.p, &coll_users, "users t WHERE 1=1 ORDER BY t.created_at DESC, t.user_id DESC LIMIT ?1 OFFSET ?2");
+    planned_free(&x);
+    plan_query(&x, &coll_users, "page=61&is_active=true", &lite, &admin);
+    assert_sql(&x.p, &coll_users,
+               "users t WHERE t.user_id IN (SELECT t.user_id FROM users t WHERE 1=1 AND t.is_active = ?1"
+               " ORDER BY t.created_at DESC, t.user_id DESC LIMIT ?2 OFFSET ?3)"
+               " ORDER BY t.created_at DESC, t.user_id DESC");
+    assert_int_equal(x.p.ps.p[2].i, 1500);
+    assert_int_equal(x.p.nwhere, 1);
+    /* the one statement: the head, then the rows with their sort keys */
+    assert_string_equal(x.p.stmt.data + strlen(x.p.stmt.data) - strlen(" ORDER BY t.created_at DESC, t.user_id DESC"),
+                        " ORDER BY t.created_at DESC, t.user_id DESC");
+    assert_non_null(strstr(x.p.stmt.data, "AS fm_pos, t.user_id, "));
+    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM users t WHERE t.user_id IN ("));
+    /* an empty deep page: the head joined to the keys-first page */
+    struct buf e;
+    buf_init(&e);
+    plan_list_empty_form(&x.p, &e);
+    assert_non_null(strstr(e.data, "), p AS (SELECT t.user_id, "));
+    assert_non_null(strstr(e.data, " FROM users t WHERE t.user_id IN (SELECT t.user_id FROM users t WHERE 1=1"));
+    assert_non_null(strstr(e.data, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC"));
+    buf_free(&e);
+    planned_free(&x);
+
+    /* PostgreSQL: from 200 rows on; keys as an array (no join to plan); a
+     * nullable key keeps NULLS LAST in both orders; the scope and soft
+     * delete stay with the keys */
+    plan_query(&x, &coll_documents, "page=8&sort=last_run_at", &pg, &member);
+    assert_string_equal(strstr(x.p.sql.data, " FROM "), " FROM documents t WHERE 1=1 AND t.workspace_id = $1"
+                        " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL"
+                        " AND m.user_id = $2) AND t.deleted_at IS NULL ORDER BY t.last_run_at ASC NULLS LAST,"
+                        " t.document_id ASC LIMIT $3 OFFSET $4");
+    planned_free(&x);
+    plan_query(&x, &coll_documents, "page=9&sort=last_run_at", &pg, &member);
+    assert_string_equal(strstr(x.p.sql.data, " FROM "), " FROM documents t WHERE t.document_id = ANY (ARRAY("
+                        "SELECT t.document_id FROM documents t WHERE 1=1 AND t.workspace_id = $1"
+                        " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL"
+                        " AND m.user_id = $2) AND t.deleted_at IS NULL ORDER BY t.last_run_at ASC NULLS LAST,"
+                        " t.document_id ASC LIMIT $3 OFFSET $4)) ORDER BY t.last_run_at ASC NULLS LAST, t.document_id ASC");
+    assert_int_equal(x.p.ps.p[3].i, 200);
+    planned_free(&x);
+}
+
 static void all_document_filters(void **state)
 {
     static const char *const query =
@@ -551,6 +604,7 @@ int test_plan_run(void)
         cmocka_unit_test(nullable_sort),
         cmocka_unit_test(tag_in_exists),
         cmocka_unit_test(all_document_filters),
+        cmocka_unit_test(deep_pages_keys_first),
         cmocka_unit_test(users_search_one_param),
         cmocka_unit_test(workspaces_scope),
         cmocka_unit_test(jobs_and_configs),

@@ -1,0 +1,112 @@
+"""Deep page-number pages (src/grammar/plan.c, "keys first"): from an OFFSET of
+the dialect's keys_first_offset rows on (SQLite 1,500, PostgreSQL 200) a page
+finds its rows' keys in the sort index first and then reads only those rows.
+Whatever form a page takes, page N is rows (N-1)*size .. N*size-1 of the walk
+in the same order: checked here against a cursor walk of the whole list, on
+both sides of each backend's threshold, with sorts (nullable keys NULLS LAST
+both ways), filters, include_total, a workspace scope, the last page, the
+first page past the end (the empty-page form), and the cursor a deep page
+hands out.  The plans are pinned in tests/pg/test_plans.py."""
+import subprocess
+
+import pytest
+
+from fm import binary, new_db_url
+
+TOKEN = "deep-pages-admin-token-0123456789"
+N = 1730  # rows per list: past both thresholds with pages of 100 and of 25
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    d = tmp_path_factory.mktemp("deep")
+    url = new_db_url(d)
+    subprocess.run([binary(), "seed", "--db", url, "--seed", "11", "--admin-token", TOKEN, "--users", str(N - 1),
+                    "--workspaces", "1", "--documents", str(N), "--jobs", "0", "--configs", "0", "--sessions", "0"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(d), timeout=300)
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(seeded, tmp_path_factory):
+    from fm import Server
+    s = Server(seeded, tmp_path_factory.mktemp("deep-srv"), admin_token=TOKEN).start()
+    yield s
+    s.terminate()
+
+
+def walk(c, path, params):
+    r = c.get(path, dict(params, page_size=100))
+    assert r.status == 200, r
+    items = list(r.json["items"])
+    while r.json["next_cursor"]:
+        r = c.get(path, {"cursor": r.json["next_cursor"], "page_size": 100})
+        assert r.status == 200, r
+        items += r.json["items"]
+    return items
+
+
+# (page size, pages): both sides of SQLite's 1,500 and PostgreSQL's 200 rows,
+# the last page and the first one past the end
+PAGES = [(100, [2, 3, 15, 16, 17]), (25, [8, 9, 60, 61, 62])]
+
+
+def check(c, path, params, pk):
+    everything = walk(c, path, params)
+    assert len({it[pk] for it in everything}) == len(everything)
+    total = len(everything)
+    for size, pages in PAGES:
+        last = (total + size - 1) // size
+        for page in pages + [last, last + 1]:
+            r = c.get(path, dict(params, page=page, page_size=size))
+            assert r.status == 200, r
+            want = everything[(page - 1) * size:page * size]
+            got = r.json["items"]
+            assert [it[pk] for it in got] == [it[pk] for it in want], (path, params, size, page)
+            assert got == want
+            assert r.json["page"] == page and r.json["page_size"] == size
+            assert r.json["has_next"] == (page * size < total), (path, params, size, page)
+            if "include_total" in params:
+                assert r.json["total"] == total
+            if r.json["next_cursor"]:
+                n = c.get(path, {"cursor": r.json["next_cursor"], "page_size": size})
+                assert n.status == 200, n
+                assert n.json["items"] == everything[page * size:(page + 1) * size], (path, params, size, page)
+            else:
+                assert page * size >= total
+    return total
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"sort": "email"},
+    {"sort": "-last_login_at"},
+    {"sort": "last_login_at,-created_at"},
+    {"is_active": "true", "include_total": "true"},
+    {"q": "an", "sort": "display_name"},
+], ids=["default", "email", "-last_login_at", "last_login_at,-created_at", "active+total", "q+display_name"])
+def test_users(server, params):
+    total = check(server.admin(), "/users", params, "user_id")
+    assert total > 200, total
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"sort": "last_run_at"},
+    {"sort": "-last_run_at"},
+    {"sort": "-byte_size", "include_total": "true"},
+    {"status_in": "failed,queued", "sort": "original_filename"},
+], ids=["default", "last_run_at", "-last_run_at", "-byte_size+total", "status+filename"])
+def test_documents(server, params):
+    c = server.admin()
+    ws = c.get("/workspaces", {"page_size": 1}).json["items"][0]["workspace_id"]
+    total = check(c, "/workspaces/%s/documents" % ws, params, "document_id")
+    assert total > 200, total
+
+
+def test_thresholds_are_crossed(server):
+    """The lists above are long enough for the keys-first form on both backends."""
+    c = server.admin()
+    assert len(walk(c, "/users", {})) == N
+    ws = c.get("/workspaces", {"page_size": 1}).json["items"][0]["workspace_id"]
+    assert len(walk(c, "/workspaces/%s/documents" % ws, {})) > 1600  # (some are deleted)
