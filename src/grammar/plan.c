@@ -8,9 +8,9 @@
  *   ORDER BY <sort> [NULLS LAST], ..., <pk>
  *   LIMIT <n> [OFFSET <m>]
  * or, from an OFFSET of d->keys_first_offset rows on, the keys first:
- *   SELECT <columns> FROM <table> t WHERE t.<pk> IN (SELECT t.<pk> FROM
+ *   SELECT <columns> FROM <table> t WHERE t.rowid IN (SELECT t.rowid FROM
  *   <table> t WHERE ... ORDER BY ... LIMIT <n> OFFSET <m>) ORDER BY <sort>
- * (PostgreSQL: = ANY (ARRAY(...))): the offset is walked in the sort index
+ * (PostgreSQL: t.<pk> = ANY (ARRAY(SELECT t.<pk> ...))): the offset is walked in the sort index
  * alone, index-only, and only the page's rows are read (deep pages 2.3x on
  * SQLite and 7.7x on PostgreSQL at page 400 of 200k users).
  * Count query: SELECT count(*) FROM <table> t [WHERE <scope> AND ...] —
@@ -499,8 +499,9 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
          * statement, so in one snapshot: the keys found are rows it sees. */
         struct buf keys;
         buf_init(&keys);
-        buf_printf(&keys, " FROM %s t WHERE t.%s%sSELECT t.%s FROM %s t", c->table, c->pk->column, d->keys_in_open,
-                   c->pk->column, c->table);
+        const char *key = d->keys_column ? d->keys_column : c->pk->column;
+        buf_printf(&keys, " FROM %s t WHERE t.%s%sSELECT t.%s FROM %s t", c->table, key, d->keys_in_open, key,
+                   c->table);
         buf_append(&keys, tail.data, tail.len);
         buf_printf(&keys, "%s ORDER BY ", d->keys_in_close);
         order_by(&keys, q, "t.", false);

@@ -194,14 +194,19 @@
  * index's own condition unless the column is in the index, so the default
  * order's live-row indexes of documents and configs carry deleted_at
  * (always NULL there).  PostgreSQL knows the condition holds for every
- * entry of the index and needs no such step. */
-#define STEP_LIVE_KEYS                                                                                                \
-    "CREATE INDEX IF NOT EXISTS documents_ws_live_created_keys ON documents"                                        \
-    " (workspace_id, created_at, document_id, deleted_at) WHERE deleted_at IS NULL;"                               \
-    "DROP INDEX IF EXISTS documents_ws_live_created;"                                                                \
-    "CREATE INDEX IF NOT EXISTS configs_ws_live_created_keys ON configs"                                            \
-    " (workspace_id, created_at, config_id, deleted_at) WHERE deleted_at IS NULL;"                                 \
-    "DROP INDEX IF EXISTS configs_ws_live_created;"
+ * entry of the index and needs no such step.  A database that was ANALYZEd
+ * (firemode seed does) keeps its statistics: the new index gets the old
+ * one's, one column longer (without them SQLite's planner, comparing the
+ * other indexes' statistics with a new index's guesses, chose full sorts for
+ * other orders).  ANALYZE sqlite_master makes an empty sqlite_stat1 where
+ * there is none and analyzes nothing, so an unANALYZEd database stays so. */
+#define LIVE_KEYS_INDEX(T, PK)                                                                                        \
+    "CREATE INDEX IF NOT EXISTS " T "_ws_live_created_keys ON " T " (workspace_id, created_at, " PK ", deleted_at)" \
+    " WHERE deleted_at IS NULL;"                                                                                     \
+    "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT tbl, '" T "_ws_live_created_keys', stat || ' 1'"              \
+    " FROM sqlite_stat1 WHERE idx = '" T "_ws_live_created';"                                                       \
+    "DROP INDEX IF EXISTS " T "_ws_live_created;"
+#define STEP_LIVE_KEYS "ANALYZE sqlite_master;" LIVE_KEYS_INDEX("documents", "document_id") LIVE_KEYS_INDEX("configs", "config_id")
 
 static const char *const steps_sqlite[] = {
     STEP1("TEXT", "INTEGER", " WITHOUT ROWID"),

@@ -119,6 +119,7 @@ static const struct dialect sqlite_dialect = {
     .keys_in_open = " IN (",
     .keys_in_close = ")",
     .keys_first_offset = 1500,
+    .keys_column = "rowid",
 };
 
 static enum store_kind kind_of(int rc)

@@ -126,6 +126,11 @@ struct dialect {
      * between 1,000 and 2,000 rows, PostgreSQL's between 100 and 200). */
     const char *keys_in_open, *keys_in_close;
     int keys_first_offset;
+    /* The key those pages pick rows by: SQLite "rowid" (every index holds
+     * it, so any sort index covers the walk, and the row is one b-tree
+     * probe); NULL for the primary key (PostgreSQL: index-only scans return
+     * index columns, and every sort ends with the primary key). */
+    const char *keys_column;
 };
 
 struct store;

@@ -53,16 +53,18 @@ def assert_busy_503(r):
     assert r.header("Retry-After") == "1", r
 
 
-# An unindexed sort of a deep page with its count: SQLite keeps OFFSET+LIMIT
-# rows in a temp b-tree, far longer than the deadline on this database.
-SLOW = {"sort": "original_filename,-byte_size", "page": 400, "page_size": 100, "include_total": "true"}
+# An unindexed sort of a deep page with its count: SQLite sorts OFFSET+LIMIT
+# rows' keys in a temp b-tree (a deep page carries only its keys through the
+# sort, plan.c), about three times the deadline on this database.
+SLOW = {"sort": "original_filename,-byte_size", "page": 1150, "page_size": 100, "include_total": "true",
+        "include_deleted": "true"}
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     d = tmp_path_factory.mktemp("deadline")
     url = "sqlite:%s" % os.path.join(str(d), "fm.db")
-    seed(url, 60000, d)
+    seed(url, 120000, d)
     return url
 
 
@@ -134,11 +136,11 @@ def test_many_tags_with_total_is_fast(spawn, seeded):
     r, took = timed(a, docs, {"page_size": 100, "include_total": "true", "tag_in": tags})
     assert r.status == 200, r
     assert r.json["total"] == 0 and r.json["items"] == []
-    assert took < 1.5, "tag_in x100 + include_total on 60k documents took %.2f s" % took
+    assert took < 1.5, "tag_in x100 + include_total on 120k documents took %.2f s" % took
     r = a.get(docs, {"page_size": 100, "include_total": "true",
                      "tag_in": ",".join("tag%d" % i for i in range(99)) + ",urgent"})
     assert r.status == 200, r
-    assert 0 < r.json["total"] < 60000
+    assert 0 < r.json["total"] < 120000
     assert all("urgent" in it["tags"] for it in r.json["items"])
 
 

@@ -48,7 +48,7 @@ def walk(c, path, params):
 
 # (page size, pages): both sides of SQLite's 1,500 and PostgreSQL's 200 rows,
 # the last page and the first one past the end
-PAGES = [(100, [2, 3, 15, 16, 17]), (25, [8, 9, 60, 61, 62])]
+PAGES = [(100, [2, 3, 14, 15, 16, 17]), (25, [8, 9, 55, 56, 60, 61, 62])]
 
 
 def check(c, path, params, pk):
@@ -110,3 +110,31 @@ def test_thresholds_are_crossed(server):
     assert len(walk(c, "/users", {})) == N
     ws = c.get("/workspaces", {"page_size": 1}).json["items"][0]["workspace_id"]
     assert len(walk(c, "/workspaces/%s/documents" % ws, {})) > 1600  # (some are deleted)
+
+
+@pytest.fixture(scope="module")
+def member(server):
+    """A non-admin member of the seeded workspace: (client, documents path)."""
+    from fm import Client, unique_email
+    admin = server.admin()
+    ws = admin.get("/workspaces", {"page_size": 1}).json["items"][0]["workspace_id"]
+    r = admin.post("/users", {"email": unique_email("deep")})
+    assert r.status == 201, r
+    uid = r.json["user_id"]
+    r = admin.post("/users/%s/tokens" % uid)
+    assert r.status == 201, r
+    c = Client(server.port, r.json["token"])
+    r = admin.post("/workspaces/%s/members" % ws, {"user_id": uid})
+    assert r.status == 201, r
+    return c, "/workspaces/%s/documents" % ws
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"sort": "-last_run_at", "include_total": "true"},
+    {"q": "re", "sort": "-created_at"},
+], ids=["default", "-last_run_at+total", "q"])
+def test_documents_as_a_member(member, params):
+    """The membership check travels into the keys' walk."""
+    c, path = member
+    check(c, path, params, "document_id")

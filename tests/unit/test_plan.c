@@ -26,7 +26,8 @@
 
 static const struct dialect lite = {
     .name = "sqlite", .param_prefix = '?', .ci_like_fmt = "%s LIKE %c%d ESCAPE '\\'", .for_update = "", .pos_sql = "(SELECT value FROM firemode_counters WHERE name = 'write_seq')", .no_index = "+",
-    .keys_in_open = " IN (", .keys_in_close = ")", .keys_first_offset = 1500};
+    .keys_in_open = " IN (", .keys_in_close = ")", .keys_first_offset = 1500,
+    .keys_column = "rowid"};
 static const struct dialect pg = {.name = "postgresql",
                                   .param_prefix = '$',
                                   .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
@@ -332,7 +333,7 @@ static void deep_pages_keys_first(void **state)
     planned_free(&x);
     plan_query(&x, &coll_users, "page=61&is_active=true", &lite, &admin);
     assert_sql(&x.p, &coll_users,
-               "users t WHERE t.user_id IN (SELECT t.user_id FROM users t WHERE 1=1 AND t.is_active = ?1"
+               "users t WHERE t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1 AND t.is_active = ?1"
                " ORDER BY t.created_at DESC, t.user_id DESC LIMIT ?2 OFFSET ?3)"
                " ORDER BY t.created_at DESC, t.user_id DESC");
     assert_int_equal(x.p.ps.p[2].i, 1500);
@@ -341,13 +342,13 @@ static void deep_pages_keys_first(void **state)
     assert_string_equal(x.p.stmt.data + strlen(x.p.stmt.data) - strlen(" ORDER BY t.created_at DESC, t.user_id DESC"),
                         " ORDER BY t.created_at DESC, t.user_id DESC");
     assert_non_null(strstr(x.p.stmt.data, "AS fm_pos, t.user_id, "));
-    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM users t WHERE t.user_id IN ("));
+    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM users t WHERE t.rowid IN ("));
     /* an empty deep page: the head joined to the keys-first page */
     struct buf e;
     buf_init(&e);
     plan_list_empty_form(&x.p, &e);
     assert_non_null(strstr(e.data, "), p AS (SELECT t.user_id, "));
-    assert_non_null(strstr(e.data, " FROM users t WHERE t.user_id IN (SELECT t.user_id FROM users t WHERE 1=1"));
+    assert_non_null(strstr(e.data, " FROM users t WHERE t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1"));
     assert_non_null(strstr(e.data, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC"));
     buf_free(&e);
     planned_free(&x);
