@@ -446,6 +446,41 @@ static void uuid7_shape(void **state)
     assert_true(strcmp(a, b) < 0); /* time-ordered within the process */
 }
 
+/* crypto_random hands small requests out of a per-thread pool: across
+ * refills (5,000 x 16 bytes > 4 KiB many times) no two draws repeat, every
+ * byte value turns up, and draws of every size, large ones too (straight
+ * from the kernel), fill what they were asked to. */
+static int cmp16(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static void random_pool(void **state)
+{
+    enum { N = 5000 };
+    unsigned char(*d)[16] = malloc(N * sizeof *d);
+    assert_non_null(d);
+    unsigned seen[256] = {0};
+    for (int i = 0; i < N; i++) {
+        crypto_random(d[i], 16);
+        for (int k = 0; k < 16; k++) seen[d[i][k]]++;
+    }
+    qsort(d, N, sizeof *d, cmp16);
+    for (int i = 1; i < N; i++) assert_true(memcmp(d[i - 1], d[i], 16) != 0);
+    for (int v = 0; v < 256; v++) assert_true(seen[v] > 0);
+    free(d);
+    for (size_t n = 1; n <= 600; n += 37) { /* ends are written: no byte left as it was */
+        unsigned char a[600], b[600];
+        memset(a, 0, sizeof a), memset(b, 0xFF, sizeof b);
+        crypto_random(a, n), crypto_random(b, n);
+        assert_true(memcmp(a, b, n) != 0);
+        int zeros = 0, ones = 0;
+        for (size_t k = 0; k < n; k++) zeros += a[k] == 0, ones += b[k] == 0xFF;
+        assert_true(zeros < 8 + (int)n / 16 && ones < 8 + (int)n / 16);
+        assert_int_equal(a[n < 600 ? n : 599] == 0 || n == 600, 1);
+    }
+}
+
 /* ---- UTF-8 ----------------------------------------------------------- */
 
 static void utf8_counts(void **state)
@@ -714,6 +749,7 @@ int test_text_run(void)
         cmocka_unit_test(time_format_roundtrip),
         cmocka_unit_test(uuid_forms),
         cmocka_unit_test(uuid7_shape),
+        cmocka_unit_test(random_pool),
         cmocka_unit_test(utf8_counts),
         cmocka_unit_test(utf8_rejects),
         cmocka_unit_test(text_helpers),
