@@ -64,7 +64,7 @@ static void set_err(struct store_err *err, const char *fmt, ...)
 static void pause_before_retry(int attempt)
 {
     unsigned char r;
-    crypto_random(&r, 1);
+    crypto_random_fast(&r, 1);
     long us = (long)(1 + r % 8) * 250L * (1L << (attempt < 4 ? attempt : 4)); /* 0.25..2 ms, doubling to 4..32 */
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);

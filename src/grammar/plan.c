@@ -491,7 +491,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         buf_puts(&tail, " OFFSET ");
         if (bind(&tail, d, &p->ps, sp_int(offset)) < 0) goto out;
     }
-    bool keys_first = offset > 0 && offset >= d->keys_first_offset;
+    bool keys_first = d->keys_in_open && offset > 0 && offset >= d->keys_first_offset;
     if (keys_first) {
         /* Rows after a long OFFSET: the offset is walked over the keys alone
          * (the sort index, index-only), then only the page's rows are read,

@@ -85,7 +85,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <limits.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -803,42 +802,6 @@ static void *worker_main(void *arg)
 
 /* ---- connections (I/O thread only) ---------------------------------------- */
 
-/* The I/O thread's log lines wait here until its event loop is about to
- * wait (or for at most LOG_FLUSH_US while it is busy), and go out then, many
- * in one write(2) under load (one per request was a system call each).  A write is at most PIPE_BUF bytes and ends at
- * the end of a line, so that on a pipe too no other writer's bytes land
- * inside a line (LOG_LINE_MAX < PIPE_BUF). */
-static struct buf g_log;
-static int64_t g_log_since; /* when its first line was added */
-#define LOG_FLUSH_US 50000
-
-static void log_write(const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(STDERR_FILENO, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return; /* nowhere to log to: drop it, never block the server on it */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void log_flush(void)
-{
-    size_t at = 0;
-    while (at < g_log.len) {
-        size_t n = g_log.len - at;
-        if (n > PIPE_BUF) {
-            n = PIPE_BUF;
-            while (n && g_log.data[at + n - 1] != '\n') n--;
-            if (!n) n = PIPE_BUF; /* (no line is that long) */
-        }
-        log_write(g_log.data + at, n);
-        at += n;
-    }
-    buf_reset(&g_log);
-}
-
 /* Logs r, records it in the metrics and frees it. */
 static void request_finish(struct http_conn *c, bool aborted)
 {
@@ -846,9 +809,11 @@ static void request_finish(struct http_conn *c, bool aborted)
     if (!r) return;
     int64_t dur = mono_us() - r->start_us;
     int status = r->responded ? r->status : 0;
-    if (!g_log.len) g_log_since = g_now;
-    log_line(&g_log, r, status, dur, aborted);
-    if (g_log.len >= 8 * PIPE_BUF) log_flush();
+    struct buf line;
+    buf_init(&line);
+    log_line(&line, r, status, dur, aborted);
+    fwrite(line.data, 1, line.len, stderr);
+    buf_free(&line);
     api_observe(r, aborted && !r->responded ? 0 : status, dur);
     if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
@@ -1565,15 +1530,7 @@ int server_run(const struct server_config *cfg)
     int64_t drain_until = 0, last_sweep = 0;
     struct epoll_event evs[256];
     for (;;) {
-        /* log lines go out when the loop is about to wait, or after a while
-         * of being busy (so under load one write carries many lines) */
-        int n = epoll_wait(g_epfd, evs, 256, 0);
-        if (n == 0 && !g_nready) {
-            log_flush();
-            n = epoll_wait(g_epfd, evs, 256, 100);
-        } else if (g_log.len && mono_us() - g_log_since >= LOG_FLUSH_US) {
-            log_flush();
-        }
+        int n = epoll_wait(g_epfd, evs, 256, g_nready ? 0 : 100);
         g_now = mono_us();
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
@@ -1587,7 +1544,6 @@ int server_run(const struct server_config *cfg)
             } else if (p == &tag_signal) {
                 struct signalfd_siginfo si;
                 if (read(sfd, &si, sizeof si) != sizeof si || drain_until) continue;
-                log_flush();
                 fprintf(stderr, "firemode: %s received, draining\n", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                 atomic_store(&g_draining, true);
                 drain_until = g_now + HTTP_DRAIN_US;
@@ -1644,8 +1600,6 @@ int server_run(const struct server_config *cfg)
     close(g_epfd);
     close(g_evfd);
     close(sfd);
-    log_flush();
-    buf_free(&g_log);
     fprintf(stderr, "firemode: stopped\n");
     return 0;
 }

@@ -26,9 +26,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* getrandom(2) into b, all n bytes */
-static void os_random(unsigned char *b, size_t n)
+void crypto_random(void *p, size_t n)
 {
+    unsigned char *b = p;
     while (n) {
         ssize_t r = getrandom(b, n, 0);
         if (r < 0) {
@@ -41,22 +41,19 @@ static void os_random(unsigned char *b, size_t n)
     }
 }
 
-/* Small requests (ids: one per request id, row and token) are served from a
- * per-thread pool of the kernel's random bytes, refilled 4 KiB at a time:
- * one system call per 256 UUIDs instead of one each.  Each byte is handed
- * out once and wiped from the pool as it goes. */
+/* Each pooled byte is handed out once and wiped from the pool as it goes. */
 #define RANDOM_POOL 4096
-void crypto_random(void *p, size_t n)
+void crypto_random_fast(void *p, size_t n)
 {
     static _Thread_local unsigned char pool[RANDOM_POOL];
     static _Thread_local size_t avail;
     unsigned char *b = p;
     if (n > RANDOM_POOL / 16) {
-        os_random(b, n);
+        crypto_random(b, n);
         return;
     }
     if (avail < n) {
-        os_random(pool, RANDOM_POOL);
+        crypto_random(pool, RANDOM_POOL);
         avail = RANDOM_POOL;
     }
     unsigned char *from = pool + (RANDOM_POOL - avail);

@@ -12,8 +12,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Fills p with n cryptographically random bytes; aborts if the OS cannot. */
+/* Fills p with n cryptographically random bytes from the kernel
+ * (getrandom); aborts if the OS cannot.  For secrets: tokens, keys. */
 void crypto_random(void *p, size_t n);
+/* The same kind of bytes, at most 256 at a time, for what is not a secret
+ * (the random bits of ids, retry jitter): served from a per-thread pool of
+ * the kernel's bytes refilled 4 KiB at a time, one system call per ~250
+ * UUIDs instead of one each.  (The server never forks; a child of a fork
+ * would repeat its parent's pooled bytes.) */
+void crypto_random_fast(void *p, size_t n);
 /* Writes the lower-case hex SHA-256 of data into out[65]. */
 void crypto_sha256_hex(const void *data, size_t n, char out[65]);
 /* Constant-time equality of two equally long buffers. */

@@ -113,7 +113,7 @@ void uuid7_new(char out[37])
     static uint64_t last_ms;
     static unsigned seq;
     unsigned char b[16];
-    crypto_random(b, sizeof b);
+    crypto_random_fast(b, sizeof b); /* an id, not a secret */
     uint64_t ms = (uint64_t)(time_now_us() / 1000);
     pthread_mutex_lock(&mu);
     if (ms <= last_ms) {

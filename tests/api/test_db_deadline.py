@@ -55,8 +55,8 @@ def assert_busy_503(r):
 
 # An unindexed sort of a deep page with its count: SQLite sorts OFFSET+LIMIT
 # rows' keys in a temp b-tree (a deep page carries only its keys through the
-# sort, plan.c), about three times the deadline on this database.
-SLOW = {"sort": "original_filename,-byte_size", "page": 1150, "page_size": 100, "include_total": "true",
+# sort, plan.c), three times the deadline or more on this database (0.5-0.8 s).
+SLOW = {"sort": "original_filename,-byte_size", "page": 1550, "page_size": 100, "include_total": "true",
         "include_deleted": "true"}
 
 
@@ -64,7 +64,7 @@ SLOW = {"sort": "original_filename,-byte_size", "page": 1150, "page_size": 100, 
 def seeded(tmp_path_factory):
     d = tmp_path_factory.mktemp("deadline")
     url = "sqlite:%s" % os.path.join(str(d), "fm.db")
-    seed(url, 120000, d)
+    seed(url, 160000, d)
     return url
 
 
@@ -136,11 +136,11 @@ def test_many_tags_with_total_is_fast(spawn, seeded):
     r, took = timed(a, docs, {"page_size": 100, "include_total": "true", "tag_in": tags})
     assert r.status == 200, r
     assert r.json["total"] == 0 and r.json["items"] == []
-    assert took < 1.5, "tag_in x100 + include_total on 120k documents took %.2f s" % took
+    assert took < 1.5, "tag_in x100 + include_total on 160k documents took %.2f s" % took
     r = a.get(docs, {"page_size": 100, "include_total": "true",
                      "tag_in": ",".join("tag%d" % i for i in range(99)) + ",urgent"})
     assert r.status == 200, r
-    assert 0 < r.json["total"] < 120000
+    assert 0 < r.json["total"] < 160000
     assert all("urgent" in it["tags"] for it in r.json["items"])
 
 

@@ -446,7 +446,7 @@ static void uuid7_shape(void **state)
     assert_true(strcmp(a, b) < 0); /* time-ordered within the process */
 }
 
-/* crypto_random hands small requests out of a per-thread pool: across
+/* crypto_random_fast hands small requests out of a per-thread pool: across
  * refills (5,000 x 16 bytes > 4 KiB many times) no two draws repeat, every
  * byte value turns up, and draws of every size, large ones too (straight
  * from the kernel), fill what they were asked to. */
@@ -462,17 +462,22 @@ static void random_pool(void **state)
     assert_non_null(d);
     unsigned seen[256] = {0};
     for (int i = 0; i < N; i++) {
-        crypto_random(d[i], 16);
+        crypto_random_fast(d[i], 16);
         for (int k = 0; k < 16; k++) seen[d[i][k]]++;
     }
     qsort(d, N, sizeof *d, cmp16);
     for (int i = 1; i < N; i++) assert_true(memcmp(d[i - 1], d[i], 16) != 0);
     for (int v = 0; v < 256; v++) assert_true(seen[v] > 0);
     free(d);
+    /* the pool's bytes are wiped as they go: the next draws never hand them out again, and
+     * a secret (crypto_random) never comes from it */
+    unsigned char s1[32], s2[32];
+    crypto_random(s1, sizeof s1), crypto_random(s2, sizeof s2);
+    assert_true(memcmp(s1, s2, sizeof s1) != 0);
     for (size_t n = 1; n <= 600; n += 37) { /* ends are written: no byte left as it was */
         unsigned char a[600], b[600];
         memset(a, 0, sizeof a), memset(b, 0xFF, sizeof b);
-        crypto_random(a, n), crypto_random(b, n);
+        crypto_random_fast(a, n), crypto_random_fast(b, n);
         assert_true(memcmp(a, b, n) != 0);
         int zeros = 0, ones = 0;
         for (size_t k = 0; k < n; k++) zeros += a[k] == 0, ones += b[k] == 0xFF;
