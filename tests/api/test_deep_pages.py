@@ -22,7 +22,7 @@ def seeded(tmp_path_factory):
     d = tmp_path_factory.mktemp("deep")
     url = new_db_url(d)
     subprocess.run([binary(), "seed", "--db", url, "--seed", "11", "--admin-token", TOKEN, "--users", str(N - 1),
-                    "--workspaces", "1", "--documents", str(N), "--jobs", "0", "--configs", "0", "--sessions", "0"],
+                    "--workspaces", "1", "--documents", str(N), "--jobs", str(N), "--configs", str(N), "--sessions", "0"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(d), timeout=300)
     return url
 
@@ -138,3 +138,59 @@ def test_documents_as_a_member(member, params):
     """The membership check travels into the keys' walk."""
     c, path = member
     check(c, path, params, "document_id")
+
+
+@pytest.mark.parametrize("coll,pk,params", [
+    ("jobs", "job_id", {}),
+    ("jobs", "job_id", {"sort": "-started_at", "status_in": "succeeded,failed,running"}),
+    ("configs", "config_id", {}),
+    ("configs", "config_id", {"sort": "title", "include_deleted": "true", "include_total": "true"}),
+], ids=["jobs", "jobs-started_at+status", "configs", "configs-title+deleted+total"])
+def test_jobs_and_configs(server, coll, pk, params):
+    c = server.admin()
+    ws = c.get("/workspaces", {"page_size": 1}).json["items"][0]["workspace_id"]
+    check(c, "/workspaces/%s/%s" % (ws, coll), params, pk)
+
+
+def test_schema_step_9_keeps_statistics(tmp_path):
+    """SQLite: a database at schema step 8 that was ANALYZEd gets step 9's
+    indexes with the old ones' statistics (one column longer), the old
+    indexes go, and a database never ANALYZEd gets no statistics."""
+    import sqlite3
+    from fm import Server, backend
+    if backend() != "sqlite":
+        pytest.skip("SQLite's schema step 9")
+    for analyzed in (True, False):
+        path = tmp_path / ("s%d.db" % analyzed)
+        subprocess.run([binary(), "seed", "--db", "sqlite:%s" % path, "--users", "5", "--workspaces", "2",
+                        "--documents", "300", "--jobs", "0", "--configs", "40", "--sessions", "0"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        db = sqlite3.connect(str(path))
+        # back to step 8 as it was: the old indexes (and their statistics)
+        for t, k in (("documents", "document_id"), ("configs", "config_id")):
+            db.execute("DROP INDEX %s_ws_live_created_keys" % t)
+            db.execute("CREATE INDEX %s_ws_live_created ON %s (workspace_id, created_at, %s) WHERE deleted_at IS NULL"
+                       % (t, t, k))
+        db.execute("DELETE FROM sqlite_stat1")
+        if analyzed:
+            db.execute("ANALYZE")
+        else:
+            db.execute("DROP TABLE sqlite_stat1")
+        db.execute("UPDATE firemode_meta SET value = '8' WHERE key = 'schema_version'")
+        db.commit()
+        old = dict(db.execute("SELECT idx, stat FROM sqlite_stat1").fetchall()) if analyzed else {}
+        db.close()
+        s = Server("sqlite:%s" % path, tmp_path).start()
+        s.terminate()
+        db = sqlite3.connect(str(path))
+        assert db.execute("SELECT value FROM firemode_meta WHERE key = 'schema_version'").fetchone()[0] == "9"
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        stats = dict(db.execute("SELECT idx, stat FROM sqlite_stat1").fetchall())
+        for t in ("documents", "configs"):
+            assert "%s_ws_live_created_keys" % t in names and "%s_ws_live_created" % t not in names
+            if analyzed:
+                assert stats["%s_ws_live_created_keys" % t] == old["%s_ws_live_created" % t] + " 1"
+                assert "%s_ws_live_created" % t not in stats
+        if not analyzed:
+            assert stats == {}, stats
+        db.close()
