@@ -74,6 +74,12 @@ def check(c, path, params, pk):
                 assert n.json["items"] == everything[page * size:(page + 1) * size], (path, params, size, page)
             else:
                 assert page * size >= total
+            if not got:
+                # past the end: still the page's position (one statement carries it), and a
+                # feed from it has nothing (nothing was written)
+                f = c.get(path + "/changes", {"since": r.json["sync_token"]})
+                assert f.status == 200, f
+                assert f.json["items"] == [] and f.json["has_more"] is False, f.json
     return total
 
 

@@ -82,7 +82,7 @@ static const char *const keywords[] = {
     "WITH", "AS", "LEFT", "JOIN", "ON", "ALL", "bigint", "text", "pg_current_snapshot", "p", "fm_pos", "fm_n",
     "fm_s0", "fm_s1", "fm_s2", "fm_s3", "UNION", "u", "a", "b",
     /* a deep page's keys first */
-    "ANY", "ARRAY", "rowid", NULL,
+    "ANY", "ARRAY", "rowid", "fm_one", NULL,
 };
 
 static bool word_known(const char *w, size_t n)
@@ -347,7 +347,7 @@ static void check_query(const struct collection *c, const struct list_query *q)
     CHECK(next == q->nvals);
 }
 
-/* A deep page's keys-first form, "SELECT <list> FROM <table> t WHERE t.<key>
+/* A deep page's keys-first form, "SELECT <list> FROM (SELECT 1) fm_one LEFT JOIN <table> t ON t.<key>
  * <open>SELECT t.<key> FROM <table> t<W ORDER BY O LIMIT .. OFFSET ..><close>
  * ORDER BY O", checked and written into out as the plain page it stands for,
  * "SELECT <list> FROM <table> t<W ORDER BY O LIMIT .. OFFSET ..>"; any other
@@ -364,8 +364,8 @@ static void plain_page(const struct list_query *q, const struct dialect *d, cons
     struct buf head;
     buf_init(&head);
     const char *key = d->keys_column ? d->keys_column : c->pk->column;
-    buf_printf(&head, "SELECT %s FROM %s t WHERE t.%s%sSELECT t.%s FROM %s t", c->select_list, c->table, key,
-               d->keys_in_open, key, c->table);
+    buf_printf(&head, "SELECT %s FROM (SELECT 1) fm_one LEFT JOIN %s t ON t.%s%sSELECT t.%s FROM %s t",
+               c->select_list, c->table, key, d->keys_in_open, key, c->table);
     CHECK(p->sql.len > head.len && memcmp(p->sql.data, head.data, head.len) == 0);
     /* the inner part: W ORDER BY O LIMIT .. OFFSET .., then close, " ORDER BY " O */
     const char *inner = p->sql.data + head.len;

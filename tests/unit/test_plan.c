@@ -333,7 +333,7 @@ static void deep_pages_keys_first(void **state)
     planned_free(&x);
     plan_query(&x, &coll_users, "page=61&is_active=true", &lite, &admin);
     assert_sql(&x.p, &coll_users,
-               "users t WHERE t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1 AND t.is_active = ?1"
+               "(SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1 AND t.is_active = ?1"
                " ORDER BY t.created_at DESC, t.user_id DESC LIMIT ?2 OFFSET ?3)"
                " ORDER BY t.created_at DESC, t.user_id DESC");
     assert_int_equal(x.p.ps.p[2].i, 1500);
@@ -342,13 +342,13 @@ static void deep_pages_keys_first(void **state)
     assert_string_equal(x.p.stmt.data + strlen(x.p.stmt.data) - strlen(" ORDER BY t.created_at DESC, t.user_id DESC"),
                         " ORDER BY t.created_at DESC, t.user_id DESC");
     assert_non_null(strstr(x.p.stmt.data, "AS fm_pos, t.user_id, "));
-    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM users t WHERE t.rowid IN ("));
+    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM (SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN ("));
     /* an empty deep page: the head joined to the keys-first page */
     struct buf e;
     buf_init(&e);
     plan_list_empty_form(&x.p, &e);
     assert_non_null(strstr(e.data, "), p AS (SELECT t.user_id, "));
-    assert_non_null(strstr(e.data, " FROM users t WHERE t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1"));
+    assert_non_null(strstr(e.data, " FROM (SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1"));
     assert_non_null(strstr(e.data, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC"));
     buf_free(&e);
     planned_free(&x);
@@ -363,7 +363,7 @@ static void deep_pages_keys_first(void **state)
                         " t.document_id ASC LIMIT $3 OFFSET $4");
     planned_free(&x);
     plan_query(&x, &coll_documents, "page=9&sort=last_run_at", &pg, &member);
-    assert_string_equal(strstr(x.p.sql.data, " FROM "), " FROM documents t WHERE t.document_id = ANY (ARRAY("
+    assert_string_equal(strstr(x.p.sql.data, " FROM "), " FROM (SELECT 1) fm_one LEFT JOIN documents t ON t.document_id = ANY (ARRAY("
                         "SELECT t.document_id FROM documents t WHERE 1=1 AND t.workspace_id = $1"
                         " AND EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL"
                         " AND m.user_id = $2) AND t.deleted_at IS NULL ORDER BY t.last_run_at ASC NULLS LAST,"
