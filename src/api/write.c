@@ -172,6 +172,23 @@ int write_answer_conflict(struct wtx *w, struct ctx *x, const struct collection 
     return answer_conflict(w, x, c, id, status, detail, false, err);
 }
 
+/* Runs sql, which reads the workspace's row or the caller's membership:
+ * W_DONE if it found one; else the workspace is not found (a 404 for a
+ * request, `missing` for a write with none, such as a seed's). */
+static int workspace_found(struct wtx *w, struct ctx *x, const char *sql, const struct store_param *p, int np,
+                           const char *missing, struct store_err *err)
+{
+    long n = store_exec(w->st, sql, p, np, NULL, NULL, err);
+    if (n < 0) return W_FAIL;
+    if (n > 0) return W_DONE;
+    if (!x->r) {
+        set_err(err, "%s", missing);
+        return W_FAIL;
+    }
+    resp_error(x->r, 404, "Workspace not found");
+    return W_ANSWERED;
+}
+
 int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const char *user_id, struct store_err *err)
 {
     char sql[200];
@@ -179,15 +196,7 @@ int write_lock_membership(struct wtx *w, struct ctx *x, const char *ws, const ch
              "SELECT 1 FROM workspace_members WHERE workspace_id = %c1 AND user_id = %c2 AND removed_at IS NULL%s",
              w->d->param_prefix, w->d->param_prefix, w->d->for_share);
     struct store_param p[2] = {sp_text(ws, strlen(ws)), sp_text(user_id, strlen(user_id))};
-    long n = store_exec(w->st, sql, p, 2, NULL, NULL, err);
-    if (n < 0) return W_FAIL;
-    if (n > 0) return W_DONE;
-    if (!x->r) {
-        set_err(err, "not a member of this workspace");
-        return W_FAIL;
-    }
-    resp_error(x->r, 404, "Workspace not found");
-    return W_ANSWERED;
+    return workspace_found(w, x, sql, p, 2, "not a member of this workspace", err);
 }
 
 int write_check_workspace(struct wtx *w, struct ctx *x, const char *ws, struct store_err *err)
@@ -196,15 +205,7 @@ int write_check_workspace(struct wtx *w, struct ctx *x, const char *ws, struct s
     char sql[120];
     snprintf(sql, sizeof sql, "SELECT 1 FROM workspaces WHERE workspace_id = %c1", w->d->param_prefix);
     struct store_param p = sp_text(ws, strlen(ws));
-    long n = store_exec(w->st, sql, &p, 1, NULL, NULL, err);
-    if (n < 0) return W_FAIL;
-    if (n > 0) return W_DONE;
-    if (!x->r) {
-        set_err(err, "no such workspace");
-        return W_FAIL;
-    }
-    resp_error(x->r, 404, "Workspace not found");
-    return W_ANSWERED;
+    return workspace_found(w, x, sql, &p, 1, "no such workspace", err);
 }
 
 int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, const struct plan_scope *scope,
@@ -249,7 +250,6 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
         if (c->scope == SCOPE_WORKSPACE && scope->is_admin &&
             (rc = write_check_workspace(w, x, scope->workspace_id, err)) != W_DONE)
             goto out;
-        rc = W_FAIL;
         crud_not_found(x, c);
         rc = W_ANSWERED;
         goto out;
