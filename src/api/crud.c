@@ -285,10 +285,10 @@ static int list_row(void *ctx, const struct store_row *row)
     if (l->rc.rows < l->rc.max) {
         buf_reset(&l->keys);
         for (int k = 0; k < l->nkeys; k++) {
-            const char *v = row->vals[p->col_keys + k];
+            const char *v = row->vals[p->key_col[k]];
             l->key_null[k] = v == NULL;
             l->key_off[k] = l->keys.len;
-            l->key_len[k] = v ? row->lens[p->col_keys + k] : 0;
+            l->key_len[k] = v ? row->lens[p->key_col[k]] : 0;
             if (v) buf_append(&l->keys, v, l->key_len[k]);
         }
     }

@@ -50,9 +50,10 @@ struct plan {
     struct buf count_sql; /* COUNT(*) over the filtered set, when include_total */
     /* The statement to run: the position, the count (include_total) and
      * the page in one statement, so they share one snapshot:
-     *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth], <page columns>,
-     *          <sort keys> AS fm_s0.. FROM <table> t WHERE .. ORDER BY .. LIMIT ..
-     * Its rows: fm_pos [, fm_n], the item columns, the sort keys.  An empty
+     *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth], <page columns>
+     *          [, <sort key k not rendered> AS fm_s<k>..] FROM <table> t WHERE .. ORDER BY .. LIMIT ..
+     * Its rows: fm_pos [, fm_n] [, fm_auth], the item columns, the sort keys
+     * that are not item columns (key_col says where each key is).  An empty
      * page has no row, so no position: the caller then runs the empty-page
      * form (plan_list_empty_form), which always answers one row.  (That
      * form, a join of the position to the page, is the one statement of
@@ -60,7 +61,7 @@ struct plan {
      * b-tree, which cost a third of a page's time.) */
     struct buf stmt;
     struct buf head;      /* "<pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth]" */
-    struct buf page;      /* the page with its sort keys as fm_s0.. */
+    struct buf page;      /* the page with its keys not rendered as fm_s<k> */
     const struct list_query *q; /* the query planned (plan_list_empty_form reads its sort) */
     struct plan_params ps;
     int nwhere;           /* the first nwhere parameters are the filters' */
@@ -68,7 +69,8 @@ struct plan {
     int col_count;        /* column of fm_n, or -1 */
     int col_auth;         /* column of fm_auth (scope.guard_hash), or -1 */
     int col_item;         /* first item column */
-    int col_keys;         /* first sort-key column (change feeds: fm_w, fm_del) */
+    int col_keys;         /* change feeds: the column of fm_w (fm_del follows) */
+    int key_col[TOKEN_MAX_KEYS]; /* lists: the column of each sort key */
 };
 
 /* Builds the statement of a list page.  after: NULL for a first (or
@@ -88,7 +90,7 @@ int plan_feed(const struct collection *c, const struct dialect *d, const struct 
 
 /* The statement of p's page for when p->stmt answered no row:
  *   WITH m AS (SELECT <head>), p AS (<page>)
- *   SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0, ...
+ *   SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.<key 0>, ...
  * one row with NULL item columns when the page is empty (same columns and
  * parameters as p->stmt).  The list query p was planned from must still
  * be alive. */

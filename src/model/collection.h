@@ -87,6 +87,8 @@ struct sort_key {
     bool nullable;      /* NULLS LAST both ways */
     const struct field *field; /* the field of column (set at start) */
     const char *description; /* for people (OpenAPI); "" if none */
+    int rendered_col;   /* field's position among the rendered columns, or -1
+                           when it is not rendered (set at start) */
 };
 
 enum fop {

@@ -449,6 +449,17 @@ static void init_one(struct collection *c, int index)
         first = 0;
     }
     c->select_list = buf_steal(&b, NULL);
+    /* a sort key that is a rendered column is read from it: a page
+     * selects it once, not again as a key column (plan.c) */
+    for (size_t i = 0; i < c->nsorts; i++) {
+        struct sort_key *sk = (struct sort_key *)&c->sorts[i];
+        sk->rendered_col = -1;
+        for (size_t j = 0, col = 0; j < c->nfields; j++) {
+            if (c->fields[j].flags & F_HIDDEN) continue;
+            if (&c->fields[j] == sk->field) sk->rendered_col = (int)col;
+            col++;
+        }
+    }
 
     /* the list-grammar parameters of its profile, then its filters */
     buf_init(&b);

@@ -212,15 +212,14 @@ static void paging_and_total(void **state)
         struct buf want, empty;
         buf_init(&want);
         buf_init(&empty);
-        buf_printf(&want, "SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n, %s,"
-                          " t.created_at AS fm_s0, t.document_id AS fm_s1 %s",
+        /* the sort keys are rendered columns: read from them, not selected again */
+        buf_printf(&want, "SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n, %s %s",
                    x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
         assert_string_equal(x.p.stmt.data, want.data);
         /* an empty page has no row: its form joins the position to the page */
         buf_reset(&want);
-        buf_printf(&want, "WITH m AS (SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n), p AS (SELECT %s,"
-                          " t.created_at AS fm_s0, t.document_id AS fm_s1 %s)"
-                          " SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC",
+        buf_printf(&want, "WITH m AS (SELECT pg_current_snapshot()::text AS fm_pos, (%s) AS fm_n), p AS (SELECT %s %s)"
+                          " SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.created_at DESC, p.document_id DESC",
                    x.p.count_sql.data, coll_documents.select_list, strstr(x.p.sql.data, "FROM documents t"));
         plan_list_empty_form(&x.p, &empty);
         assert_string_equal(empty.data, want.data);
@@ -228,6 +227,9 @@ static void paging_and_total(void **state)
         buf_free(&empty);
         assert_int_equal(x.p.col_count, 1);
         assert_int_equal(x.p.col_item, 2);
+        assert_int_equal(x.p.key_col[0], 2 + x.q.sort[0].key->rendered_col);
+        assert_true(x.q.sort[0].key->rendered_col > 0);
+        assert_int_equal(x.p.key_col[1], 2 + coll_documents.pk_col);
     }
     planned_free(&x);
 
@@ -244,13 +246,24 @@ static void paging_and_total(void **state)
         struct buf empty;
         buf_init(&empty);
         plan_list_empty_form(&x.p, &empty);
-        assert_non_null(strstr(empty.data, " ORDER BY p.fm_s0 DESC NULLS LAST, p.fm_s1 DESC"));
+        assert_non_null(strstr(empty.data, " ORDER BY p.last_run_at DESC NULLS LAST, p.document_id DESC"));
         buf_free(&empty);
     }
     planned_free(&x);
-    /* a sort key that is not rendered (users.email_canonical) is still carried */
+    /* a sort key that is not rendered (users.email_canonical) is still
+     * carried, after the rendered columns; the tie-breaker is the id's own */
     plan_query(&x, &coll_users, "sort=email&include_total=1", &pg, &admin);
-    assert_non_null(strstr(x.p.stmt.data, ", t.email_canonical AS fm_s0, t.user_id AS fm_s1 FROM users t"));
+    assert_non_null(strstr(x.p.stmt.data, ", t.vclock, t.email_canonical AS fm_s0 FROM users t"));
+    assert_null(strstr(x.p.stmt.data, "fm_s1"));
+    assert_int_equal(x.p.key_col[0], x.p.col_item + coll_users.nrendered);
+    assert_int_equal(x.p.key_col[1], x.p.col_item + coll_users.pk_col);
+    {
+        struct buf empty;
+        buf_init(&empty);
+        plan_list_empty_form(&x.p, &empty);
+        assert_non_null(strstr(empty.data, " ORDER BY p.fm_s0 ASC, p.user_id ASC"));
+        buf_free(&empty);
+    }
     planned_free(&x);
 }
 
@@ -342,14 +355,14 @@ static void deep_pages_keys_first(void **state)
     assert_string_equal(x.p.stmt.data + strlen(x.p.stmt.data) - strlen(" ORDER BY t.created_at DESC, t.user_id DESC"),
                         " ORDER BY t.created_at DESC, t.user_id DESC");
     assert_non_null(strstr(x.p.stmt.data, "AS fm_pos, t.user_id, "));
-    assert_non_null(strstr(x.p.stmt.data, ", t.created_at AS fm_s0, t.user_id AS fm_s1 FROM (SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN ("));
+    assert_non_null(strstr(x.p.stmt.data, ", t.vclock FROM (SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN ("));
     /* an empty deep page: the head joined to the keys-first page */
     struct buf e;
     buf_init(&e);
     plan_list_empty_form(&x.p, &e);
     assert_non_null(strstr(e.data, "), p AS (SELECT t.user_id, "));
     assert_non_null(strstr(e.data, " FROM (SELECT 1) fm_one LEFT JOIN users t ON t.rowid IN (SELECT t.rowid FROM users t WHERE 1=1"));
-    assert_non_null(strstr(e.data, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.fm_s0 DESC, p.fm_s1 DESC"));
+    assert_non_null(strstr(e.data, ") SELECT m.*, p.* FROM m LEFT JOIN p ON 1=1 ORDER BY p.created_at DESC, p.user_id DESC"));
     buf_free(&e);
     planned_free(&x);
 

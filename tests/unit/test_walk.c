@@ -288,7 +288,7 @@ static void keyset_predicates(void **state)
     assert_non_null(strstr(w, " AND (t.last_run_at, t.document_id) > (?4, ?5) AND t.seq < ?2"
                               " ORDER BY t.last_run_at ASC, t.document_id ASC LIMIT ?3) a UNION ALL SELECT * FROM ("));
     assert_non_null(strstr(w, " AND t.last_run_at IS NULL AND t.seq < ?2 ORDER BY t.document_id ASC LIMIT ?3) b)"
-                              " u ORDER BY u.fm_s0 ASC NULLS LAST, u.fm_s1 ASC LIMIT ?3"));
+                              " u ORDER BY u.last_run_at ASC NULLS LAST, u.document_id ASC LIMIT ?3"));
     free(w);
     /* ... NULL: only the NULLs after the last id, descending too */
     struct token_key kz[2] = {{true, NULL, 0}, {false, ME, 36}};
