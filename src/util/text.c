@@ -273,22 +273,33 @@ void time_format(struct buf *b, int64_t us)
     int64_t frac = us - secs * 1000000;
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t rem = secs - days * 86400;
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) { /* not a time this server stores; keep the old form */
-        buf_printf(b, "%04lld-%02u-%02uT%02u:%02u:%02u.%06lldZ", (long long)y, m, d, (unsigned)(rem / 3600),
-                   (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), (long long)frac);
-        return;
-    }
+    /* The date of the day before is kept per thread: the times of a page
+     * are mostly of a few days, and the calendar is most of the cost. */
+    static _Thread_local int64_t last_days = INT64_MIN;
+    static _Thread_local char last_date[10];
     char t[27];
-    unsigned yy = (unsigned)y, f = (unsigned)frac;
-    put2(t, yy / 100);
-    put2(t + 2, yy % 100);
-    t[4] = '-';
-    put2(t + 5, m);
-    t[7] = '-';
-    put2(t + 8, d);
+    if (days == last_days) {
+        memcpy(t, last_date, 10);
+    } else {
+        int64_t y;
+        unsigned m, d;
+        civil_from_days(days, &y, &m, &d);
+        if (y < 0 || y > 9999) { /* not a time this server stores; keep the old form */
+            buf_printf(b, "%04lld-%02u-%02uT%02u:%02u:%02u.%06lldZ", (long long)y, m, d, (unsigned)(rem / 3600),
+                       (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), (long long)frac);
+            return;
+        }
+        unsigned yy = (unsigned)y;
+        put2(t, yy / 100);
+        put2(t + 2, yy % 100);
+        t[4] = '-';
+        put2(t + 5, m);
+        t[7] = '-';
+        put2(t + 8, d);
+        memcpy(last_date, t, 10);
+        last_days = days;
+    }
+    unsigned f = (unsigned)frac;
     t[10] = 'T';
     put2(t + 11, (unsigned)(rem / 3600));
     t[13] = ':';

@@ -396,6 +396,15 @@ static void time_format_roundtrip(void **state)
     assert_format(1709208000500000, "2024-02-29T12:00:00.500000Z");
     assert_format(951782400000000, "2000-02-29T00:00:00.000000Z");
     assert_format(253402300799999999, "9999-12-31T23:59:59.999999Z");
+    /* the date kept from the time before (per thread): the same day, the
+     * next, back, and a day before 1970 after one after it */
+    assert_format(1740821400000000, "2025-03-01T09:30:00.000000Z");
+    assert_format(1740873599999999, "2025-03-01T23:59:59.999999Z");
+    assert_format(1740873600000000, "2025-03-02T00:00:00.000000Z");
+    assert_format(1740821400000001, "2025-03-01T09:30:00.000001Z");
+    assert_format(-1, "1969-12-31T23:59:59.999999Z");
+    assert_format(-86400000000, "1969-12-31T00:00:00.000000Z");
+    assert_format(-86400000001, "1969-12-30T23:59:59.999999Z");
     /* every day boundary of a leap year round-trips */
     for (int64_t d = -800; d < 800; d++) {
         int64_t us = (1704067200 + d * 86400) * (int64_t)1000000 + d * 7;
