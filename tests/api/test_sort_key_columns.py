@@ -99,3 +99,19 @@ def test_v1_sessions_walk(api, spec):
             assert r.status == 200, r
             got += [s["id"] for s in r.json["data"]]
         assert got == want, (spec, size)
+
+
+@pytest.mark.parametrize("spec", ["email", "-email", "display_name,email", "-last_login_at,-email"])
+def test_users_hidden_key_empty_page_and_cursor(data_of, spec):
+    """A key that is not rendered (email_canonical as fm_s0..): a page past
+    the end (the empty-page form orders by p.fm_s<k>) and a page after a
+    cursor, with and without include_total."""
+    data = data_of("users")
+    want = data.expected(spec)
+    for extra in ({}, {"include_total": "true"}):
+        r = data.c.get(data.path, params=dict(data.base, sort=spec, page_size=5, page=3, **extra))
+        assert r.status == 200, r
+        assert r.json["items"] == [] and r.json["next_cursor"] is None
+        if extra:
+            assert r.json["total"] == len(want)
+        assert walk(data, spec, 2, extra) == want, spec
