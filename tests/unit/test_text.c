@@ -405,6 +405,21 @@ static void time_format_roundtrip(void **state)
     assert_format(-1, "1969-12-31T23:59:59.999999Z");
     assert_format(-86400000000, "1969-12-31T00:00:00.000000Z");
     assert_format(-86400000001, "1969-12-30T23:59:59.999999Z");
+    /* a time out of years 0..9999 takes the old form and is not kept as
+     * the day before: the days around it still come out right */
+    assert_format(253402214400000000, "9999-12-31T00:00:00.000000Z");
+    {
+        struct buf b;
+        buf_init(&b);
+        time_format(&b, 253402300800000000);
+        assert_string_equal(b.data, "10000-01-01T00:00:00.000000Z");
+        buf_reset(&b);
+        time_format(&b, 253402300800000001);
+        assert_string_equal(b.data, "10000-01-01T00:00:00.000001Z");
+        buf_free(&b);
+    }
+    assert_format(253402214400000001, "9999-12-31T00:00:00.000001Z");
+    assert_format(-62135596800000000, "0001-01-01T00:00:00.000000Z");
     /* every day boundary of a leap year round-trips */
     for (int64_t d = -800; d < 800; d++) {
         int64_t us = (1704067200 + d * 86400) * (int64_t)1000000 + d * 7;
