@@ -477,7 +477,8 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         if (!split && plan_old_for(&tail, d, after->s, &p->ps) < 0) goto out;
     }
     if (split) {
-        /* tail: the merge of the two ranges (their rows carry fm_s keys) */
+        /* tail: the merge of the two ranges (their rows carry the keys that are
+         * not rendered as fm_s<k>) */
         struct buf head;
         buf_init(&head);
         buf_printf(&head, "SELECT %s", c->select_list);
