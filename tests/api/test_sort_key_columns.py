@@ -7,21 +7,7 @@ walks of the v1 test sessions."""
 import pytest
 
 from fm import PK, SORTS
-from test_grammar_sort import BUILDERS, MULTI, expected_order
-
-
-@pytest.fixture(scope="module")
-def sets(api):
-    return {}
-
-
-@pytest.fixture
-def data_of(api, sets):
-    def get(kind):
-        if kind not in sets:
-            sets[kind] = BUILDERS[kind](api)
-        return sets[kind]
-    return get
+from test_grammar_sort import MULTI, data_of, datasets, expected_order  # noqa: F401 (data_of, datasets: fixtures)
 
 
 def walk(data, spec, size, extra=None):
