@@ -393,8 +393,8 @@ static void metrics(struct ctx *x)
         buf_printf(&b, "firemode_db_errors_total{kind=\"%s\"} %llu\n", db_err_names[k],
                    atomic_load_explicit(&m_db_errors[k], memory_order_relaxed));
     buf_printf(&b,
-               "# HELP firemode_auth_hints_total List requests whose caller was taken from the worker's identity "
-               "hint and confirmed by the list statement itself (one statement instead of two), and hints the "
+               "# HELP firemode_auth_hints_total List and item GETs whose caller was taken from the worker's identity "
+               "hint and confirmed by their statement itself (one statement instead of two), and hints the "
                "statement refused (revoked token, deactivated user, admin flag changed; then checked in full).\n"
                "# TYPE firemode_auth_hints_total counter\n"
                "firemode_auth_hints_total{outcome=\"confirmed\"} %llu\n"
@@ -500,14 +500,19 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         return;
     }
     const struct collection *c = rt->coll;
-    if (rt->kind == RK_COLLECTION && (r->method == M_GET || r->method == M_HEAD) && acct_hint(&x) == 0) {
-        /* a list with the identity hint: one statement reads the page and
-         * confirms who asks; any other outcome (the guard failed, or an
-         * answer given before the statement ran) is taken back and the
-         * request runs again, authenticated in full */
+    if ((rt->kind == RK_COLLECTION || rt->kind == RK_ITEM) && (r->method == M_GET || r->method == M_HEAD) &&
+        acct_hint(&x) == 0) {
+        /* a list or an item with the identity hint: one statement reads it
+         * and confirms who asks; any other outcome (the guard failed, an
+         * item not found, or an answer given before the statement ran) is
+         * taken back and the request runs again, authenticated in full */
         int mark = r->nheaders;
-        if (!c->admin_only || x.who.is_admin) {
-            crud_list(&x, c);
+        bool may = rt->kind == RK_COLLECTION
+                       ? !c->admin_only || x.who.is_admin
+                       : c->scope != SCOPE_GLOBAL || x.who.is_admin || strcmp(r->path_id, x.who.user_id) == 0;
+        if (may) {
+            if (rt->kind == RK_COLLECTION) crud_list(&x, c);
+            else crud_get(&x, c, r->path_id);
             if (x.guard_store_error) return; /* answered 503 (or such): final */
             if (x.guard_confirmed) {
                 atomic_fetch_add_explicit(&m_hint_confirmed, 1, memory_order_relaxed);

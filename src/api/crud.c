@@ -100,27 +100,72 @@ static int render_row(void *ctx, const struct store_row *row)
     return 0;
 }
 
+/* An item read on the identity hint: its first column is fm_auth; nothing
+ * is rendered unless it holds. */
+struct guarded_item {
+    struct render_ctx rc;
+    bool auth_ok;
+};
+
+static int guarded_item_row(void *ctx, const struct store_row *row)
+{
+    struct guarded_item *g = ctx;
+    const char *v = row->vals[0];
+    g->auth_ok = v && (v[0] == '1' || v[0] == 't');
+    if (!g->auth_ok) return 1; /* nothing of this may be answered */
+    return render_row(&g->rc, row);
+}
+
 /* Reads the item (as crud_fetch_item); with w, as the write's last
- * statement, committed with it (write_exec_last). */
+ * statement, committed with it (write_exec_last).  On the identity hint
+ * (x->guarded; reads only), the statement also confirms who asks, in its
+ * own snapshot: x->guard_confirmed when the item was there and the caller
+ * is who the hint says, x->guard_failed when not; an item not found
+ * confirms nothing (no row carries the check), and the caller runs the
+ * request again, authenticated in full. */
 static int fetch_item(struct ctx *x, struct wtx *w, const struct collection *c, const char *id, bool include_deleted,
                       struct buf *out, struct buf *clock, struct store_err *err)
 {
     struct buf sql;
     struct plan_params ps;
     struct plan_scope sc = scope_of(x);
+    bool guarded = !w && sc.guard_hash;
+    struct buf guard;
     buf_init(&sql);
+    buf_init(&guard);
     plan_params_init(&ps);
-    buf_printf(&sql, "SELECT %s FROM %s t WHERE t.%s = ", c->select_list, c->table, c->pk->column);
+    if (guarded && plan_guard_column(&guard, x->d, &sc, &ps) < 0) {
+        /* cannot happen (four parameters); confirms nothing: run again */
+        buf_free(&guard);
+        plan_params_free(&ps);
+        return 0;
+    }
+    buf_puts(&sql, "SELECT ");
+    if (guarded) { /* the check first: ", EXISTS (...) AS fm_auth" without its ", " */
+        buf_append(&sql, guard.data + 2, guard.len - 2);
+        buf_puts(&sql, ", ");
+    }
+    buf_free(&guard);
+    buf_printf(&sql, "%s FROM %s t WHERE t.%s = ", c->select_list, c->table, c->pk->column);
     ph(x, &sql, plan_param(&ps, sp_text(id, strlen(id))));
     plan_scope_clause(&sql, x->d, c, &sc, &ps);
     if (c->soft_delete && !include_deleted) buf_printf(&sql, " AND t.%s IS NULL", c->deleted_at->column);
-    struct render_ctx rc = {c, out, 0, 0, 1, clock};
-    long n = w ? write_exec_last(w, sql.data, ps.p, ps.n, render_row, &rc, err)
-               : store_exec(x->st, sql.data, ps.p, ps.n, render_row, &rc, err);
+    struct guarded_item g = {{c, out, guarded ? 1 : 0, 0, 1, clock}, false};
+    long n = w ? write_exec_last(w, sql.data, ps.p, ps.n, render_row, &g.rc, err)
+         : guarded ? store_exec(x->st, sql.data, ps.p, ps.n, guarded_item_row, &g, err)
+                   : store_exec(x->st, sql.data, ps.p, ps.n, render_row, &g.rc, err);
     buf_free(&sql);
     plan_params_free(&ps);
-    if (n < 0) return -1;
-    return rc.rows > 0;
+    if (n < 0) {
+        x->guard_store_error = guarded;
+        return -1;
+    }
+    if (guarded && n > 0) {
+        x->guard_confirmed = g.auth_ok;
+        x->guard_failed = !g.auth_ok;
+        if (!g.auth_ok) return 0;
+    }
+    return g.rc.rows > 0;
 }
 
 int crud_fetch_item(struct ctx *x, const struct collection *c, const char *id, bool include_deleted, struct buf *out,
@@ -641,6 +686,8 @@ void crud_get(struct ctx *x, const struct collection *c, const char *id)
     int found = crud_fetch_item(x, c, id, include_deleted, &item, &clock, &err);
     if (found < 0)
         api_store_error(x->r, &err);
+    else if (x->guarded && !x->guard_confirmed)
+        ; /* on the identity hint, unconfirmed: the caller runs it again */
     else if (!found)
         crud_not_found(x, c);
     else

@@ -397,6 +397,21 @@ static void plan_init(struct plan *p)
     for (int k = 0; k < TOKEN_MAX_KEYS; k++) p->key_col[k] = 0;
 }
 
+int plan_guard_column(struct buf *b, const struct dialect *d, const struct plan_scope *sc, struct plan_params *ps)
+{
+    /* the caller's identity, confirmed in the statement's own snapshot */
+    buf_puts(b, ", EXISTS (SELECT 1 FROM api_tokens fa JOIN users fu ON fu.user_id = fa.user_id WHERE fa.token_hash = ");
+    if (bind(b, d, ps, sp_text(sc->guard_hash, strlen(sc->guard_hash))) < 0) return -1;
+    buf_puts(b, " AND fu.user_id = ");
+    if (bind(b, d, ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) return -1;
+    buf_puts(b, " AND fu.is_active = ");
+    if (bind(b, d, ps, sp_bool(true)) < 0) return -1;
+    buf_puts(b, " AND fu.is_admin = ");
+    if (bind(b, d, ps, sp_bool(sc->is_admin)) < 0) return -1;
+    buf_puts(b, ") AS fm_auth");
+    return 0;
+}
+
 int plan_list(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc,
               const struct plan_after *after, struct plan *p)
 {
@@ -569,17 +584,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     }
     p->col_item = q->include_total ? 2 : 1;
     if (sc->guard_hash) {
-        /* the caller's identity, confirmed in the statement's own snapshot */
-        buf_puts(&p->head, ", EXISTS (SELECT 1 FROM api_tokens fa JOIN users fu ON fu.user_id = fa.user_id"
-                           " WHERE fa.token_hash = ");
-        if (bind(&p->head, d, &p->ps, sp_text(sc->guard_hash, strlen(sc->guard_hash))) < 0) goto out;
-        buf_puts(&p->head, " AND fu.user_id = ");
-        if (bind(&p->head, d, &p->ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) goto out;
-        buf_puts(&p->head, " AND fu.is_active = ");
-        if (bind(&p->head, d, &p->ps, sp_bool(true)) < 0) goto out;
-        buf_puts(&p->head, " AND fu.is_admin = ");
-        if (bind(&p->head, d, &p->ps, sp_bool(sc->is_admin)) < 0) goto out;
-        buf_puts(&p->head, ") AS fm_auth");
+        if (plan_guard_column(&p->head, d, sc, &p->ps) < 0) goto out;
         p->col_auth = p->col_item++;
     }
     for (int k = 0, extra = 0; k < q->nsort; k++) {

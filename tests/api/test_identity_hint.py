@@ -85,3 +85,66 @@ def test_bad_query_on_the_hint_is_the_same_422(api, user):
     assert api.admin.delete("/users/%s/tokens/%s" % (user.id, tok["token_id"])).status == 204
     for _ in range(WARM):
         assert_error(c.get("/workspaces", params={"sort": "nope"}), 401)
+
+
+# ---- single items (GET and HEAD /…/{id}) answer on the hint too
+
+def test_items_answer_on_the_hint(api, user):
+    ws = api.workspace(user)
+    d = ws.doc(user.c)
+    path = ws.path("documents", d["document_id"])
+    first = user.c.get(path)
+    assert first.status == 200, first
+    c0, _ = hints(api)
+    for _ in range(WARM):
+        r = user.c.get(path)
+        assert r.status == 200 and r.json == first.json and r.header("ETag") == first.header("ETag"), r
+        h = user.c.request("HEAD", path)
+        assert h.status == 200 and h.body == b"", h
+        nm = user.c.get(path, headers={"If-None-Match": first.header("ETag")})
+        assert nm.status == 304, nm
+    c1, _ = hints(api)
+    assert c1 - c0 >= WARM  # most item GETs were one statement
+    me = user.c.get("/users/%s" % user.id)
+    assert me.status == 200 and me.json["user_id"] == user.id
+
+
+def test_items_not_found_or_not_yours_on_the_hint(api, user):
+    ws = api.workspace(user)
+    other = api.user()
+    warm(user.c, ws.path("documents"))
+    for _ in range(WARM):
+        assert_error(user.c.get(ws.path("documents", "0190c0de-89ab-7cde-8f01-23456789abcd")), 404)
+        assert_error(user.c.get("/users/%s" % other.id), 404)  # someone else: not for a non-admin
+        bad = user.c.get(ws.path("documents", "0190c0de-89ab-7cde-8f01-23456789abcd"), params={"include_deleted": "maybe"})
+        assert bad.status == 422 and bad.json["detail"][0]["loc"] == ["query", "include_deleted"], bad
+    assert user.c.get(ws.path("documents")).status == 200
+
+
+def test_items_count_a_revoked_token_and_a_changed_admin_flag_at_once(api, user):
+    ws = api.workspace(user)
+    d = ws.doc(user.c)
+    path = ws.path("documents", d["document_id"])
+    tok = api.admin.post("/users/%s/tokens" % user.id).json
+    c = api.client(tok["token"])
+    warm(c, path)
+    _, r0 = hints(api)
+    assert api.admin.delete("/users/%s/tokens/%s" % (user.id, tok["token_id"])).status == 204
+    for _ in range(WARM):
+        assert_error(c.get(path), 401)
+        assert_error(c.get(ws.path("documents", "0190c0de-89ab-7cde-8f01-23456789abcd")), 401)
+        assert c.request("HEAD", path).status == 401
+    _, r1 = hints(api)
+    assert r1 > r0
+    # an admin who is demoted no longer sees another workspace's items, nor other users
+    boss = api.user(admin=True)
+    warm(boss.c, path)
+    warm(boss.c, "/users/%s" % user.id)
+    assert api.admin.patch("/users/%s" % boss.id, {"is_admin": False}).status == 200
+    for _ in range(WARM):
+        assert_error(boss.c.get(path), 404)
+        assert_error(boss.c.get("/users/%s" % user.id), 404)
+    # a user deactivated: 403 on their own item too
+    assert api.admin.patch("/users/%s" % boss.id, {"is_active": False}).status == 200
+    for _ in range(WARM):
+        assert_error(boss.c.get("/users/%s" % boss.id), 403)
