@@ -121,13 +121,19 @@ def test_items_not_found_or_not_yours_on_the_hint(api, user):
     assert user.c.get(ws.path("documents")).status == 200
 
 
-def test_items_count_a_revoked_token_and_a_changed_admin_flag_at_once(api, user):
+def item_with_a_second_token(api, user):
+    """A document of a new workspace of user's, and a second token of theirs (to revoke), whose
+    hint is warm on it: (workspace, item path, token answer, its client, the last answer)."""
     ws = api.workspace(user)
     d = ws.doc(user.c)
     path = ws.path("documents", d["document_id"])
     tok = api.admin.post("/users/%s/tokens" % user.id).json
     c = api.client(tok["token"])
-    warm(c, path)
+    return ws, path, tok, c, warm(c, path)
+
+
+def test_items_count_a_revoked_token_and_a_changed_admin_flag_at_once(api, user):
+    ws, path, tok, c, _ = item_with_a_second_token(api, user)
     _, r0 = hints(api)
     assert api.admin.delete("/users/%s/tokens/%s" % (user.id, tok["token_id"])).status == 204
     for _ in range(WARM):

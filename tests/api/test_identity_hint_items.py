@@ -4,7 +4,7 @@ src/api/api.c handle): error precedence with a bad query or If-None-Match, soft-
 members removed, owners' test sessions, promotions, and another server on the same database."""
 from fm import Client, assert_error
 
-from test_identity_hint import WARM, hints, warm
+from test_identity_hint import WARM, hints, item_with_a_second_token, warm
 
 MISSING = "0190c0de-89ab-7cde-8f01-23456789abcd"
 
@@ -47,12 +47,7 @@ def test_hinted_items_are_the_fully_checked_answers(api, user):
 
 
 def test_revoked_token_with_a_bad_query_or_if_none_match_on_an_item_is_401(api, user):
-    ws = api.workspace(user)
-    d = ws.doc(user.c)
-    path = ws.path("documents", d["document_id"])
-    tok = api.admin.post("/users/%s/tokens" % user.id).json
-    c = api.client(tok["token"])
-    r = warm(c, path)
+    ws, path, tok, c, r = item_with_a_second_token(api, user)
     etag = r.header("ETag")
     assert c.get(path, headers={"If-None-Match": etag}).status == 304
     assert api.admin.delete("/users/%s/tokens/%s" % (user.id, tok["token_id"])).status == 204
