@@ -41,18 +41,13 @@ struct auth_row {
     int64_t last_used_at;
 };
 
-static bool truthy(const char *v)
-{
-    return v && (v[0] == '1' || v[0] == 't');
-}
-
 static int read_auth(void *ctx, const struct store_row *row)
 {
     struct auth_row *a = ctx;
     a->found = true;
     snprintf(a->user_id, sizeof a->user_id, "%s", row->vals[0] ? row->vals[0] : "");
-    a->active = truthy(row->vals[1]);
-    a->admin = truthy(row->vals[2]);
+    a->active = store_row_true(row, 1);
+    a->admin = store_row_true(row, 2);
     snprintf(a->hash, sizeof a->hash, "%s", row->vals[3] ? row->vals[3] : "");
     snprintf(a->token_id, sizeof a->token_id, "%s", row->vals[4] ? row->vals[4] : "");
     a->used = row->vals[5] != NULL;
@@ -88,7 +83,7 @@ static int read_active(void *ctx, const struct store_row *row)
 {
     struct { bool found, active; } *u = ctx;
     u->found = true;
-    u->active = truthy(row->vals[0]);
+    u->active = store_row_true(row, 0);
     return 1;
 }
 

@@ -434,6 +434,21 @@ static void metrics(struct ctx *x)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* Whether the caller may list (or follow the changes of) c: admins only
+ * for an admin-only collection (users). */
+static bool collection_allowed(const struct ctx *x, const struct collection *c)
+{
+    return !c->admin_only || x->who.is_admin;
+}
+
+/* Whether the caller may see item id of c at all (else a 404): users are
+ * seen by an admin, or each by themself; the other collections' scopes are
+ * in their statements. */
+static bool item_visible(const struct ctx *x, const struct collection *c, const char *id)
+{
+    return c->scope != SCOPE_GLOBAL || x->who.is_admin || strcmp(id, x->who.user_id) == 0;
+}
+
 static bool no_query(struct ctx *x)
 {
     if (x->r->url.npairs == 0) return true;
@@ -507,10 +522,7 @@ static void handle(struct request *r, struct store *st, const struct store_err *
          * item not found, or an answer given before the statement ran) is
          * taken back and the request runs again, authenticated in full */
         int mark = r->nheaders;
-        bool may = rt->kind == RK_COLLECTION
-                       ? !c->admin_only || x.who.is_admin
-                       : c->scope != SCOPE_GLOBAL || x.who.is_admin || strcmp(r->path_id, x.who.user_id) == 0;
-        if (may) {
+        if (rt->kind == RK_COLLECTION ? collection_allowed(&x, c) : item_visible(&x, c, r->path_id)) {
             if (rt->kind == RK_COLLECTION) crud_list(&x, c);
             else crud_get(&x, c, r->path_id);
             if (x.guard_store_error) return; /* answered 503 (or such): final */
@@ -550,7 +562,7 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         if (no_query(&x)) acct_remove_member(&x, r->path_ws, r->path_sub);
         return;
     case RK_COLLECTION:
-        if (c->admin_only && !x.who.is_admin) {
+        if (!collection_allowed(&x, c)) {
             resp_error(r, 403, "Only admins may do this");
             return;
         }
@@ -561,15 +573,14 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         }
         return;
     case RK_CHANGES:
-        if (c->admin_only && !x.who.is_admin) {
+        if (!collection_allowed(&x, c)) {
             resp_error(r, 403, "Only admins may do this");
             return;
         }
         crud_changes(&x, c);
         return;
     case RK_ITEM:
-        /* users: an admin sees everyone, anyone else only themself */
-        if (c->scope == SCOPE_GLOBAL && !x.who.is_admin && strcmp(r->path_id, x.who.user_id) != 0) {
+        if (!item_visible(&x, c, r->path_id)) {
             crud_not_found(&x, c);
             return;
         }

@@ -110,8 +110,7 @@ struct guarded_item {
 static int guarded_item_row(void *ctx, const struct store_row *row)
 {
     struct guarded_item *g = ctx;
-    const char *v = row->vals[0];
-    g->auth_ok = v && (v[0] == '1' || v[0] == 't');
+    g->auth_ok = store_row_true(row, 0);
     if (!g->auth_ok) return 1; /* nothing of this may be answered */
     return render_row(&g->rc, row);
 }
@@ -130,22 +129,18 @@ static int fetch_item(struct ctx *x, struct wtx *w, const struct collection *c, 
     struct plan_params ps;
     struct plan_scope sc = scope_of(x);
     bool guarded = !w && sc.guard_hash;
-    struct buf guard;
     buf_init(&sql);
-    buf_init(&guard);
     plan_params_init(&ps);
-    if (guarded && plan_guard_column(&guard, x->d, &sc, &ps) < 0) {
-        /* cannot happen (four parameters); confirms nothing: run again */
-        buf_free(&guard);
-        plan_params_free(&ps);
-        return 0;
-    }
     buf_puts(&sql, "SELECT ");
-    if (guarded) { /* the check first: ", EXISTS (...) AS fm_auth" without its ", " */
-        buf_append(&sql, guard.data + 2, guard.len - 2);
+    if (guarded) { /* the check first, then the item's columns */
+        if (plan_guard_column(&sql, x->d, &sc, &ps) < 0) {
+            /* cannot happen (four parameters); confirms nothing: run again */
+            buf_free(&sql);
+            plan_params_free(&ps);
+            return 0;
+        }
         buf_puts(&sql, ", ");
     }
-    buf_free(&guard);
     buf_printf(&sql, "%s FROM %s t WHERE t.%s = ", c->select_list, c->table, c->pk->column);
     ph(x, &sql, plan_param(&ps, sp_text(id, strlen(id))));
     plan_scope_clause(&sql, x->d, c, &sc, &ps);
@@ -320,8 +315,7 @@ static int list_row(void *ctx, const struct store_row *row)
         l->first_row = false;
         if (row->vals[0]) buf_append(&l->pos, row->vals[0], row->lens[0]);
         if (p->col_auth >= 0) {
-            const char *v = row->vals[p->col_auth];
-            l->auth_ok = v && (v[0] == '1' || v[0] == 't');
+            l->auth_ok = store_row_true(row, p->col_auth);
             if (!l->auth_ok) return 1; /* nothing of this may be answered */
         }
         if (p->col_count >= 0 && row->vals[p->col_count]) l->total = store_row_int(row, p->col_count);

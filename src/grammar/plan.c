@@ -400,7 +400,7 @@ static void plan_init(struct plan *p)
 int plan_guard_column(struct buf *b, const struct dialect *d, const struct plan_scope *sc, struct plan_params *ps)
 {
     /* the caller's identity, confirmed in the statement's own snapshot */
-    buf_puts(b, ", EXISTS (SELECT 1 FROM api_tokens fa JOIN users fu ON fu.user_id = fa.user_id WHERE fa.token_hash = ");
+    buf_puts(b, "EXISTS (SELECT 1 FROM api_tokens fa JOIN users fu ON fu.user_id = fa.user_id WHERE fa.token_hash = ");
     if (bind(b, d, ps, sp_text(sc->guard_hash, strlen(sc->guard_hash))) < 0) return -1;
     buf_puts(b, " AND fu.user_id = ");
     if (bind(b, d, ps, sp_text(sc->user_id, strlen(sc->user_id))) < 0) return -1;
@@ -584,6 +584,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     }
     p->col_item = q->include_total ? 2 : 1;
     if (sc->guard_hash) {
+        buf_puts(&p->head, ", ");
         if (plan_guard_column(&p->head, d, sc, &p->ps) < 0) goto out;
         p->col_auth = p->col_item++;
     }

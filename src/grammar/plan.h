@@ -110,7 +110,7 @@ void plan_placeholder(struct buf *b, const struct dialect *d, int n);
  * -1 (parameters full). */
 int plan_scope_clause(struct buf *b, const struct dialect *d, const struct collection *c,
                       const struct plan_scope *sc, struct plan_params *ps);
-/* Appends ", <guard> AS fm_auth": whether sc->guard_hash's token exists for
+/* Appends "<guard> AS fm_auth": whether sc->guard_hash's token exists for
  * sc->user_id, who is active and whose admin flag is sc->is_admin (the
  * identity hint's check, in the statement's own snapshot).  0 or -1. */
 int plan_guard_column(struct buf *b, const struct dialect *d, const struct plan_scope *sc, struct plan_params *ps);

@@ -78,6 +78,12 @@ static inline int64_t store_row_int(const struct store_row *row, int i)
     if (row->is_int && row->is_int[i]) return row->ints[i];
     return int_parse(row->vals[i], row->lens[i], &v) ? v : 0;
 }
+/* A boolean column (SQLite 1/0, PostgreSQL t/f): true; NULL is false. */
+static inline bool store_row_true(const struct store_row *row, int i)
+{
+    const char *v = row->vals[i];
+    return v && (v[0] == '1' || v[0] == 't');
+}
 /* A pointer to the integer of column i if the backend read it as one. */
 static inline const int64_t *store_row_intp(const struct store_row *row, int i)
 {
