@@ -226,13 +226,20 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
         rows++;
         if (!fn || stopped) continue;
         for (int i = 0; i < ncols; i++) {
-            int t = sqlite3_column_type(stmt, i);
+            /* One column call, then the value's own accessors: each
+             * sqlite3_column_* call checks the column and takes and leaves
+             * the connection's mutex again.  The value is "unprotected",
+             * which makes no difference on a connection opened NOMUTEX
+             * (the multi-thread mode, see store_sqlite_open): there is no
+             * mutex to hold.  It lives until the next step, as the text. */
+            sqlite3_value *cv = sqlite3_column_value(stmt, i);
+            int t = sqlite3_value_type(cv);
             is_int[i] = 0;
             if (t == SQLITE_NULL) {
                 vals[i] = NULL;
                 lens[i] = 0;
             } else if (t == SQLITE_INTEGER) {
-                int64_t v = sqlite3_column_int64(stmt, i);
+                int64_t v = sqlite3_value_int64(cv);
                 ints[i] = v;
                 is_int[i] = 1;
                 char *e = digits[i] + sizeof digits[i] - 1, *d = i64_digits(e, v);
@@ -240,8 +247,8 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
                 vals[i] = d;
                 lens[i] = (size_t)(e - d);
             } else {
-                vals[i] = (const char *)sqlite3_column_text(stmt, i);
-                lens[i] = (size_t)sqlite3_column_bytes(stmt, i);
+                vals[i] = (const char *)sqlite3_value_text(cv);
+                lens[i] = (size_t)sqlite3_value_bytes(cv);
             }
         }
         struct store_row row = {ncols, vals, lens, ints, is_int};

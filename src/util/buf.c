@@ -155,12 +155,32 @@ static inline int json_plain(unsigned char c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* The length of the run of json_plain bytes at p (n bytes left): eight
+ * bytes a step while none of them is special, then byte by byte.  A word
+ * has no special byte exactly when none is >= 0x80, < 0x20, '"' or '\\':
+ * the "has a byte below" and "has a zero byte" tests are exact about
+ * whether there is one (they can only err about which byte, and the step
+ * does not ask). */
+static size_t json_plain_run(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        uint64_t special = (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+        if (special) break;
+    }
+    while (i < n && json_plain(p[i])) i++;
+    return i;
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0;
-    while (run < n && json_plain(p[run])) run++;
+    size_t run = json_plain_run(p, n);
     if (run == n) { /* the common case: nothing to escape, one copy */
         buf_reserve(b, n + 2);
         char *d = b->data + b->len;
@@ -175,9 +195,8 @@ void buf_json_str(struct buf *b, const char *s, size_t n)
     buf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
-        run = i;
         /* copy plain ASCII runs in one go */
-        while (run < n && json_plain(p[run])) run++;
+        run = i + json_plain_run(p + i, n - i);
         if (run > i) {
             buf_append(b, p + i, run - i);
             i = run;

@@ -270,48 +270,55 @@ void time_format(struct buf *b, int64_t us)
 {
     if (us < -(INT64_MAX - 1000000)) us = -(INT64_MAX - 1000000); /* no overflow below (no stored time is near) */
     int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t frac = us - secs * 1000000;
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    /* The date of the day before is kept per thread: the times of a page
-     * are mostly of a few days, and the calendar is most of the cost. */
-    static _Thread_local int64_t last_days = INT64_MIN;
-    static _Thread_local char last_date[10];
-    char t[27];
-    if (days == last_days) {
-        memcpy(t, last_date, 10);
-    } else {
+    /* what is left fits 32 bits: the rest is cheap arithmetic */
+    uint32_t frac = (uint32_t)(us - secs * 1000000), rem = (uint32_t)(secs - days * 86400);
+    /* The dates of recent days are kept per thread, by the day's low bits:
+     * a page's times are of a few days (a row's created_at, updated_at and
+     * last_login_at are often of different ones), and the calendar is most
+     * of the cost. */
+    static _Thread_local struct {
+        int64_t days;
+        char date[10];
+    } day_cache[16] = {[0 ... 15] = {INT64_MIN, {0}}};
+    int64_t *last_days = &day_cache[days & 15].days;
+    char *last_date = day_cache[days & 15].date;
+    if (days != *last_days) {
         int64_t y;
         unsigned m, d;
         civil_from_days(days, &y, &m, &d);
         if (y < 0 || y > 9999) { /* not a time this server stores; keep the old form */
-            buf_printf(b, "%04lld-%02u-%02uT%02u:%02u:%02u.%06lldZ", (long long)y, m, d, (unsigned)(rem / 3600),
-                       (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), (long long)frac);
+            buf_printf(b, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d, (unsigned)(rem / 3600),
+                       (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), (unsigned)frac);
             return;
         }
         unsigned yy = (unsigned)y;
-        put2(t, yy / 100);
-        put2(t + 2, yy % 100);
-        t[4] = '-';
-        put2(t + 5, m);
-        t[7] = '-';
-        put2(t + 8, d);
-        memcpy(last_date, t, 10);
-        last_days = days;
+        put2(last_date, yy / 100);
+        put2(last_date + 2, yy % 100);
+        last_date[4] = '-';
+        put2(last_date + 5, m);
+        last_date[7] = '-';
+        put2(last_date + 8, d);
+        *last_days = days;
     }
-    unsigned f = (unsigned)frac;
+    if (b->cap - b->len <= 27) buf_reserve(b, 27);
+    char *t = b->data + b->len;
+    memcpy(t, last_date, 10);
+    uint32_t mins = rem / 60;
     t[10] = 'T';
-    put2(t + 11, (unsigned)(rem / 3600));
+    put2(t + 11, mins / 60);
     t[13] = ':';
-    put2(t + 14, (unsigned)(rem / 60 % 60));
+    put2(t + 14, mins % 60);
     t[16] = ':';
-    put2(t + 17, (unsigned)(rem % 60));
+    put2(t + 17, rem - mins * 60);
     t[19] = '.';
-    put2(t + 20, f / 10000);
-    put2(t + 22, f / 100 % 100);
-    put2(t + 24, f % 100);
+    uint32_t hi = frac / 10000, lo = frac % 10000;
+    put2(t + 20, hi);
+    put2(t + 22, lo / 100);
+    put2(t + 24, lo % 100);
     t[26] = 'Z';
-    buf_append(b, t, sizeof t);
+    b->len += 27;
+    b->data[b->len] = '\0';
 }
 
 bool int_parse(const char *s, size_t n, int64_t *out)

@@ -420,6 +420,16 @@ static void time_format_roundtrip(void **state)
     }
     assert_format(253402214400000001, "9999-12-31T00:00:00.000001Z");
     assert_format(-62135596800000000, "0001-01-01T00:00:00.000000Z");
+    /* days that share a slot of the per-thread day cache (16 apart) and
+     * days that do not, interleaved as a page's columns are */
+    for (int k = 0; k < 3; k++) {
+        assert_format(1740821400000000, "2025-03-01T09:30:00.000000Z");
+        assert_format(1740821400000000 + 16 * 86400000000LL, "2025-03-17T09:30:00.000000Z");
+        assert_format(1740821400000000 + 86400000000LL, "2025-03-02T09:30:00.000000Z");
+        assert_format(1740821400000000 - 16 * 86400000000LL, "2025-02-13T09:30:00.000000Z");
+        assert_format(1740821400000000 - 15 * 86400000000LL, "2025-02-14T09:30:00.000000Z");
+        assert_format(-1 - 16 * 86400000000LL, "1969-12-15T23:59:59.999999Z");
+    }
     /* every day boundary of a leap year round-trips */
     for (int64_t d = -800; d < 800; d++) {
         int64_t us = (1704067200 + d * 86400) * (int64_t)1000000 + d * 7;
@@ -680,6 +690,55 @@ static void json_escaping(void **state)
     assert_json(S("\xE2\x82\xC3\xA9"), "\"\\ufffd\\ufffd\xC3\xA9\"");
 }
 
+/* buf_json_str against a byte-at-a-time reference, for one special (or
+ * border) byte at every place of strings of every length up to three
+ * words: the eight-byte scan must stop exactly where a byte needs care. */
+static void json_ref(struct buf *b, const unsigned char *s, size_t n)
+{
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            buf_putc(b, '\\');
+            buf_putc(b, (char)c);
+        } else if (c < 0x20) {
+            buf_printf(b, "\\u%04x", c);
+        } else if (c >= 0x80) {
+            buf_puts(b, "\\ufffd"); /* a lone byte >= 0x80 is never valid UTF-8 */
+        } else {
+            buf_putc(b, (char)c);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+static void json_escaping_every_place(void **state)
+{
+    const unsigned char probe[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xa2, 0xdc, 0xff};
+    for (size_t n = 0; n <= 24; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof probe; k++) {
+                unsigned char s[24];
+                memset(s, 'a', sizeof s);
+                s[at] = probe[k];
+                if (probe[k] >= 0x20 && probe[k] != '"' && probe[k] != '\\' && probe[k] < 0x80 && at + 1 < n)
+                    s[n - 1] = probe[(k + 1) % sizeof probe]; /* a plain probe: a second byte at the end */
+                struct buf got, want;
+                buf_init(&got);
+                buf_init(&want);
+                buf_json_str(&got, (const char *)s, n);
+                json_ref(&want, s, n);
+                if (strcmp(got.data, want.data) != 0)
+                    fprintf(stderr, "json n=%zu at=%zu byte=%02x: got %s want %s\n", n, at, probe[k], got.data, want.data);
+                assert_string_equal(got.data, want.data);
+                assert_int_equal(got.len, want.len);
+                buf_free(&got);
+                buf_free(&want);
+            }
+        }
+    }
+}
+
 static void buf_basics(void **state)
 {
     /* decimal digits two at a time: every length and both signs */
@@ -776,6 +835,7 @@ int test_text_run(void)
         cmocka_unit_test(time_parse_space_for_plus),
         cmocka_unit_test(time_parse_invalid),
         cmocka_unit_test(time_format_roundtrip),
+        cmocka_unit_test(json_escaping_every_place),
         cmocka_unit_test(uuid_forms),
         cmocka_unit_test(uuid7_shape),
         cmocka_unit_test(random_pool),
