@@ -87,18 +87,29 @@ static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 void crypto_b64url_encode(const void *data, size_t n, struct buf *out)
 {
     const unsigned char *r = data;
-    unsigned acc = 0;
-    int bits = 0;
-    buf_reserve(out, (n * 4 + 2) / 3 + 1);
-    for (size_t i = 0; i < n; i++) {
-        acc = ((acc << 8) | r[i]) & 0xffff;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            buf_putc(out, b64url[(acc >> bits) & 63]);
-        }
+    size_t whole = n / 3 * 3, len = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+    buf_reserve(out, len);
+    char *d = out->data + out->len;
+    /* three bytes make four characters */
+    for (size_t i = 0; i < whole; i += 3, d += 4) {
+        uint32_t v = (uint32_t)r[i] << 16 | (uint32_t)r[i + 1] << 8 | r[i + 2];
+        d[0] = b64url[v >> 18];
+        d[1] = b64url[(v >> 12) & 63];
+        d[2] = b64url[(v >> 6) & 63];
+        d[3] = b64url[v & 63];
     }
-    if (bits) buf_putc(out, b64url[(acc << (6 - bits)) & 63]);
+    /* no padding: one byte left makes two characters, two make three */
+    if (n - whole == 1) {
+        d[0] = b64url[r[whole] >> 2];
+        d[1] = b64url[(r[whole] & 3) << 4];
+    } else if (n - whole == 2) {
+        uint32_t v = (uint32_t)r[whole] << 8 | r[whole + 1];
+        d[0] = b64url[v >> 10];
+        d[1] = b64url[(v >> 4) & 63];
+        d[2] = b64url[(v & 15) << 2];
+    }
+    out->len += len;
+    out->data[out->len] = '\0';
 }
 
 bool crypto_b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *out_len)
