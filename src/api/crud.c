@@ -21,6 +21,7 @@
 #include "../grammar/plan.h"
 #include "../grammar/query.h"
 #include "../grammar/token.h"
+#include "../model/types.h"
 #include "../util/crypto.h"
 #include "../util/text.h"
 #include "../util/vclock.h"
@@ -334,6 +335,26 @@ static int list_row(void *ctx, const struct store_row *row)
     return render_row(&l->rc, row);
 }
 
+/* The columns of a list page read only as integers (store_exec_ints): the
+ * position's count and guard, and the rendered fields whose type renders
+ * from the integer, but for sort keys, whose text goes into the cursor. */
+static uint64_t list_int_only(const struct plan *p, const struct collection *c, int nkeys)
+{
+    uint64_t m = 0;
+    if (p->col_auth >= 0 && p->col_auth < 64) m |= 1ull << p->col_auth;
+    if (p->col_count >= 0 && p->col_count < 64) m |= 1ull << p->col_count;
+    int at = p->col_item;
+    for (size_t i = 0; i < c->nfields; i++) {
+        const struct field *f = &c->fields[i];
+        if (f->flags & F_HIDDEN) continue;
+        if (type_of(f)->renders_from_int && at < 64) m |= 1ull << at;
+        at++;
+    }
+    for (int k = 0; k < nkeys; k++)
+        if (p->key_col[k] >= 0 && p->key_col[k] < 64) m &= ~(1ull << p->key_col[k]);
+    return m;
+}
+
 static void query_error(struct request *r, const struct lq_error *e)
 {
     api_invalid(r, "query", e);
@@ -424,14 +445,15 @@ void crud_list(struct ctx *x, const struct collection *c)
                          .first_row = true};
     buf_init(&l.pos);
     buf_init(&l.keys);
-    long n = store_exec(x->st, p.stmt.data, p.ps.p, p.ps.n, list_row, &l, &err);
+    uint64_t int_only = list_int_only(&p, c, l.nkeys);
+    long n = store_exec_ints(x->st, int_only, p.stmt.data, p.ps.p, p.ps.n, list_row, &l, &err);
     if (n == 0) {
         /* no row, so no position: the empty-page form reads both again in
          * one statement (its page may have rows by now; they are this page) */
         struct buf empty;
         buf_init(&empty);
         plan_list_empty_form(&p, &empty);
-        n = store_exec(x->st, empty.data, p.ps.p, p.ps.n, list_row, &l, &err);
+        n = store_exec_ints(x->st, int_only, empty.data, p.ps.p, p.ps.n, list_row, &l, &err);
         buf_free(&empty);
     }
     if (n < 0) {

@@ -189,7 +189,9 @@ static int bool_json(const struct field *f, json_t *j, struct store_param *out, 
 
 static void bool_render(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
-    buf_puts(b, (n && (v[0] == '1' || v[0] == 't')) ? "true" : "false");
+    bool t = iv ? *iv != 0 : n && (v[0] == '1' || v[0] == 't');
+    if (t) buf_append(b, "true", 4);
+    else buf_append(b, "false", 5);
 }
 
 static void bool_describe(json_t *s, const struct field *f, enum schema_use use)
@@ -447,16 +449,16 @@ static struct store_param bind_bool(const struct field *f, const char *s, size_t
 }
 
 const struct type_ops type_table[] = {
-    [FT_UUID] = {"uuid", uuid_json, render_string, uuid_describe, uuid_query, bind_text},
-    [FT_TEXT] = {"text", text_json, render_string, text_describe, text_query, bind_text},
-    [FT_EMAIL] = {"email", email_json, render_string, email_describe, text_query, bind_text},
-    [FT_SLUG] = {"slug", slug_json, render_string, slug_describe, slug_query, bind_text},
-    [FT_INT] = {"integer", int_json, render_verbatim, int_describe, int_query, bind_int},
-    [FT_BOOL] = {"boolean", bool_json, bool_render, bool_describe, bool_query, bind_bool},
-    [FT_TIME] = {"timestamp", time_json, time_render, time_describe, time_query, bind_int},
-    [FT_ENUM] = {"enum", enum_json, render_string, enum_describe, enum_query, bind_text},
-    [FT_TAGS] = {"tags", tags_json, render_verbatim, tags_describe, NULL, bind_text},
-    [FT_CLOCK] = {"vector clock", clock_json, render_verbatim, clock_describe, NULL, bind_text},
+    [FT_UUID] = {"uuid", uuid_json, render_string, uuid_describe, uuid_query, bind_text, false},
+    [FT_TEXT] = {"text", text_json, render_string, text_describe, text_query, bind_text, false},
+    [FT_EMAIL] = {"email", email_json, render_string, email_describe, text_query, bind_text, false},
+    [FT_SLUG] = {"slug", slug_json, render_string, slug_describe, slug_query, bind_text, false},
+    [FT_INT] = {"integer", int_json, render_verbatim, int_describe, int_query, bind_int, false},
+    [FT_BOOL] = {"boolean", bool_json, bool_render, bool_describe, bool_query, bind_bool, true},
+    [FT_TIME] = {"timestamp", time_json, time_render, time_describe, time_query, bind_int, true},
+    [FT_ENUM] = {"enum", enum_json, render_string, enum_describe, enum_query, bind_text, false},
+    [FT_TAGS] = {"tags", tags_json, render_verbatim, tags_describe, NULL, bind_text, false},
+    [FT_CLOCK] = {"vector clock", clock_json, render_verbatim, clock_describe, NULL, bind_text, false},
 };
 
 _Static_assert(sizeof type_table / sizeof type_table[0] == FT_CLOCK + 1, "one row per enum ftype");

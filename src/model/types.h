@@ -82,6 +82,10 @@ struct type_ops {
      * parse_query made it or as the database rendered a sort key (bool:
      * "1"/"t"). */
     struct store_param (*bind)(const struct field *f, const char *s, size_t len, int64_t i);
+
+    /* render reads the value from iv alone when iv is not NULL (the text
+     * may then be left out: store_exec_ints). */
+    bool renders_from_int;
 };
 
 /* The table, indexed by enum ftype. */

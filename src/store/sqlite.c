@@ -197,6 +197,7 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
     sqlite3_stmt *stmt = stmt_cache_get(s->stmts, sql);
     int rc;
     long rows = 0;
+    const uint64_t int_only = s->base.int_only;
     if (!stmt) {
         rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
         if (rc != SQLITE_OK) return fail_db(s, rc, err);
@@ -242,6 +243,11 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
                 int64_t v = sqlite3_value_int64(cv);
                 ints[i] = v;
                 is_int[i] = 1;
+                if (i < 64 && (int_only >> i & 1)) { /* read as a number only (store_exec_ints) */
+                    vals[i] = "";
+                    lens[i] = 0;
+                    continue;
+                }
                 char *e = digits[i] + sizeof digits[i] - 1, *d = i64_digits(e, v);
                 *e = '\0';
                 vals[i] = d;

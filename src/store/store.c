@@ -65,6 +65,15 @@ long store_exec(struct store *st, const char *sql, const struct store_param *p, 
     return st->ops->exec(st, sql, p, np, fn, ctx, err);
 }
 
+long store_exec_ints(struct store *st, uint64_t int_only, const char *sql, const struct store_param *p, int np,
+                     store_row_fn fn, void *ctx, struct store_err *err)
+{
+    st->int_only = int_only;
+    long n = st->ops->exec(st, sql, p, np, fn, ctx, err);
+    st->int_only = 0;
+    return n;
+}
+
 int store_exec_later(struct store *st, const char *sql, const struct store_param *p, int np, struct store_err *err)
 {
     if (st->ops->exec_later) return st->ops->exec_later(st, sql, p, np, err);

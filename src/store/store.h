@@ -82,6 +82,7 @@ static inline int64_t store_row_int(const struct store_row *row, int i)
 static inline bool store_row_true(const struct store_row *row, int i)
 {
     const char *v = row->vals[i];
+    if (v && row->is_int && row->is_int[i]) return row->ints[i] != 0;
     return v && (v[0] == '1' || v[0] == 't');
 }
 /* A pointer to the integer of column i if the backend read it as one. */
@@ -163,6 +164,16 @@ bool store_url_valid(const char *url);
  * store reconnects by itself on a later call. */
 long store_exec(struct store *st, const char *sql, const struct store_param *p, int np, store_row_fn fn, void *ctx,
                 struct store_err *err);
+
+/* store_exec, for a caller that reads the columns of int_only (bit i:
+ * column i, the first 64) only through store_row_int, store_row_true or
+ * store_row_intp, as the type table's renderers of integers do: where a
+ * backend reads such a column as an integer (SQLite), it does not write its
+ * text (vals[i] is then "" for a value that is not NULL).  A list page
+ * renders a few timestamps and booleans per row; their digits were most of
+ * what reading the row cost us. */
+long store_exec_ints(struct store *st, uint64_t int_only, const char *sql, const struct store_param *p, int np,
+                     store_row_fn fn, void *ctx, struct store_err *err);
 
 /* Inside a transaction: runs a statement whose rows and row count the
  * caller does not need.  PostgreSQL sends it with the next statement run

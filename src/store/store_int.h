@@ -41,6 +41,7 @@ struct store {
     const struct store_ops *ops;
     const struct dialect *dialect;
     unsigned long long round_trips; /* see store_round_trips; the backend counts what it sends */
+    uint64_t int_only; /* the statement running under store_exec_ints: its columns read only as integers */
 };
 
 extern int store_timeout_ms; /* see store_set_timeout_ms */
