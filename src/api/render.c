@@ -21,9 +21,9 @@ void render_item(struct buf *b, const struct collection *c, const struct store_r
         if (f->flags & F_HIDDEN) continue;
         int at = col++;
         const char *v = at < row->ncols ? row->vals[at] : NULL;
-        if (!first) buf_putc(b, ',');
+        /* the key with its comma, which the first one goes without */
+        buf_append(b, f->json_key + first, f->json_key_len - first);
         first = false;
-        buf_append(b, f->json_key, f->json_key_len);
         if (!v) {
             buf_append(b, "null", 4);
             continue;

@@ -75,8 +75,10 @@ struct field {
     const char *references;            /* FT_UUID: name of a collection whose row must exist in the same workspace */
     const char *of;                    /* A_LOWER_OF: source field */
     const char *description;           /* for people (OpenAPI); "" if none */
-    /* Derived at start: the JSON member name as answers write it, quoted,
-     * with its colon ("\"name\":"), so rendering a row copies it. */
+    /* Derived at start: the JSON member name as answers write it, after
+     * the comma that separates it from the member before, quoted, with its
+     * colon (",\"name\":"), so rendering a row copies it in one go (the
+     * first member from json_key + 1). */
     char *json_key;
     size_t json_key_len;
 };

@@ -392,6 +392,7 @@ static void init_one(struct collection *c, int index)
         struct field *f = &fields[i];
         if (!f->column) f->column = f->name;
         buf_init(&b);
+        buf_putc(&b, ',');
         buf_json_str(&b, f->name, strlen(f->name));
         buf_putc(&b, ':');
         f->json_key = buf_steal(&b, &f->json_key_len);

@@ -486,12 +486,15 @@ static void deliver_rows(const PGresult *res, store_row_fn fn, void *ctx)
     }
     for (int r = 0; r < nrows; r++) {
         for (int i = 0; i < ncols; i++) {
-            if (PQgetisnull(res, r, i)) {
+            /* a NULL has length 0 (and the value ""): only an empty value
+             * needs asking which it is */
+            int len = PQgetlength(res, r, i);
+            if (len == 0 && PQgetisnull(res, r, i)) {
                 vals[i] = NULL;
                 lens[i] = 0;
             } else {
                 vals[i] = PQgetvalue(res, r, i);
-                lens[i] = (size_t)PQgetlength(res, r, i);
+                lens[i] = (size_t)len;
             }
         }
         struct store_row row = {ncols, vals, lens, NULL, NULL};
