@@ -214,7 +214,7 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
      * the end (no 1=1: see plan_list) */
     if (!count) buf_puts(w, " WHERE 1=1");
     if (scope_clause(w, d, c, sc, ps, count) < 0) return -1;
-    if (c->soft_delete && !q->include_deleted) buf_printf(w, " AND t.%s IS NULL", c->deleted_at->column);
+    if (c->soft_delete && !q->include_deleted) buf_cat(w, " AND t.", c->deleted_at->column, " IS NULL", NULL);
 
     for (int ci = 0; ci < q->nconds; ci++) {
         const struct lq_cond *cond = &q->conds[ci];
@@ -351,11 +351,14 @@ static void order_by(struct buf *b, const struct list_query *q, const char *pref
 {
     for (int k = 0; k < q->nsort; k++) {
         const struct sort_key *s = q->sort[k].key;
-        if (alias && s->rendered_col < 0)
-            buf_printf(b, "%s%sfm_s%d", k ? ", " : "", prefix, k);
-        else
-            buf_printf(b, "%s%s%s", k ? ", " : "", prefix, s->column);
-        buf_printf(b, " %s%s", q->sort[k].desc ? "DESC" : "ASC", s->nullable ? " NULLS LAST" : "");
+        buf_cat(b, k ? ", " : "", prefix, NULL);
+        if (alias && s->rendered_col < 0) {
+            buf_puts(b, "fm_s");
+            buf_put_i64(b, k);
+        } else {
+            buf_puts(b, s->column);
+        }
+        buf_cat(b, q->sort[k].desc ? " DESC" : " ASC", s->nullable ? " NULLS LAST" : "", NULL);
     }
 }
 
@@ -366,7 +369,10 @@ static void order_by(struct buf *b, const struct list_query *q, const char *pref
 static void key_columns(struct buf *b, const struct list_query *q)
 {
     for (int k = 0; k < q->nsort; k++)
-        if (q->sort[k].key->rendered_col < 0) buf_printf(b, ", t.%s AS fm_s%d", q->sort[k].key->column, k);
+        if (q->sort[k].key->rendered_col < 0) {
+            buf_cat(b, ", t.", q->sort[k].key->column, " AS fm_s", NULL);
+            buf_put_i64(b, k);
+        }
 }
 
 void plan_free(struct plan *p)
@@ -496,9 +502,9 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
          * not rendered as fm_s<k>) */
         struct buf head;
         buf_init(&head);
-        buf_printf(&head, "SELECT %s", c->select_list);
+        buf_cat(&head, "SELECT ", c->select_list, NULL);
         key_columns(&head, q);
-        buf_printf(&head, " FROM %s t", c->table);
+        buf_cat(&head, " FROM ", c->table, " t", NULL);
         buf_reset(&tail);
         buf_puts(&tail, "SELECT * FROM (");
         buf_append(&tail, head.data, head.len);
@@ -552,16 +558,16 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         buf_puts(&p->sql, " LIMIT ");
         plan_placeholder(&p->sql, d, limit_param);
     } else if (keys_first) {
-        buf_printf(&p->sql, "SELECT %s", c->select_list);
+        buf_cat(&p->sql, "SELECT ", c->select_list, NULL);
         buf_append(&p->sql, tail.data, tail.len);
     } else {
-        buf_printf(&p->sql, "SELECT %s FROM %s t", c->select_list, c->table);
+        buf_cat(&p->sql, "SELECT ", c->select_list, " FROM ", c->table, " t", NULL);
         buf_append(&p->sql, tail.data, tail.len);
     }
 
     /* The one statement: position, count and page (parameter numbers
      * shared), the position and count as columns of every row. */
-    buf_printf(&p->head, "%s AS fm_pos", d->pos_sql);
+    buf_cat(&p->head, d->pos_sql, " AS fm_pos", NULL);
     if (q->include_total) {
         /* the same WHERE with the same parameter numbers, but for the count */
         struct plan_params cps;
@@ -574,7 +580,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
             buf_free(&cw);
             goto out;
         }
-        buf_printf(&p->count_sql, "SELECT count(*) FROM %s t", c->table);
+        buf_cat(&p->count_sql, "SELECT count(*) FROM ", c->table, " t", NULL);
         buf_append(&p->count_sql, cw.data, cw.len);
         buf_free(&cw);
         buf_puts(&p->head, ", (");
@@ -597,9 +603,9 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
     if (split) {
         buf_append(&p->page, p->sql.data, p->sql.len);
     } else {
-        buf_printf(&p->page, "SELECT %s", c->select_list);
+        buf_cat(&p->page, "SELECT ", c->select_list, NULL);
         key_columns(&p->page, q);
-        if (!keys_first) buf_printf(&p->page, " FROM %s t", c->table);
+        if (!keys_first) buf_cat(&p->page, " FROM ", c->table, " t", NULL);
         buf_append(&p->page, tail.data, tail.len);
     }
     /* the page's columns after the head's (p->page without its "SELECT ") */

@@ -462,7 +462,7 @@ static int format_params(struct pg_store *s, const struct store_param *p, int np
                 buf_append(&s->scratch, p[i].s, p[i].len);
             }
             break;
-        case SP_INT: buf_printf(&s->scratch, "%" PRId64, p[i].i); break;
+        case SP_INT: buf_put_i64(&s->scratch, p[i].i); break;
         case SP_BOOL: buf_putc(&s->scratch, p[i].i ? '1' : '0'); break;
         }
         buf_putc(&s->scratch, '\0');

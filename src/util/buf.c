@@ -120,6 +120,14 @@ char *i64_digits(char *end, int64_t v)
     return p;
 }
 
+void buf_cat(struct buf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;) buf_append(b, s, strlen(s));
+    va_end(ap);
+}
+
 void buf_put_i64(struct buf *b, int64_t v)
 {
     char tmp[24];

@@ -29,6 +29,9 @@ void buf_free(struct buf *b);            /* release memory; b is reusable after 
 void buf_reserve(struct buf *b, size_t extra);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the strings given, up to a NULL: what buf_printf does with only
+ * %s, without parsing a format (the planner writes SQL with it per request). */
+void buf_cat(struct buf *b, ...) __attribute__((sentinel));
 void buf_put_i64(struct buf *b, int64_t v);
 /* Writes v in decimal backwards so that it ends just before `end`, and
  * returns where it starts (at most 20 bytes: INT64_MIN); no NUL. */
