@@ -197,7 +197,10 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
     sqlite3_stmt *stmt = stmt_cache_get(s->stmts, sql);
     int rc;
     long rows = 0;
+    /* this statement's mask alone: taken, so that a statement run from
+     * inside its callback (or after an early return) reads in full */
     const uint64_t int_only = s->base.int_only;
+    s->base.int_only = 0;
     if (!stmt) {
         rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
         if (rc != SQLITE_OK) return fail_db(s, rc, err);

@@ -171,7 +171,8 @@ long store_exec(struct store *st, const char *sql, const struct store_param *p, 
  * backend reads such a column as an integer (SQLite), it does not write its
  * text (vals[i] is then "" for a value that is not NULL).  A list page
  * renders a few timestamps and booleans per row; their digits were most of
- * what reading the row cost us. */
+ * what reading the row cost us.  The mask is this statement's alone: one
+ * run from inside its callback reads in full. */
 long store_exec_ints(struct store *st, uint64_t int_only, const char *sql, const struct store_param *p, int np,
                      store_row_fn fn, void *ctx, struct store_err *err);
 

@@ -121,10 +121,104 @@ static void sqlite_deadline(void **state)
     rmdir(dir);
 }
 
+/* ---- store_exec_ints ---------------------------------------------------- */
+
+struct ints_seen {
+    int rows;
+    char text[8][24];  /* each column's text as the callback saw it ("<null>" for NULL) */
+    int64_t num[8];
+    int is_int[8];
+    bool truth[8];
+    struct store *st;  /* nested: run a plain statement from the callback */
+    char nested[24];
+    int stop_after;
+};
+
+static int ints_row(void *ctx, const struct store_row *row)
+{
+    struct ints_seen *s = ctx;
+    s->rows++;
+    for (int i = 0; i < row->ncols && i < 8; i++) {
+        snprintf(s->text[i], sizeof s->text[i], "%s", row->vals[i] ? row->vals[i] : "<null>");
+        s->is_int[i] = row->is_int && row->is_int[i];
+        s->num[i] = row->vals[i] ? store_row_int(row, i) : -1;
+        s->truth[i] = store_row_true(row, i);
+    }
+    if (s->st) {
+        struct store_err err;
+        long n = -1;
+        /* a statement of its own, run plainly: it reads its text */
+        assert_int_equal(store_exec(s->st, "SELECT 40 + 2", NULL, 0, read_long, &n, &err), 1);
+        snprintf(s->nested, sizeof s->nested, "%ld", n);
+    }
+    return s->stop_after && s->rows >= s->stop_after;
+}
+
+static void sqlite_exec_ints(void **state)
+{
+    struct store_err err;
+    struct store *st = store_open("sqlite::memory:", &err);
+    assert_non_null(st);
+    const char *sql = "SELECT 1, 42, NULL, 'x', 0, -7, 3.5 UNION ALL SELECT 2, 0, 5, 't', 1, NULL, NULL";
+    /* columns 1, 2, 4, 5 and 6 read as integers only; 0 and 3 in full */
+    uint64_t mask = 1u << 1 | 1u << 2 | 1u << 4 | 1u << 5 | 1u << 6;
+    struct ints_seen s = {0};
+    assert_int_equal(store_exec_ints(st, mask, sql, NULL, 0, ints_row, &s, &err), 2);
+    assert_int_equal(s.rows, 2);
+    /* the last row: integers under the mask have no text, but their number */
+    assert_string_equal(s.text[0], "2");
+    assert_string_equal(s.text[1], "");
+    assert_int_equal(s.num[1], 0);
+    assert_false(s.truth[1]);
+    assert_string_equal(s.text[2], "");
+    assert_int_equal(s.num[2], 5);
+    assert_true(s.truth[2]);
+    assert_string_equal(s.text[3], "t"); /* text is text, mask or not */
+    assert_string_equal(s.text[4], "");
+    assert_true(s.truth[4]);
+    assert_string_equal(s.text[5], "<null>"); /* NULL stays NULL */
+    assert_false(s.truth[5]);
+    assert_string_equal(s.text[6], "<null>");
+
+    /* a REAL under the mask is not an integer: its text is read */
+    memset(&s, 0, sizeof s);
+    s.stop_after = 1; /* and an early stop */
+    assert_int_equal(store_exec_ints(st, mask, sql, NULL, 0, ints_row, &s, &err), 1);
+    assert_string_equal(s.text[6], "3.5");
+    assert_int_equal(s.is_int[6], 0);
+    assert_string_equal(s.text[5], "");
+    assert_int_equal(s.num[5], -7);
+    assert_true(s.truth[5]);
+
+    /* after an early stop, an error, and a plain run: the next plain
+     * statement reads every column's text */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_exec(st, sql, NULL, 0, ints_row, &s, &err), 2);
+    assert_string_equal(s.text[1], "0");
+    assert_string_equal(s.text[2], "5");
+    assert_string_equal(s.text[4], "1");
+    assert_int_equal(store_exec_ints(st, mask, "SELECT nope FROM nowhere", NULL, 0, ints_row, &s, &err), -1);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_exec(st, sql, NULL, 0, ints_row, &s, &err), 2);
+    assert_string_equal(s.text[1], "0");
+    assert_string_equal(s.text[5], "<null>");
+
+    /* a statement run from inside another's callback is not under the
+     * other's mask: SELECT 40 + 2 is read in full (column 0 is not under
+     * this mask, so 1 << 0 stands for any column a nested caller reads) */
+    memset(&s, 0, sizeof s);
+    s.st = st;
+    assert_int_equal(store_exec_ints(st, mask | 1u, "SELECT 1, 2", NULL, 0, ints_row, &s, &err), 1);
+    assert_string_equal(s.text[0], "");
+    assert_string_equal(s.nested, "42");
+    store_close(st);
+}
+
 int test_store_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sqlite_deadline),
+        cmocka_unit_test(sqlite_exec_ints),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

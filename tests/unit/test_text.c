@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -739,6 +740,112 @@ static void json_escaping_every_place(void **state)
     }
 }
 
+
+/* time_format against gmtime_r (years 1..9999 and, in the old printf form,
+ * beyond both ends), for random times of random days, so that the day
+ * cache's slots are shared, refilled and hit in every order; each written
+ * after the last into one buffer, so that it grows at every offset. */
+static uint64_t rnd_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void time_ref(char *out, size_t cap, int64_t us)
+{
+    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    int64_t frac = us - secs * 1000000;
+    time_t t = (time_t)secs;
+    struct tm tm;
+    assert_non_null(gmtime_r(&t, &tm));
+    snprintf(out, cap, "%04lld-%02d-%02dT%02d:%02d:%02d.%06lldZ", (long long)tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)frac);
+}
+
+static void time_format_random(void **state)
+{
+    const int64_t lo = -62135596800LL * 1000000, hi = 253402300799LL * 1000000 + 999999; /* years 1..9999 */
+    const int64_t day = 86400LL * 1000000;
+    uint64_t x = 88172645463325252ull;
+    int64_t days[40];
+    for (int i = 0; i < 40; i++) days[i] = (int64_t)(rnd_next(&x) % 40000) - 20000; /* 1915..2024, both signs */
+    struct buf b, want;
+    buf_init(&b);
+    buf_init(&want);
+    for (int i = 0; i < 200000; i++) {
+        int64_t us;
+        uint64_t r = rnd_next(&x);
+        switch (r % 8) {
+        case 0: us = lo + (int64_t)(rnd_next(&x) % (uint64_t)(hi - lo + 1)); break; /* anywhere */
+        case 1: us = (r & 8 ? lo : hi) + (int64_t)(rnd_next(&x) % 3 * day) * (r & 8 ? 1 : -1); break; /* the ends */
+        case 2: us = (r & 8 ? lo - 1 : hi + 1) - (int64_t)(rnd_next(&x) % (1000 * day)) * (r & 8 ? 1 : -1); break;
+        case 3: us = (int64_t)(rnd_next(&x) % 4) - 2; break; /* around 0 */
+        default: /* a few days, as a page's: slots shared 16 days apart */
+            us = days[rnd_next(&x) % 40] * day + (int64_t)(rnd_next(&x) % (uint64_t)day);
+        }
+        if (i % 997 == 0) {
+            buf_free(&b); /* a buffer with nothing yet, too */
+            buf_reset(&want);
+        }
+        char ref[64];
+        time_ref(ref, sizeof ref, us);
+        buf_puts(&want, ref);
+        time_format(&b, us);
+        if (b.len != want.len || memcmp(b.data, want.data, b.len) != 0)
+            fprintf(stderr, "time_format(%lld): got %s want %s\n", (long long)us,
+                    b.data + (b.len > strlen(ref) ? b.len - strlen(ref) : 0), ref);
+        assert_int_equal(b.len, want.len);
+        assert_memory_equal(b.data, want.data, b.len);
+        assert_int_equal(b.data[b.len], '\0');
+        if (b.len > 4000) {
+            buf_reset(&b);
+            buf_reset(&want);
+        }
+    }
+    /* the very ends of int64 (clamped), in the old form */
+    char ref[64];
+    buf_reset(&b);
+    time_format(&b, INT64_MAX);
+    time_ref(ref, sizeof ref, INT64_MAX);
+    assert_string_equal(b.data, ref);
+    buf_free(&b);
+    buf_free(&want);
+}
+
+/* buf_json_str against the byte-wise reference, for random strings of
+ * border bytes (each >= 0x80 one that never starts valid UTF-8), so that
+ * several special bytes share a word, borrow chains cross it, and runs
+ * end at every place. */
+static void json_escaping_random(void **state)
+{
+    const unsigned char abc[] = {0x00, 0x01, 0x02, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c,
+                                 0x5d, 0x61, 0x7e, 0x7f, 0x80, 0x81, 0xbf, 0xc0, 0xc1, 0xf8, 0xff};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    unsigned char s[48];
+    for (int i = 0; i < 100000; i++) {
+        size_t n = rnd_next(&x) % sizeof s;
+        int plain = (int)(rnd_next(&x) % 4); /* mostly plain strings, as answers are */
+        for (size_t k = 0; k < n; k++) {
+            uint64_t r = rnd_next(&x);
+            s[k] = plain && r % 16 ? (unsigned char)(0x20 + r / 16 % 95) : abc[r / 16 % sizeof abc];
+            if (s[k] == '"' || s[k] == '\\') s[k] = plain ? 'q' : s[k];
+        }
+        struct buf got, want;
+        buf_init(&got);
+        buf_init(&want);
+        buf_puts(&got, "[");
+        buf_puts(&want, "[");
+        buf_json_str(&got, (const char *)s, n);
+        json_ref(&want, s, n);
+        assert_int_equal(got.len, want.len);
+        assert_string_equal(got.data, want.data);
+        buf_free(&got);
+        buf_free(&want);
+    }
+}
+
 /* base64url without padding against a bit-at-a-time reference, for every
  * length up to 64 and every byte value, and back through the decoder. */
 static void b64url_ref(const unsigned char *r, size_t n, struct buf *out)
@@ -881,6 +988,8 @@ int test_text_run(void)
         cmocka_unit_test(time_format_roundtrip),
         cmocka_unit_test(json_escaping_every_place),
         cmocka_unit_test(b64url_every_length),
+        cmocka_unit_test(time_format_random),
+        cmocka_unit_test(json_escaping_random),
         cmocka_unit_test(uuid_forms),
         cmocka_unit_test(uuid7_shape),
         cmocka_unit_test(random_pool),
