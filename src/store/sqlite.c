@@ -231,11 +231,11 @@ static long run(struct sqlite_store *s, const char *sql, const struct store_para
         if (!fn || stopped) continue;
         for (int i = 0; i < ncols; i++) {
             /* One column call, then the value's own accessors: each
-             * sqlite3_column_* call checks the column and takes and leaves
-             * the connection's mutex again.  The value is "unprotected",
-             * which makes no difference on a connection opened NOMUTEX
-             * (the multi-thread mode, see store_sqlite_open): there is no
-             * mutex to hold.  It lives until the next step, as the text. */
+             * sqlite3_column_* call looks the column up again and does its
+             * error bookkeeping.  The value is "unprotected" (no mutex
+             * held), which makes no difference on a connection that has no
+             * mutex: opened NOMUTEX, checked in store_sqlite_open.  It
+             * lives until the next step, as the text would. */
             sqlite3_value *cv = sqlite3_column_value(stmt, i);
             int t = sqlite3_value_type(cv);
             is_int[i] = 0;
@@ -394,6 +394,13 @@ struct store *store_sqlite_open(const char *path, struct store_err *err)
     if (rc != SQLITE_OK) {
         store_fail(err, STORE_UNAVAILABLE, "sqlite: cannot open %s: %s", path,
                    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(s->db);
+        free(s);
+        return NULL;
+    }
+    if (sqlite3_db_mutex(s->db) != NULL) {
+        /* run() reads result values without a mutex (sqlite3_column_value) */
+        store_fail(err, STORE_ERROR, "sqlite: the connection to %s has a mutex despite SQLITE_OPEN_NOMUTEX", path);
         sqlite3_close_v2(s->db);
         free(s);
         return NULL;
