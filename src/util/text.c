@@ -321,6 +321,32 @@ void time_format(struct buf *b, int64_t us)
     b->data[b->len] = '\0';
 }
 
+/* The value of the eight decimal digits at s, or -1 if one of them is not a
+ * digit: all eight at once (PostgreSQL sends every timestamp as 16 digits).
+ * A byte is a digit exactly when its high nibble is 3 and adding 6 keeps it
+ * so; with every high nibble 3, no byte carries into the next. */
+static int64_t digits8(const char *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, s, 8);
+    const uint64_t nib = 0xF0F0F0F0F0F0F0F0u, zeros = 0x3030303030303030u;
+    if ((w & nib) != zeros || ((w + 0x0606060606060606u) & nib) != zeros) return -1;
+    uint64_t d = w - zeros; /* the first digit in the lowest byte */
+    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFu;
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFu;
+    d = (d * 10000 + (d >> 32)) & 0xFFFFFFFFu;
+    return (int64_t)d;
+#else
+    int64_t v = 0;
+    for (int k = 0; k < 8; k++) {
+        if (s[k] < '0' || s[k] > '9') return -1;
+        v = v * 10 + (s[k] - '0');
+    }
+    return v;
+#endif
+}
+
 bool int_parse(const char *s, size_t n, int64_t *out)
 {
     size_t i = 0;
@@ -328,6 +354,11 @@ bool int_parse(const char *s, size_t n, int64_t *out)
     if (n && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', i = 1;
     if (i == n || n - i > 19) return false;
     uint64_t v = 0;
+    for (; n - i >= 8; i += 8) { /* at most 19 digits: v stays below 10^19 < 2^64 */
+        int64_t d = digits8(s + i);
+        if (d < 0) return false;
+        v = v * 100000000u + (uint64_t)d;
+    }
     for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
         v = v * 10 + (uint64_t)(s[i] - '0');

@@ -633,6 +633,72 @@ static void bool_forms(void **state)
     }
 }
 
+/* int_parse as it was, a digit at a time: the reference for the
+ * eight-at-a-time form. */
+static bool int_parse_ref(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (n && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', i = 1;
+    if (i == n || n - i > 19) return false;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) return false;
+    *out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return true;
+}
+
+static void assert_int_parse_as_ref(const char *s, size_t n)
+{
+    int64_t got = 7, want = 7;
+    bool g = int_parse(s, n, &got), w = int_parse_ref(s, n, &want);
+    if (g != w || (g && got != want)) fprintf(stderr, "int_parse(%.*s) n=%zu: %d %lld, want %d %lld\n", (int)n, s, n, g,
+                                              (long long)got, w, (long long)want);
+    assert_true(g == w);
+    if (g) assert_true(got == want);
+}
+
+static void int_parse_every_byte(void **state)
+{
+    /* every byte value at every place of digit strings of 1..20 digits,
+     * signed and not: the bytes around '0'..'9', those whose high nibble
+     * is 3 (':' .. '?'), and the ones whose low nibble is a digit's */
+    char s[32];
+    for (size_t len = 1; len <= 20; len++) {
+        for (int sign = 0; sign < 3; sign++) {
+            size_t off = sign ? 1 : 0, n = off + len;
+            for (size_t at = off; at < n; at++) {
+                for (int c = 0; c < 256; c++) {
+                    if (sign) s[0] = sign == 1 ? '-' : '+';
+                    for (size_t k = off; k < n; k++) s[k] = (char)('1' + (k * 7) % 9);
+                    s[at] = (char)c;
+                    assert_int_parse_as_ref(s, n);
+                }
+            }
+        }
+    }
+    /* random digit strings of 1..22 bytes, mostly digits, at the edges of
+     * the range too */
+    uint64_t x = 88172645463325252u;
+    for (int round = 0; round < 200000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = 1 + x % 22;
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[k] = x % 61 == 0 ? (char)(x >> 8) : (char)('0' + (x >> 8) % 10);
+        }
+        if (x % 5 == 0) s[0] = '-';
+        if (round % 1000 == 0) memcpy(s, "9223372036854775807", n = 19);
+        if (round % 1000 == 1) memcpy(s, "-9223372036854775808", n = 20);
+        if (round % 1000 == 2) memcpy(s, "9223372036854775808", n = 19);
+        if (round % 1000 == 3) memcpy(s, "00000000000000000001", n = 20);
+        assert_int_parse_as_ref(s, n);
+    }
+}
+
 static void int_forms(void **state)
 {
     static const struct {
@@ -988,6 +1054,7 @@ int test_text_run(void)
         cmocka_unit_test(time_format_roundtrip),
         cmocka_unit_test(json_escaping_every_place),
         cmocka_unit_test(b64url_every_length),
+        cmocka_unit_test(int_parse_every_byte),
         cmocka_unit_test(time_format_random),
         cmocka_unit_test(json_escaping_random),
         cmocka_unit_test(uuid_forms),
