@@ -104,8 +104,10 @@ struct pg_store {
 static const struct dialect pg_dialect = {
     .name = "postgresql",
     .param_prefix = '$',
-    /* Columns are COLLATE "C", so lower() folds ASCII only, like SQLite's LIKE. */
-    .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
+    /* Columns are COLLATE "C", so lower() folds ASCII only, like SQLite's LIKE.
+     * No ESCAPE clause: the backslash is PostgreSQL's default escape, and
+     * an ESCAPE with a bound pattern runs like_escape() on every row. */
+    .ci_like_fmt = "lower(%s) LIKE %c%d",
     /* NO KEY UPDATE: children's foreign-key checks (KEY SHARE) do not wait
      * for it, so a write never waits on a write of a row it references. */
     .for_update = " FOR NO KEY UPDATE",

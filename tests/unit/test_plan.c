@@ -30,7 +30,7 @@ static const struct dialect lite = {
     .keys_column = "rowid"};
 static const struct dialect pg = {.name = "postgresql",
                                   .param_prefix = '$',
-                                  .ci_like_fmt = "lower(%s) LIKE %c%d ESCAPE '\\'",
+                                  .ci_like_fmt = "lower(%s) LIKE %c%d",
                                   .for_update = " FOR NO KEY UPDATE", .pos_sql = "pg_current_snapshot()::text", .snapshot_pos = true,
                                   .keys_in_open = " = ANY (ARRAY(", .keys_in_close = "))", .keys_first_offset = 200};
 
@@ -423,7 +423,7 @@ static void all_document_filters(void **state)
                "documents t WHERE 1=1 AND t.workspace_id = $1 AND t.deleted_at IS NULL"
                " AND t.status IN ($2, $3) AND t.source IN ($4) AND t.uploaded_by_user_id = $5"
                " AND t.created_at >= $6 AND t.created_at < $7 AND t.last_run_at IS NOT NULL"
-               " AND (lower(t.original_filename) LIKE $8 ESCAPE '\\')"
+               " AND (lower(t.original_filename) LIKE $8)"
                " ORDER BY t.byte_size DESC, t.document_id DESC LIMIT $9 OFFSET $10");
     planned_free(&x);
 }
@@ -444,7 +444,7 @@ static void users_search_one_param(void **state)
 
     plan_query(&x, &coll_users, "q=ab&is_active=true&is_service_account=no&display_name_is_null=true", &pg, &admin);
     assert_sql(&x.p, &coll_users,
-               "users t WHERE 1=1 AND (lower(t.email) LIKE $1 ESCAPE '\\' OR lower(t.display_name) LIKE $1 ESCAPE '\\')"
+               "users t WHERE 1=1 AND (lower(t.email) LIKE $1 OR lower(t.display_name) LIKE $1)"
                " AND t.is_active = $2 AND t.is_service_account = $3 AND t.display_name IS NULL"
                " ORDER BY t.created_at DESC, t.user_id DESC LIMIT $4 OFFSET $5");
     assert_int_equal(x.p.ps.n, 5);
@@ -481,12 +481,12 @@ static void workspaces_scope(void **state)
     assert_sql(&x.p, &coll_workspaces,
                "workspaces t WHERE 1=1 AND EXISTS (SELECT 1 FROM workspace_members m"
                " WHERE m.workspace_id = t.workspace_id AND m.removed_at IS NULL AND m.user_id = $1)"
-               " AND (lower(t.name) LIKE $2 ESCAPE '\\')"
+               " AND (lower(t.name) LIKE $2)"
                " ORDER BY t.created_at DESC, t.workspace_id DESC LIMIT $3 OFFSET $4");
     /* a member's count reads their memberships, not every workspace */
     assert_count_sql(&x.p, "SELECT count(*) FROM workspaces t WHERE t.workspace_id IN (SELECT m.workspace_id FROM"
                            " workspace_members m WHERE m.user_id = $1 AND m.removed_at IS NULL)"
-                           " AND (lower(t.name) LIKE $2 ESCAPE '\\')");
+                           " AND (lower(t.name) LIKE $2)");
     assert_int_equal(x.p.nwhere, 2);
     planned_free(&x);
 
