@@ -21,7 +21,6 @@
 #include "../grammar/plan.h"
 #include "../grammar/query.h"
 #include "../grammar/token.h"
-#include "../model/types.h"
 #include "../util/crypto.h"
 #include "../util/text.h"
 #include "../util/vclock.h"
@@ -337,19 +336,13 @@ static int list_row(void *ctx, const struct store_row *row)
 
 /* The columns of a list page read only as integers (store_exec_ints): the
  * position's count and guard, and the rendered fields whose type renders
- * from the integer, but for sort keys, whose text goes into the cursor. */
+ * from the integer (c->int_rendered, from the type table at start), but for
+ * sort keys, whose text goes into the cursor. */
 static uint64_t list_int_only(const struct plan *p, const struct collection *c, int nkeys)
 {
-    uint64_t m = 0;
+    uint64_t m = p->col_item < 32 ? c->int_rendered << p->col_item : 0; /* at most 32 fields, 3 head columns */
     if (p->col_auth >= 0 && p->col_auth < 64) m |= 1ull << p->col_auth;
     if (p->col_count >= 0 && p->col_count < 64) m |= 1ull << p->col_count;
-    int at = p->col_item;
-    for (size_t i = 0; i < c->nfields; i++) {
-        const struct field *f = &c->fields[i];
-        if (f->flags & F_HIDDEN) continue;
-        if (type_of(f)->renders_from_int && at < 64) m |= 1ull << at;
-        at++;
-    }
     for (int k = 0; k < nkeys; k++)
         if (p->key_col[k] >= 0 && p->key_col[k] < 64) m &= ~(1ull << p->key_col[k]);
     return m;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What each type does (parse, render, describe as a JSON Schema) is one row
  * of the type table in types.h; this enum only names the rows. */
@@ -167,6 +168,7 @@ struct collection {
     int clock_col;             /* the clock's position among the rendered columns */
     int pk_col;                /* the primary key's position among them */
     int nrendered;             /* rendered columns (select_list) */
+    uint64_t int_rendered;     /* bit i: rendered column i renders from its integer (type_ops.renders_from_int) */
     const struct field *seq_field;
     const struct field *tags_field;
     char *select_list;         /* "t.col1, t.col2, ..." of rendered fields */

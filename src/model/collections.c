@@ -5,6 +5,7 @@
  * allowed-name lists used in error messages) once at start.
  */
 #include "collection.h"
+#include "types.h"
 
 #include "../util/buf.h"
 
@@ -437,10 +438,12 @@ static void init_one(struct collection *c, int index)
     }
 
     c->nrendered = 0;
+    c->int_rendered = 0;
     for (size_t i = 0; i < c->nfields; i++) {
         if (c->fields[i].flags & F_HIDDEN) continue;
         if (&c->fields[i] == c->clock_field) c->clock_col = c->nrendered;
         if (&c->fields[i] == c->pk) c->pk_col = c->nrendered;
+        if (type_of(&c->fields[i])->renders_from_int) c->int_rendered |= 1ull << c->nrendered; /* < 32 fields */
         c->nrendered++;
     }
     buf_init(&b);

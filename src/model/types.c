@@ -189,7 +189,7 @@ static int bool_json(const struct field *f, json_t *j, struct store_param *out, 
 
 static void bool_render(struct buf *b, const struct field *f, const char *v, size_t n, const int64_t *iv)
 {
-    bool t = iv ? *iv != 0 : n && (v[0] == '1' || v[0] == 't');
+    bool t = iv ? *iv != 0 : store_text_true(v, n);
     if (t) buf_append(b, "true", 4);
     else buf_append(b, "false", 5);
 }
@@ -444,7 +444,7 @@ static struct store_param bind_int(const struct field *f, const char *s, size_t 
 static struct store_param bind_bool(const struct field *f, const char *s, size_t len, int64_t i)
 {
     (void)f;
-    if (s && len == 1) return sp_bool(s[0] == '1' || s[0] == 't'); /* as the database renders it */
+    if (s && len == 1) return sp_bool(store_text_true(s, len)); /* as the database renders it */
     return sp_bool(i != 0);
 }
 

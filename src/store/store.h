@@ -78,12 +78,18 @@ static inline int64_t store_row_int(const struct store_row *row, int i)
     if (row->is_int && row->is_int[i]) return row->ints[i];
     return int_parse(row->vals[i], row->lens[i], &v) ? v : 0;
 }
-/* A boolean column (SQLite 1/0, PostgreSQL t/f): true; NULL is false. */
+/* A boolean's text as a backend writes it (SQLite 1/0, PostgreSQL t/f):
+ * true?  v is n bytes, or NULL (false). */
+static inline bool store_text_true(const char *v, size_t n)
+{
+    return v && n && (v[0] == '1' || v[0] == 't');
+}
+/* A boolean column: true; NULL is false. */
 static inline bool store_row_true(const struct store_row *row, int i)
 {
     const char *v = row->vals[i];
     if (v && row->is_int && row->is_int[i]) return row->ints[i] != 0;
-    return v && (v[0] == '1' || v[0] == 't');
+    return store_text_true(v, row->lens[i]);
 }
 /* A pointer to the integer of column i if the backend read it as one. */
 static inline const int64_t *store_row_intp(const struct store_row *row, int i)
