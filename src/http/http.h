@@ -87,7 +87,8 @@ struct request {
     struct resp_header *headers; /* owned, grows as needed; one per name */
     int nheaders, cap_headers;
     bool responded;
-    struct buf wire;   /* the serialized answer: status line, headers, body */
+    struct buf wire;      /* the serialized answer's status line and headers */
+    struct buf wire_body; /* and its body as sent (out, or out gzipped), moved here, not copied */
 };
 
 /* Requests whose headers have arrived and whose response is not yet sent. */

@@ -84,6 +84,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -114,8 +115,9 @@ struct http_conn {
     bool chunked, expect_continue;
     int64_t body_left;
     struct http_chunked ck;
-    struct buf out;
-    size_t out_off;
+    struct buf out;      /* pending bytes: an answer's head (or a 100 Continue) */
+    struct buf out_body; /* then its body, sent with it by one sendmsg */
+    size_t out_off;      /* bytes of out, then of out_body, already sent */
     bool close_after, gone, peer_eof, served, worker;
     int64_t t_accept, t_first, t_last, t_body, t_linger;
     size_t body_in, linger_in;
@@ -377,6 +379,7 @@ static void request_free(struct request *r)
     buf_free(&r->body);
     buf_free(&r->out);
     buf_free(&r->wire);
+    buf_free(&r->wire_body);
     for (int i = 0; i < r->nheaders; i++) {
         free(r->headers[i].name);
         free(r->headers[i].value);
@@ -421,6 +424,7 @@ static struct request *request_new(struct http_conn *c, const struct http_head *
     buf_init(&r->body);
     buf_init(&r->out);
     buf_init(&r->wire);
+    buf_init(&r->wire_body);
     r->in_flight = true;
     atomic_fetch_add(&g_in_flight, 1);
     return r;
@@ -581,7 +585,9 @@ static void put_value(struct buf *b, const char *v)
         if (b->data[i] == '\r' || b->data[i] == '\n') b->data[i] = ' ';
 }
 
-/* Serializes r's answer into r->wire.  Runs on a worker or the I/O thread. */
+/* Serializes r's answer: the status line and headers into r->wire, and the
+ * body (r->out, or its gzip) moved into r->wire_body, so a page is never
+ * copied on its way to the socket.  Runs on a worker or the I/O thread. */
 static void response_build(struct request *r)
 {
     int status = r->status ? r->status : 500;
@@ -600,7 +606,7 @@ static void response_build(struct request *r)
     struct buf *w = &r->wire;
     buf_reset(w);
     size_t blen = gzipped ? gz.len : r->out.len;
-    buf_reserve(w, 256 + (r->method == M_HEAD ? 0 : blen));
+    buf_reserve(w, 256);
     buf_puts(w, "HTTP/1.1 ");
     buf_put_i64(w, status);
     buf_putc(w, ' ');
@@ -625,7 +631,12 @@ static void response_build(struct request *r)
     if (r->close) buf_puts(w, "Connection: close\r\n");
     else if (r->minor == 0) buf_puts(w, "Connection: keep-alive\r\n");
     buf_puts(w, "\r\n");
-    if (!no_body && r->method != M_HEAD) buf_append(w, gzipped ? gz.data : r->out.data, blen);
+    buf_free(&r->wire_body);
+    if (!no_body && r->method != M_HEAD) {
+        struct buf *body = gzipped ? &gz : &r->out;
+        r->wire_body = *body;
+        buf_init(body);
+    }
     buf_free(&gz);
 }
 
@@ -846,6 +857,7 @@ static void conn_free(struct http_conn *c)
     request_free(c->r);
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->out_body);
     free(c);
 }
 
@@ -853,8 +865,19 @@ static void conn_free(struct http_conn *c)
  * EPOLLOUT, or c was closed (c->fd < 0). */
 static bool conn_flush(struct http_conn *c)
 {
-    while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    size_t total = c->out.len + c->out_body.len;
+    while (c->out_off < total) {
+        struct iovec iov[2];
+        size_t niov = 0;
+        if (c->out_off < c->out.len) {
+            iov[niov++] = (struct iovec){c->out.data + c->out_off, c->out.len - c->out_off};
+            if (c->out_body.len) iov[niov++] = (struct iovec){c->out_body.data, c->out_body.len};
+        } else {
+            size_t at = c->out_off - c->out.len;
+            iov[niov++] = (struct iovec){c->out_body.data + at, c->out_body.len - at};
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = niov};
+        ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
             c->t_last = g_now;
@@ -868,8 +891,16 @@ static bool conn_flush(struct http_conn *c)
         return false;
     }
     buf_reset(&c->out);
+    buf_free(&c->out_body); /* a page is not kept by an idle connection */
     c->out_off = 0;
     return true;
+}
+
+/* Where bytes queued behind everything unsent go: out_body once that has
+ * bytes, so the order on the wire is the order they were queued in. */
+static struct buf *out_tail(struct http_conn *c)
+{
+    return c->out_body.len ? &c->out_body : &c->out;
 }
 
 /* Queues r's serialized answer (r->wire) on c: the state is WRITE. */
@@ -878,14 +909,19 @@ static void conn_answer(struct http_conn *c)
     struct request *r = c->r;
     assert(r && r->responded && !c->worker);
     if (r->close) c->close_after = true;
-    if (c->out.len == 0) {
+    if (c->out.len + c->out_body.len == 0) {
         buf_free(&c->out);
         c->out = r->wire;
         buf_init(&r->wire);
+        c->out_body = r->wire_body;
+        buf_init(&r->wire_body);
         c->out_off = 0;
-    } else {
-        buf_append(&c->out, r->wire.data, r->wire.len);
+    } else { /* behind unsent bytes: appended after all of them, in order */
+        struct buf *tail = out_tail(c);
+        buf_append(tail, r->wire.data, r->wire.len);
+        buf_append(tail, r->wire_body.data, r->wire_body.len);
         buf_reset(&r->wire);
+        buf_free(&r->wire_body);
     }
     c->state = C_WRITE;
 }
@@ -1180,7 +1216,7 @@ static void conn_event(struct http_conn *c, uint32_t ev)
         else if (ev & EPOLLRDHUP) c->peer_eof = true;
         return;
     }
-    if ((ev & EPOLLOUT) && c->out.len > c->out_off && c->state != C_WRITE) conn_flush(c); /* 100 Continue */
+    if ((ev & EPOLLOUT) && c->out.len + c->out_body.len > c->out_off && c->state != C_WRITE) conn_flush(c); /* 100 Continue */
     if (c->fd < 0) return;
     if (c->state == C_WRITE) {
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) conn_run(c);
@@ -1212,7 +1248,7 @@ static void process_done(void)
             c->state = C_BODY;
             c->t_body = c->t_last = g_now;
             if (c->expect_continue && c->in.len == c->in_off) {
-                buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                buf_puts(out_tail(c), "HTTP/1.1 100 Continue\r\n\r\n");
                 conn_flush(c);
             }
             if (c->fd >= 0) {
@@ -1344,6 +1380,7 @@ static void accept_all(int lfd)
         snprintf(c->addr, sizeof c->addr, "%s", text);
         buf_init(&c->in);
         buf_init(&c->out);
+        buf_init(&c->out_body);
         c->t_accept = c->t_last = g_now;
         c->idx = g_nconns;
         g_conns[g_nconns++] = c;

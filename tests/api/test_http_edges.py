@@ -429,6 +429,44 @@ def test_pipelined_requests_are_answered_in_order(server):
     assert re.findall(rb"X-Request-Id: (pipe-\d)", data) == [b"pipe-%d" % i for i in range(6)], data
 
 
+def test_slow_reader_gets_every_byte_of_pipelined_large_answers_in_order(server):
+    """An answer is sent as its head and its body, by one sendmsg each time the
+    socket takes more: a client with a tiny receive buffer that reads a few
+    bytes at a time makes the server stop and resume inside the head, at the
+    boundary and inside the body, with a second answer queued behind the first."""
+    auth = "Authorization: Bearer %s\r\n" % server.admin_token
+    one = fm.raw_request(server.port, ("GET /openapi.json HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+                                       % auth).encode())
+    assert one.status == 200 and len(one.body) > 100000
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", server.port))
+    try:
+        s.sendall(("GET /openapi.json HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                   "GET /openapi.json HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (auth, auth)).encode())
+        time.sleep(0.3)  # the server fills the small window and waits for EPOLLOUT
+        data = b""
+        while True:
+            chunk = s.recv(1000)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) < 20000:
+                time.sleep(0.001)
+    finally:
+        s.close()
+    answers = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, data[:200]
+        n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        answers.append((head, rest[:n]))
+        data = rest[n:]
+    assert [h.split(b" ")[1] for h, _ in answers] == [b"200", b"200"]
+    assert all(body == one.body for _, body in answers)
+
+
 def test_head_has_no_body_and_keeps_the_connection(server):
     c = _connect(server.port)
     try:
