@@ -32,6 +32,7 @@ pytest_api() { # pytest_api BINARY BACKEND [extra test paths]
   FIREMODE_BIN=$bin FIREMODE_TEST_BACKEND=$backend $PY -m pytest -q -p no:cacheprovider tests/api "$@"
 }
 
+step "layers: every #include points down (scripts/check-layers.sh)" scripts/check-layers.sh
 step "unit tests (cmocka, ASan+UBSan)" build/test_unit
 step "fuzz corpus replay (libFuzzer regression inputs)" bash -c \
   "build/fuzz_grammar -runs=0 tests/fuzz/corpus && build/fuzz_body -runs=0 tests/fuzz/corpus-body && build/fuzz_token -runs=0 tests/fuzz/corpus-token && build/fuzz_http -runs=0 tests/fuzz/corpus-http"

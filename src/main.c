@@ -194,8 +194,6 @@ static int cmd_serve(struct options *o)
     }
     struct server_config cfg = {
         .listen = listen,
-        .db_url = db_url,
-        .node_id = node_id,
         .threads = (int)threads,
         .conn_timeout_s = 30,
         .header_timeout_s = (int)header_s,
@@ -203,14 +201,20 @@ static int cmd_serve(struct options *o)
         .max_per_ip = (int)per_ip,
         .log_json = strcmp(log_format, "json") == 0,
     };
-    if (!store_url_valid(cfg.db_url)) {
+    if (!store_url_valid(db_url)) {
         fprintf(stderr, "firemode: unsupported --db '%s' (want sqlite:PATH, sqlite::memory: or postgresql://...)\n",
-                cfg.db_url);
+                db_url);
         return 2;
     }
     /* An in-memory SQLite database lives in one connection's shared cache:
      * serve it from one worker so writers never meet a table lock. */
-    if (strcmp(cfg.db_url, "sqlite::memory:") == 0) cfg.threads = 1;
+    bool in_memory = strcmp(db_url, "sqlite::memory:") == 0;
+    if (in_memory) cfg.threads = 1;
+    cfg.priority_worker = !in_memory;
+    char serving[512];
+    snprintf(serving, sizeof serving, "db %.300s, node %.100s",
+             strncmp(db_url, "sqlite:", 7) == 0 ? db_url : "postgresql", node_id);
+    cfg.serving = serving;
     api_init(node_id);
     const char *rim = env_or("FIREMODE_REQUIRE_IF_MATCH", "");
     bool rim_on = false;
@@ -223,7 +227,7 @@ static int cmd_serve(struct options *o)
     /* Migrate (and bootstrap) before listening; this connection stays open
      * for the life of the server (it keeps a :memory: database alive). */
     struct store_err err = {0};
-    struct store *st = store_open(cfg.db_url, &err);
+    struct store *st = store_open(db_url, &err);
     if (!st || store_migrate(st, &err) < 0 || api_prepare(st, &err) < 0) {
         fprintf(stderr, "firemode: cannot prepare the database: %s\n", err.msg);
         store_close(st);
@@ -242,7 +246,7 @@ static int cmd_serve(struct options *o)
             return 1;
         }
     }
-    int rc = server_run(&cfg) == 0 ? 0 : 1;
+    int rc = server_run(&cfg, api_app(db_url)) == 0 ? 0 : 1;
     store_close(st);
     return rc;
 }

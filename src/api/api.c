@@ -37,7 +37,10 @@ void api_init(const char *node_id)
 
 static void count_round_trips(const struct request *r, unsigned long long n);
 
-int api_authorize(struct request *r, struct store *st, const struct store_err *open_err)
+/* Before a body is read: authenticates the bearer token from the headers
+ * on st (a worker's connection, or NULL when it could not be opened:
+ * open_err says why).  0: go on; -1: answered (401/403/503). */
+static int api_authorize(struct request *r, struct store *st, const struct store_err *open_err)
 {
     if (!st) {
         api_store_error(r, open_err);
@@ -165,7 +168,9 @@ static bool json_content_type(const char *ct)
     return text_ieq(s, n, "application/json");
 }
 
-bool api_precheck(struct request *r)
+/* Before the body is read: route, method, Content-Type.  Returns true if it
+ * already answered (404, 405 with Allow, 415, OPTIONS). */
+static bool api_precheck(struct request *r)
 {
     const struct route *rt = match(r);
     if (!rt) {
@@ -274,7 +279,9 @@ static struct {
     atomic_ullong sum_us;
 } m_req[NROUTES + 1][NCLASSES];
 
-void api_observe(const struct request *r, int status, int64_t dur_us)
+/* Records a finished request in the metrics (by r's route; status 0: no
+ * answer was sent). */
+static void api_observe(const struct request *r, int status, int64_t dur_us)
 {
     size_t route = r->route ? (size_t)((const struct route *)r->route - routes) : NROUTES;
     int cls = status >= 100 && status < 600 ? status / 100 : 0;
@@ -461,7 +468,9 @@ static bool no_query(struct ctx *x)
 
 static void handle(struct request *r, struct store *st, const struct store_err *open_err);
 
-void api_handle(struct request *r, struct store *st, const struct store_err *open_err)
+/* Answers the request.  st is this worker's database connection, or NULL
+ * when it could not be opened (open_err says why). */
+static void api_handle(struct request *r, struct store *st, const struct store_err *open_err)
 {
     unsigned long long before = st ? store_round_trips(st) : 0;
     /* answers that need no database (/healthz, /openapi.json, /docs) may
@@ -601,4 +610,67 @@ static void handle(struct request *r, struct store *st, const struct store_err *
         break;
     }
     resp_error(r, 405, "Method Not Allowed");
+}
+
+/* ---- what the HTTP layer serves ------------------------------------------- */
+
+static const char *g_db_url;
+
+/* A worker's context: its own database connection, NULL while it cannot be
+ * opened (each request tries again, and answers 503 with why if it fails). */
+struct api_worker {
+    struct store *st;
+};
+
+static void *app_worker_open(void)
+{
+    struct api_worker *w = xcalloc(1, sizeof *w);
+    struct store_err err = {0};
+    w->st = store_open(g_db_url, &err); /* now, not in front of the first request */
+    return w;
+}
+
+static void app_worker_close(void *worker)
+{
+    struct api_worker *w = worker;
+    store_close(w->st);
+    free(w);
+}
+
+static struct store *app_store(struct api_worker *w, struct store_err *err)
+{
+    if (!w->st) w->st = store_open(g_db_url, err);
+    return w->st;
+}
+
+static void app_authorize(struct request *r, void *worker)
+{
+    struct store_err err = {0};
+    struct store *st = app_store(worker, &err);
+    api_authorize(r, st, &err);
+}
+
+static void app_handle(struct request *r, void *worker)
+{
+    if (!worker) { /* a no_database route, on the I/O thread */
+        api_handle(r, NULL, NULL);
+        return;
+    }
+    struct store_err err = {0};
+    struct store *st = app_store(worker, &err);
+    api_handle(r, st, &err);
+}
+
+const struct http_app *api_app(const char *db_url)
+{
+    static const struct http_app app = {
+        .worker_open = app_worker_open,
+        .worker_close = app_worker_close,
+        .precheck = api_precheck,
+        .authorize = app_authorize,
+        .handle = app_handle,
+        .observe = api_observe,
+    };
+    g_db_url = db_url;
+    return &app;
 }

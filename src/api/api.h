@@ -1,6 +1,7 @@
 /*
  * api — the FireMode API on top of the HTTP layer: routes, auth, and the
- * generic collection engine.  The HTTP layer calls these three functions.
+ * generic collection engine.  The HTTP layer reaches it only through the
+ * struct http_app that api_app hands to server_run.
  */
 #ifndef FM_API_H
 #define FM_API_H
@@ -19,25 +20,14 @@ void api_set_require_if_match(bool on);
  * database (the token key).  0 or -1. */
 int api_prepare(struct store *st, struct store_err *err);
 
-/* Before the body is read: route, method, Content-Type.  Returns true if it
- * already answered (404, 405 with Allow, 415, OPTIONS). */
-bool api_precheck(struct request *r);
-
-/* Before a body is read: authenticates the bearer token from the headers
- * on st (a worker's connection, or NULL when it could not be opened:
- * open_err says why).  0: go on; -1: answered (401/403/503). */
-int api_authorize(struct request *r, struct store *st, const struct store_err *open_err);
-
-/* Answers the request.  st is this worker's database connection, or NULL
- * when it could not be opened (open_err says why). */
-void api_handle(struct request *r, struct store *st, const struct store_err *open_err);
+/* What the HTTP layer serves: the routes, auth and collections of this API,
+ * each worker with its own connection to db_url (opened when the worker
+ * starts; one that could not be opened is tried again by the next request). */
+const struct http_app *api_app(const char *db_url);
 
 /* The OpenAPI document (JSON text, built by api_init; lives until exit). */
 const char *api_openapi_json(size_t *len);
 
-/* Records a finished request in the metrics (by r's route; status 0: no
- * answer was sent). */
-void api_observe(const struct request *r, int status, int64_t dur_us);
 
 
 

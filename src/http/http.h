@@ -13,8 +13,8 @@
 #ifndef FM_HTTP_H
 #define FM_HTTP_H
 
-#include "../model/collection.h"
 #include "../util/buf.h"
+#include "../util/method.h"
 #include "../util/url.h"
 
 #include <stdbool.h>
@@ -69,7 +69,7 @@ struct request {
     int64_t now_us;    /* wall clock, the request's "now" */
     /* routing, filled by the API layer's precheck */
     const void *route;
-    /* what the HTTP layer needs to know of the route, set by api_precheck
+    /* what the HTTP layer needs to know of the route, set by the app's precheck
      * (the HTTP layer knows no routes): */
     bool public_route; /* no token needed: a body may be read before any check */
     bool no_database;  /* answered without a database (/healthz): on the I/O thread */
@@ -78,7 +78,7 @@ struct request {
     char path_id[37];  /* canonical {id} from the path, or "" */
     char path_sub[37]; /* canonical {sub} (an id under {id}, e.g. a token id), or "" */
     /* What the API layer keeps between the jobs of one request (its
-     * caller, as api_authorize found it before the body came); owned,
+     * caller, as its authorize found it before the body came); owned,
      * freed with the request. */
     void *app_state;
     /* response */
@@ -89,6 +89,28 @@ struct request {
     bool responded;
     struct buf wire;      /* the serialized answer's status line and headers */
     struct buf wire_body; /* and its body as sent (out, or out gzipped), moved here, not copied */
+};
+
+/* What the server serves, handed to server_run by the application (FireMode's
+ * API layer): the HTTP layer knows no routes and opens no database.  A
+ * worker's context (its database connection) is the application's; the
+ * HTTP layer only hands it back on that worker. */
+struct http_app {
+    /* When a worker thread starts, and when it stops. */
+    void *(*worker_open)(void);
+    void (*worker_close)(void *worker);
+    /* On the I/O thread, once a request's head is in: finds the route and
+     * sets public_route, no_database and priority.  True if it answered
+     * (404, 405, 415, OPTIONS). */
+    bool (*precheck)(struct request *r);
+    /* On a worker, before a body is read: checks the caller, and answers
+     * only to refuse (401, 403, 503). */
+    void (*authorize)(struct request *r, void *worker);
+    /* Answers r: on a worker, or on the I/O thread (worker NULL) for a
+     * no_database route. */
+    void (*handle)(struct request *r, void *worker);
+    /* After the answer went out (status 0: none was sent), for the metrics. */
+    void (*observe)(const struct request *r, int status, int64_t dur_us);
 };
 
 /* Requests whose headers have arrived and whose response is not yet sent. */

@@ -13,11 +13,12 @@
  * Threads.
  *   I/O thread (the caller of server_run): accepts, reads, parses, applies
  *     every limit and deadline, answers what needs no database (parse
- *     errors, 404/405/415 from api_precheck, OPTIONS, /healthz), writes
+ *     errors, 404/405/415 from the app's precheck, OPTIONS, /healthz), writes
  *     answers without blocking, logs.  It never waits for a worker.
- *   workers (cfg->threads): each owns one database connection
- *     (worker_store), takes jobs from a FIFO, and hands the connection back
- *     through a done list and an eventfd.
+ *   workers (cfg->threads): each holds the context the app's worker_open
+ *     made (the API's database connection: this layer opens none), takes
+ *     jobs from a FIFO, and hands the connection back through a done list
+ *     and an eventfd.
  *   one reserved worker (not on sqlite::memory:): /readyz and /metrics,
  *     so an operator's probes never queue behind slow database work.
  *
@@ -59,8 +60,6 @@
  */
 #include "server.h"
 
-#include "../api/api.h"
-#include "../store/store.h"
 #include "../util/crypto.h"
 #include "../util/text.h"
 #include "http.h"
@@ -147,7 +146,7 @@ struct jobq {
 };
 
 static const struct server_config *g_cfg;
-static pthread_key_t g_store_key;
+static const struct http_app *g_app;
 static atomic_int g_in_flight;
 static atomic_bool g_draining;
 static int g_epfd = -1, g_evfd = -1;
@@ -555,7 +554,7 @@ static const char *http_date(void)
 
 /* CORS (--cors-origin): the allowed origin's answers say so, and a
  * preflight (OPTIONS with Access-Control-Request-Method, answered by
- * api_precheck without a token) lists the route's methods. */
+ * the app's precheck without a token) lists the route's methods. */
 static void cors_headers(struct request *r)
 {
     const char *allow = g_cfg->cors_origin;
@@ -732,38 +731,20 @@ static void log_line(struct buf *b, struct request *r, int status, int64_t dur_u
 
 /* ---- workers -------------------------------------------------------------- */
 
-static void store_dtor(void *p)
-{
-    store_close(p);
-}
-
-/* This worker's database connection, opened on first use; NULL (and err
- * filled) when the database cannot be reached now. */
-static struct store *worker_store(struct store_err *err)
-{
-    struct store *st = pthread_getspecific(g_store_key);
-    if (st) return st;
-    st = store_open(g_cfg->db_url, err);
-    if (st) pthread_setspecific(g_store_key, st);
-    return st;
-}
-
 /* One job: authenticate from the headers (JOB_AUTH: answered only if that
  * fails), or answer the request (JOB_HANDLE). */
-static void run_job(struct http_conn *c)
+static void run_job(struct http_conn *c, void *worker)
 {
     struct request *r = c->r;
-    struct store_err err = {0};
-    struct store *st = worker_store(&err);
     if (c->job == JOB_AUTH) {
-        api_authorize(r, st, &err);
+        g_app->authorize(r, worker);
         if (r->responded) {
             r->close = true;
             response_build(r);
         }
         return;
     }
-    api_handle(r, st, &err);
+    g_app->handle(r, worker);
     if (!r->responded) resp_error(r, 500, "Internal Server Error");
     response_build(r);
 }
@@ -771,10 +752,7 @@ static void run_job(struct http_conn *c)
 static void *worker_main(void *arg)
 {
     struct jobq *q = arg;
-    /* open the database connection now, not in front of the first request
-     * (a failure is retried by that request) */
-    struct store_err err = {0};
-    worker_store(&err);
+    void *worker = g_app->worker_open();
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop) {
@@ -793,7 +771,7 @@ static void *worker_main(void *arg)
         if (!q->head) q->tail = NULL;
         pthread_mutex_unlock(&q->mu);
         c->next = NULL;
-        run_job(c);
+        run_job(c, worker);
         /* the eventfd is written only for the first of a batch: the I/O
          * thread takes the whole list each time it wakes */
         pthread_mutex_lock(&g_done_mu);
@@ -808,6 +786,7 @@ static void *worker_main(void *arg)
             (void)wr;
         }
     }
+    g_app->worker_close(worker);
     return NULL;
 }
 
@@ -825,7 +804,7 @@ static void request_finish(struct http_conn *c, bool aborted)
     log_line(&line, r, status, dur, aborted);
     fwrite(line.data, 1, line.len, stderr);
     buf_free(&line);
-    api_observe(r, aborted && !r->responded ? 0 : status, dur);
+    g_app->observe(r, aborted && !r->responded ? 0 : status, dur);
     if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
     c->r = NULL;
@@ -1010,7 +989,7 @@ static void start_request(struct http_conn *c, const struct http_head *h)
         resp_invalid(r, "query", NULL, "Too many query parameters", "too_long");
     } else if (has_body && !body_allowed(r->method) && r->method != M_OPTIONS) {
         resp_error(r, 400, "%s requests take no body", r->method_name);
-    } else if (!api_precheck(r)) {
+    } else if (!g_app->precheck(r)) {
         /* not answered yet: where it goes */
         if (has_body) {
             c->chunked = h->chunked;
@@ -1027,7 +1006,7 @@ static void start_request(struct http_conn *c, const struct http_head *h)
             return;
         }
         if (r->no_database) {
-            api_handle(r, NULL, NULL); /* needs no database: answered here */
+            g_app->handle(r, NULL); /* needs no database: answered here */
         } else {
             submit(c, JOB_HANDLE);
             return;
@@ -1517,7 +1496,7 @@ static int listen_on(const struct sockaddr_storage *ss, bool v6)
     return fd;
 }
 
-int server_run(const struct server_config *cfg)
+int server_run(const struct server_config *cfg, const struct http_app *app)
 {
     g_cfg = cfg;
     char host[128];
@@ -1534,7 +1513,7 @@ int server_run(const struct server_config *cfg)
         fprintf(stderr, "firemode: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
         return -1;
     }
-    pthread_key_create(&g_store_key, store_dtor);
+    g_app = app;
 
     /* Signals are taken by the I/O thread only, through a signalfd; the
      * workers inherit the blocked mask. */
@@ -1556,13 +1535,12 @@ int server_run(const struct server_config *cfg)
     epoll_ctl(g_epfd, EPOLL_CTL_ADD, sfd, &e);
 
     int nworkers = cfg->threads;
-    g_have_prio = strcmp(cfg->db_url, "sqlite::memory:") != 0;
+    g_have_prio = cfg->priority_worker;
     pthread_t *tids = xcalloc((size_t)nworkers + 1, sizeof *tids);
     for (int i = 0; i < nworkers; i++) pthread_create(&tids[i], NULL, worker_main, &g_jobs);
     if (g_have_prio) pthread_create(&tids[nworkers], NULL, worker_main, &g_prio);
 
-    fprintf(stderr, "firemode: serving on http://%s (db %s, node %s, %d threads)\n", cfg->listen,
-            strncmp(cfg->db_url, "sqlite:", 7) == 0 ? cfg->db_url : "postgresql", cfg->node_id, cfg->threads);
+    fprintf(stderr, "firemode: serving on http://%s (%s, %d threads)\n", cfg->listen, cfg->serving, cfg->threads);
 
     int64_t drain_until = 0, last_sweep = 0;
     struct epoll_event evs[256];

@@ -12,6 +12,8 @@
 #ifndef FM_COLLECTION_H
 #define FM_COLLECTION_H
 
+#include "../util/method.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,12 +177,6 @@ struct collection {
     int index;                 /* position in collections[] */
     char *allowed_params;      /* "page, page_size, ..." for 422 messages */
     char *allowed_sorts;       /* "created_at, id, ..." */
-};
-
-/* Methods, as bits. */
-enum method {
-    M_GET = 1 << 0, M_HEAD = 1 << 1, M_POST = 1 << 2, M_PUT = 1 << 3,
-    M_PATCH = 1 << 4, M_DELETE = 1 << 5, M_OPTIONS = 1 << 6,
 };
 
 extern struct collection coll_users, coll_workspaces, coll_documents, coll_jobs, coll_configs, coll_test_sessions;
