@@ -395,7 +395,8 @@ static struct request *request_new(struct http_conn *c, const struct http_head *
 {
     struct request *r = xcalloc(1, sizeof *r);
     r->conn = c;
-    snprintf(r->client_addr, sizeof r->client_addr, "%s", c->addr);
+    _Static_assert(sizeof r->client_addr == sizeof c->addr, "the client's address is copied whole");
+    memcpy(r->client_addr, c->addr, sizeof r->client_addr);
     r->addr_slot = -1;
     r->start_us = c->t_first ? c->t_first : g_now;
     r->now_us = time_now_us();
@@ -410,14 +411,11 @@ static struct request *request_new(struct http_conn *c, const struct http_head *
         r->fields[i].value = xstrndup(h->fields[i].value, h->fields[i].value_len);
         r->nfields++;
         if (strcasecmp(r->fields[i].name, "X-Request-Id") == 0 && !r->request_id[0] &&
-            valid_request_id(h->fields[i].value, h->fields[i].value_len))
-            snprintf(r->request_id, sizeof r->request_id, "%s", r->fields[i].value);
+            valid_request_id(h->fields[i].value, h->fields[i].value_len)) /* at most 64 bytes */
+            memcpy(r->request_id, r->fields[i].value, h->fields[i].value_len + 1);
     }
-    if (!r->request_id[0]) {
-        char u[37];
-        uuid7_new(u);
-        snprintf(r->request_id, sizeof r->request_id, "%s", u);
-    }
+    _Static_assert(sizeof r->request_id >= 65, "a valid X-Request-Id fits with its NUL");
+    if (!r->request_id[0]) uuid7_new(r->request_id);
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strcmp(r->method_name, methods[i].name) == 0) r->method = methods[i].m;
     buf_init(&r->body);
