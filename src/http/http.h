@@ -88,7 +88,8 @@ struct request {
     int nheaders, cap_headers;
     bool responded;
     struct buf wire;      /* the serialized answer's status line and headers */
-    struct buf wire_body; /* and its body as sent (out, or out gzipped), moved here, not copied */
+    struct buf wire_body; /* and its body as sent (out, or out gzipped), moved here, not copied:
+                           * once the answer is built, out is empty (take a size from here) */
 };
 
 /* What the server serves, handed to server_run by the application (FireMode's
@@ -96,7 +97,8 @@ struct request {
  * worker's context (its database connection) is the application's; the
  * HTTP layer only hands it back on that worker. */
 struct http_app {
-    /* When a worker thread starts, and when it stops. */
+    /* When a worker thread starts, and when it stops.  worker_open never
+     * returns NULL (a NULL worker means the I/O thread, below). */
     void *(*worker_open)(void);
     void (*worker_close)(void *worker);
     /* On the I/O thread, once a request's head is in: finds the route and

@@ -867,8 +867,11 @@ static bool conn_flush(struct http_conn *c)
         conn_close(c);
         return false;
     }
-    buf_reset(&c->out);
-    buf_free(&c->out_body); /* a page is not kept by an idle connection */
+    /* a page is not kept by an idle connection (out holds one only when an
+     * answer was queued behind unsent bytes) */
+    if (c->out.cap > 4096) buf_free(&c->out);
+    else buf_reset(&c->out);
+    buf_free(&c->out_body);
     c->out_off = 0;
     return true;
 }
@@ -880,7 +883,9 @@ static struct buf *out_tail(struct http_conn *c)
     return c->out_body.len ? &c->out_body : &c->out;
 }
 
-/* Queues r's serialized answer (r->wire) on c: the state is WRITE. */
+/* Queues r's serialized answer on c, its head (r->wire) and its body
+ * (r->wire_body) moved, not copied, when nothing else is pending: the state
+ * is WRITE. */
 static void conn_answer(struct http_conn *c)
 {
     struct request *r = c->r;

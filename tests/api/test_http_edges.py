@@ -430,10 +430,11 @@ def test_pipelined_requests_are_answered_in_order(server):
 
 
 def test_slow_reader_gets_every_byte_of_pipelined_large_answers_in_order(server):
-    """An answer is sent as its head and its body, by one sendmsg each time the
-    socket takes more: a client with a tiny receive buffer that reads a few
-    bytes at a time makes the server stop and resume inside the head, at the
-    boundary and inside the body, with a second answer queued behind the first."""
+    """An answer is sent as its head and its body (two buffers, one sendmsg):
+    two pipelined answers of over 100 KB each, read 1,000 bytes at a time by a
+    client with a small receive buffer, arrive whole and in order.  (On
+    loopback the kernel takes each answer in one call, so this does not make
+    the server resume a send: test_http_send_split.py does, with a shim.)"""
     auth = "Authorization: Bearer %s\r\n" % server.admin_token
     one = fm.raw_request(server.port, ("GET /openapi.json HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
                                        % auth).encode())
