@@ -212,6 +212,54 @@ def raw_request(port, data, timeout=15, method_hint="GET", read=True):
     return resp
 
 
+def slow_socket(port, rcvbuf=4096, timeout=20):
+    """A connection to 127.0.0.1:port whose receive buffer is set to rcvbuf
+    before it connects (so the window it offers is small), or left to the
+    kernel when rcvbuf is None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def read_all(sock, limit=8 << 20, bufsize=65536, timeout=5):
+    """Everything the server sends on sock until it closes (or `timeout`
+    seconds of silence, or a reset), at most `limit` bytes, read `bufsize`
+    bytes at a time (a small one makes a slow reader)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while len(data) < limit:
+            chunk = sock.recv(bufsize)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+
+
+def split_answers(data, methods):
+    """The answers of a pipelined stream, one per request method in
+    `methods` (a 100 Continue counts as one): [(status, head, body)], each
+    framed by its Content-Length (none after HEAD, 1xx, 204 and 304).
+    Every byte must belong to an answer."""
+    out = []
+    for m in methods:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, (m, data[:300])
+        status = int(head.split(b" ", 2)[1])
+        cl = re.search(rb"\r\nContent-Length: (\d+)", head)
+        n = 0 if m == "HEAD" or status < 200 or status in (204, 304) else int(cl.group(1))
+        assert len(rest) >= n, (m, status, len(rest), n)
+        out.append((status, head, rest[:n]))
+        data = rest[n:]
+    assert data == b"", data[:300]
+    return out
+
+
 def read_response(sock, method_hint="GET"):
     r = http.client.HTTPResponse(sock, method=method_hint)
     try:

@@ -427,6 +427,22 @@ def test_request_id_generated_when_absent(anon):
     assert a and b and a != b
 
 
+@pytest.mark.parametrize("rid", ["a", "Z" * 64, "a-b_c.d:e" + "9" * 55])
+def test_request_id_of_up_to_64_allowed_bytes_is_echoed_whole(anon, rid):
+    assert anon.get("/healthz", headers={"X-Request-Id": rid}).header("X-Request-Id") == rid
+
+
+def test_request_id_of_65_bytes_is_replaced_by_a_uuid(anon):
+    rid = anon.get("/healthz", headers={"X-Request-Id": "y" * 65}).header("X-Request-Id")
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", rid), rid
+
+
+def test_the_first_valid_request_id_wins(server):
+    r = raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad id\r\n"
+                                    b"X-Request-Id: second-ok\r\nX-Request-Id: third-ok\r\nConnection: close\r\n\r\n")
+    assert r.status == 200 and r.header("X-Request-Id") == "second-ok", r
+
+
 @pytest.mark.parametrize("bad", ["x" * 300, "has space", "semi;colon", "quote\"d", "<script>"])
 def test_insane_request_id_is_replaced(anon, bad):
     r = anon.get("/healthz", headers={"X-Request-Id": bad})

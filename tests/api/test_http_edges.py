@@ -26,21 +26,6 @@ def _connect(port, source="127.0.0.1", timeout=10):
     return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
 
 
-def _read_all(s, limit=1 << 20):
-    """Everything the server sends until it closes (or 5 s of silence)."""
-    s.settimeout(5)
-    data = b""
-    try:
-        while len(data) < limit:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return data
-
-
 def _statuses(data):
     return [int(m.group(1)) for m in re.finditer(rb"HTTP/1\.1 (\d{3}) ", data)]
 
@@ -145,7 +130,7 @@ def test_header_deadline_is_408_and_close(spawn):
     try:
         t0 = time.monotonic()
         c.sendall(b"GET /me HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        data = _read_all(c)
+        data = fm.read_all(c)
         assert _statuses(data) == [408], data
         assert b'"detail"' in data and b"X-Request-Id:" in data, data
         assert time.monotonic() - t0 < 4
@@ -159,7 +144,7 @@ def test_slow_body_is_408_and_close(spawn):
     try:
         t0 = time.monotonic()
         c.sendall(_post_head(s.admin_token, 1000, "/workspaces") + b'{"name":')
-        data = _read_all(c)
+        data = fm.read_all(c)
         assert _statuses(data) == [408], data
         assert time.monotonic() - t0 < 5
     finally:
@@ -229,7 +214,7 @@ def test_one_address_at_its_cap_is_not_locked_out(spawn):
         # our JSON (one closed before the server read a byte of it just sees the close)
         told = 0
         for old in socks[:10]:
-            data = _read_all(old)
+            data = fm.read_all(old)
             if data:
                 assert _statuses(data) == [408] and b"X-Request-Id:" in data and b'"detail"' in data, data
                 told += 1
@@ -260,7 +245,7 @@ def test_ambiguous_framing_is_refused_and_closed(server, framing, status):
     try:
         c.sendall(b"POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + server.admin_token.encode() +
                   b"\r\nContent-Type: application/json\r\n" + framing + b"\r\n0\r\n\r\n" + SMUGGLED)
-        data = _read_all(c)
+        data = fm.read_all(c)
     finally:
         c.close()
     assert _statuses(data) == [status], data
@@ -312,7 +297,7 @@ def test_malformed_requests_get_one_json_400(server, data):
     c = _connect(server.port)
     try:
         c.sendall(data.replace(b"{tok}", server.admin_token.encode()))
-        raw = _read_all(c)
+        raw = fm.read_all(c)
     finally:
         c.close()
     assert _statuses(raw) == [400], raw
@@ -331,7 +316,7 @@ def test_hostile_methods_are_escaped_and_bounded_in_the_log(server, method):
     c = _connect(server.port)
     try:
         c.sendall(method + b" /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() + b"\r\n\r\n")
-        raw = _read_all(c)
+        raw = fm.read_all(c)
     finally:
         c.close()
     assert _statuses(raw) in ([400], [501]), raw
@@ -422,7 +407,7 @@ def test_pipelined_requests_are_answered_in_order(server):
         reqs += b"GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + server.admin_token.encode() + \
             b"\r\nX-Request-Id: pipe-5\r\nConnection: close\r\n\r\n"
         c.sendall(reqs)
-        data = _read_all(c)
+        data = fm.read_all(c)
     finally:
         c.close()
     assert _statuses(data) == [200] * 6, data
@@ -439,40 +424,24 @@ def test_slow_reader_gets_every_byte_of_pipelined_large_answers_in_order(server)
     one = fm.raw_request(server.port, ("GET /openapi.json HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
                                        % auth).encode())
     assert one.status == 200 and len(one.body) > 100000
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.settimeout(10)
-    s.connect(("127.0.0.1", server.port))
+    s = fm.slow_socket(server.port)
     try:
         s.sendall(("GET /openapi.json HTTP/1.1\r\nHost: x\r\n%s\r\n"
                    "GET /openapi.json HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (auth, auth)).encode())
-        time.sleep(0.3)  # the server fills the small window and waits for EPOLLOUT
-        data = b""
-        while True:
-            chunk = s.recv(1000)
-            if not chunk:
-                break
-            data += chunk
-            if len(data) < 20000:
-                time.sleep(0.001)
+        time.sleep(0.3)  # not a timed assertion: lets the server fill the small window first
+        data = fm.read_all(s, bufsize=1000, timeout=10)
     finally:
         s.close()
-    answers = []
-    while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        assert sep, data[:200]
-        n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-        answers.append((head, rest[:n]))
-        data = rest[n:]
-    assert [h.split(b" ")[1] for h, _ in answers] == [b"200", b"200"]
-    assert all(body == one.body for _, body in answers)
+    answers = fm.split_answers(data, ["GET", "GET"])
+    assert [status for status, _, _ in answers] == [200, 200]
+    assert all(body == one.body for _, _, body in answers)
 
 
 def test_head_has_no_body_and_keeps_the_connection(server):
     c = _connect(server.port)
     try:
         c.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = _read_all(c)
+        data = fm.read_all(c)
     finally:
         c.close()
     assert _statuses(data) == [200, 200], data

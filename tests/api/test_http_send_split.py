@@ -66,23 +66,6 @@ def _fixtures(s):
     return admin, base, items[0], tag, items[1]
 
 
-def _split(data, methods):
-    """The answers in a pipelined stream: [(status, head, body)], framed by
-    Content-Length (none on HEAD, 1xx, 204, 304)."""
-    out = []
-    for m in methods:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        assert sep, (m, data[:300])
-        status = int(head.split(b" ", 2)[1])
-        cl = re.search(rb"\r\nContent-Length: (\d+)", head)
-        n = 0 if m == "HEAD" or status < 200 or status in (204, 304) else int(cl.group(1))
-        assert len(rest) >= n, (m, status, len(rest), n)
-        out.append((status, head, rest[:n]))
-        data = rest[n:]
-    assert data == b"", data[:300]
-    return out
-
-
 def _mix(s, ref, admin, base, item, tag, gone, rcvbuf=None, slow=False):
     auth = "Authorization: Bearer %s\r\n" % s.admin_token
     reqs = [
@@ -98,24 +81,15 @@ def _mix(s, ref, admin, base, item, tag, gone, rcvbuf=None, slow=False):
         ("GET", "/openapi.json", "Connection: close\r\n"),
     ]
     wire = "".join("%s %s HTTP/1.1\r\nHost: x\r\n%s%s\r\n" % (m, p, auth, extra) for m, p, extra in reqs)
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    c.settimeout(20)
-    c.connect(("127.0.0.1", s.port))
+    c = fm.slow_socket(s.port, rcvbuf)
     try:
         c.sendall(wire.encode())
         if slow:
             time.sleep(0.3)  # not a timed assertion: only lets the server fill the window first
-        data = b""
-        while True:
-            chunk = c.recv(1500 if slow else 65536)
-            if not chunk:
-                break
-            data += chunk
+        data = fm.read_all(c, bufsize=1500 if slow else 65536, timeout=20)
     finally:
         c.close()
-    got = _split(data, [m for m, _, _ in reqs])
+    got = fm.split_answers(data, [m for m, _, _ in reqs])
     st = [g[0] for g in got]
     assert st == [200, 200, 200, 200, 404, 304, 200, 200, 204, 200], st
     assert got[0][2] == ref
@@ -145,15 +119,10 @@ def _continue(s, body_obj):
             first += chunk
         assert first == b"HTTP/1.1 100 Continue\r\n\r\n", first
         c.sendall(body)
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = fm.read_all(c, timeout=20)
     finally:
         c.close()
-    (status, _, b), = _split(data, ["POST"])
+    (status, _, b), = fm.split_answers(data, ["POST"])
     assert status == 201, data[:300]
     assert json.loads(b)["building_id"] == body_obj["building_id"]
 
@@ -188,10 +157,7 @@ def test_100_continue_queued_behind_an_unsent_answer(server, spawn, shim):
     ref = Client(server.port).get("/openapi.json").body
     s, log = _start(spawn, shim, FM_SHIM_SNDBUF=4096)
     body = json.dumps({"building_id": "0190f5a4-0000-7000-8000-000000000002"}).encode()
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    c.settimeout(20)
-    c.connect(("127.0.0.1", s.port))
+    c = fm.slow_socket(s.port)
     try:
         c.sendall(("GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
                    "POST /v1/tests/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
@@ -200,15 +166,10 @@ def test_100_continue_queued_behind_an_unsent_answer(server, spawn, shim):
         time.sleep(0.3)
         c.sendall(body)  # while the first answer is still unsent
         time.sleep(0.1)
-        data = b""
-        while True:
-            chunk = c.recv(1500)
-            if not chunk:
-                break
-            data += chunk
+        data = fm.read_all(c, bufsize=1500, timeout=20)
     finally:
         c.close()
-    got = _split(data, ["GET", "POST", "POST"])
+    got = fm.split_answers(data, ["GET", "POST", "POST"])
     assert [g[0] for g in got] == [200, 100, 201], [g[0] for g in got]
     assert got[0][2] == ref
     assert json.loads(got[2][2])["building_id"] == "0190f5a4-0000-7000-8000-000000000002"
@@ -223,27 +184,16 @@ def test_client_gone_mid_answer_and_sigterm_while_an_answer_waits(server, spawn,
     exits 0 (the spawn fixture checks both)."""
     s, log = _start(spawn, shim, FM_SHIM_SNDBUF=4096)
     req = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\nGET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
-    gone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    gone.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    gone.connect(("127.0.0.1", s.port))
+    gone = fm.slow_socket(s.port, timeout=5)
     gone.sendall(req)
-    gone.settimeout(5)
     assert gone.recv(100).startswith(b"HTTP/1.1 200")
-    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(("127.0.0.1", s.port))
+    stuck = fm.slow_socket(s.port)
     stuck.sendall(req)
     time.sleep(0.3)
     gone.close()  # unread bytes: a reset, while the server waits for EPOLLOUT
     assert Client(s.port).get("/healthz").status == 200
-    stuck.settimeout(20)
     s.proc.send_signal(15)  # drain: the stuck answer is in flight; the client then reads it all
-    data = b""
-    while True:
-        chunk = stuck.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = fm.read_all(stuck, timeout=20)
     stuck.close()
     assert data.startswith(b"HTTP/1.1 200")
     s.returncode = s.proc.wait(timeout=30)
@@ -268,15 +218,10 @@ def test_an_answer_appended_behind_an_unsent_100_continue(server, spawn, shim):
                    "Connection: close\r\n\r\n" % (s.admin_token, len(body))).encode())
         time.sleep(0.3)  # the server tries its 100 Continue (and fails) before the body comes
         c.sendall(body)
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = fm.read_all(c, timeout=20)
     finally:
         c.close()
-    got = _split(data, ["POST", "POST"])
+    got = fm.split_answers(data, ["POST", "POST"])
     assert [g[0] for g in got] == [100, 201], data[:400]
     assert json.loads(got[1][2])["building_id"] == "0190f5a4-0000-7000-8000-000000000003"
     calls, partial, eagain, cont = _counts(s, log)
