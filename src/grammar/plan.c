@@ -24,6 +24,12 @@
  * membership check is one probe, not one per row (scope_clause).  With a
  * scope it walks the entries of a covering index in the scope's range
  * (tests/pg/test_plans.py pins every collection's and scope's count).
+ * With no filter at all, a dialect that keeps counts as rows are written
+ * (PostgreSQL, whose count(*) is a scan of the table whatever the index:
+ * schema step 9) sums the scope's kept counts instead:
+ *   SELECT coalesce(sum(k.n), 0) FROM <row_counts> k
+ *   WHERE k.tbl = '<table>' AND k.scope = <the workspace, or ''> [AND <membership>]
+ * in the same statement, so of the same snapshot as the page.
  * tag_in is a semi-join, t.<pk> IN (SELECT x.<fk> FROM <tag table> x WHERE
  * x.tag IN (...)), so a document with two matching tags is still one row,
  * and the set of matching ids comes from the tag index (tag, <fk>).  The
@@ -142,6 +148,32 @@ static int scope_clause(struct buf *w, const struct dialect *d, const struct col
     case SCOPE_GLOBAL:
         break;
     }
+    return 0;
+}
+
+/* The count of include_total is the kept one (dialect.row_counts) when the
+ * list has no filter and its scope is one the counts have: all rows (all
+ * users, an admin's workspaces) or a workspace's.  A member's own
+ * workspaces are counted through their memberships. */
+static bool counted(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc)
+{
+    enum scope s = q->coll->scope;
+    return d->row_counts && q->nconds == 0 && !q->include_deleted &&
+           (s == SCOPE_GLOBAL || s == SCOPE_WORKSPACE || (s == SCOPE_MEMBER && sc->is_admin));
+}
+
+/* The terms on the kept counts' rows k for c's scope, bound in the order
+ * scope_clause binds them (the parameter numbers are the page's). */
+static int counted_scope(struct buf *w, const struct dialect *d, const struct collection *c, const struct plan_scope *sc,
+                         struct plan_params *ps)
+{
+    if (c->scope != SCOPE_WORKSPACE) {
+        buf_puts(w, " AND k.scope = ''");
+        return 0;
+    }
+    buf_puts(w, " AND k.scope = ");
+    if (bind(w, d, ps, sp_text(sc->workspace_id, strlen(sc->workspace_id))) < 0) return -1;
+    if (!sc->is_admin && membership(w, d, NULL, ps->n, sc->user_id, ps) < 0) return -1;
     return 0;
 }
 
@@ -580,7 +612,22 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
             buf_free(&cw);
             goto out;
         }
-        buf_cat(&p->count_sql, "SELECT count(*) FROM ", c->table, " t", NULL);
+        if (counted(q, d, sc)) {
+            /* the kept count: the same scope's parameters, on the counts'
+             * rows (plan.h; the membership check names no row of t) */
+            buf_reset(&cw);
+            plan_params_init(&cps);
+            crc = counted_scope(&cw, d, c, sc, &cps);
+            plan_params_free(&cps);
+            if (crc < 0) {
+                buf_free(&cw);
+                goto out;
+            }
+            buf_cat(&p->count_sql, "SELECT coalesce(sum(k.n), 0)::bigint FROM ", d->row_counts, " k WHERE k.tbl = '",
+                    c->table, "'", NULL);
+        } else {
+            buf_cat(&p->count_sql, "SELECT count(*) FROM ", c->table, " t", NULL);
+        }
         buf_append(&p->count_sql, cw.data, cw.len);
         buf_free(&cw);
         buf_puts(&p->head, ", (");

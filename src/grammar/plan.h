@@ -47,7 +47,9 @@ struct plan_after {
 
 struct plan {
     struct buf sql;       /* the page alone: columns, WHERE, ORDER BY, LIMIT/OFFSET */
-    struct buf count_sql; /* COUNT(*) over the filtered set, when include_total */
+    struct buf count_sql; /* COUNT(*) over the filtered set, when include_total; with no
+                             filter, where the dialect keeps counts (row_counts), the sum
+                             of the scope's kept counts */
     /* The statement to run: the position, the count (include_total) and
      * the page in one statement, so they share one snapshot:
      *   SELECT <pos> AS fm_pos [, (<count>) AS fm_n] [, <guard> AS fm_auth], <page columns>

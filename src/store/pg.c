@@ -127,6 +127,7 @@ static const struct dialect pg_dialect = {
     .keys_in_open = " = ANY (ARRAY(",
     .keys_in_close = "))",
     .keys_first_offset = 200,
+    .row_counts = "firemode_row_counts",
 };
 
 /* SQLSTATE -> store_kind.  A two-character code matches a whole class.  The

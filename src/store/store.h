@@ -144,6 +144,12 @@ struct dialect {
      * probe); NULL for the primary key (PostgreSQL: index-only scans return
      * index columns, and every sort ends with the primary key). */
     const char *keys_column;
+    /* The count of a list with no filter (include_total) is kept as rows
+     * are written, in this table (PostgreSQL schema step 9): per table and
+     * scope ('' when the list has none, else its workspace or owner), the
+     * live rows, summed over the rows of tbl, scope.  NULL: counted with
+     * count(*) (SQLite counts index cells). */
+    const char *row_counts;
 };
 
 struct store;
