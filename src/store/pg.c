@@ -924,7 +924,8 @@ static const struct store_ops pg_ops = {
      * table) and the wait behind another server's migration may both take
      * longer than the statement timeout, so that limit is lifted for this
      * one transaction (SET LOCAL ends with it). */
-    .migrate_begin_sql = "BEGIN",
+    .migrate_begin_sql = "BEGIN ISOLATION LEVEL READ COMMITTED", /* each step sees what committed
+                                                                   before its locks (schema step 9) */
     /* A database restored into another cluster (pg_dump/pg_restore loads
      * rows before their triggers, and the new cluster's transaction ids
      * start low) holds rows whose seq is ahead of every snapshot: walks
@@ -942,7 +943,17 @@ static const struct store_ops pg_ops = {
         "  END IF;"
         "  INSERT INTO firemode_meta (key, value) VALUES ('cluster_id', sid)"
         "   ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
-        " END IF; END $fm$",
+        " END IF; END $fm$;"
+        /* The kept counts of sessions that have ended are folded into
+         * slot 0 (schema step 9), so that their rows do not pile up with
+         * every restart and reconnect.  A live session's rows are left
+         * alone: it may hold them; a new session that reuses the pid of
+         * one folded here waits for this commit at most. */
+        "WITH g AS (DELETE FROM firemode_row_counts WHERE slot > 0"
+        " AND slot / 16 NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL) RETURNING tbl, scope, n)"
+        " INSERT INTO firemode_row_counts AS k (tbl, scope, slot, n) SELECT tbl, scope, 0, sum(n) FROM g"
+        " GROUP BY tbl, scope ON CONFLICT (tbl, scope, slot) DO UPDATE SET n = k.n + excluded.n;"
+        "DELETE FROM firemode_row_counts WHERE slot = 0 AND n = 0",
     .migrate_lock_sql = "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(7274001)",
     .close = pg_close,
     .connected = pg_connected,

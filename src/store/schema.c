@@ -191,35 +191,44 @@
 
 /* PostgreSQL step 9: the count of an unfiltered list (include_total with no
  * filter: all users, an admin's workspaces, a workspace's documents, configs
- * or jobs; every list that has include_total) is kept by the database as rows are written,
- * so that it costs a few index entries, not a scan of the table (12-14 ms
- * for 200k users, whatever the index).  firemode_row_counts holds, per
- * table and scope ('' for users and workspaces, else the workspace), the
- * number of live rows (deleted_at IS NULL where rows are soft
- * deleted) as a sum over slots: each session adds to the rows of its own
- * slot, its backend's pid, so concurrent writers never touch the same row
- * (no lock waits, no deadlocks, no serialization failures under REPEATABLE
- * READ), and a reused pid continues a row of a session that has ended.  The
- * counts this step finds are slot 0 (no backend has pid 0).  Triggers keep
- * it, so no write path can forget it (like the seq trigger of step 3):
- * per statement for inserts and deletes (one upsert per scope, whatever the
- * number of rows), per row for the updates that move a row in or out of a
- * count (a soft delete, a restore, a new scope), and a TRUNCATE forgets the
- * table's counts.  Enabled ALWAYS, as the seq trigger: a logical replica
+ * or jobs; every list that has include_total) is kept by the database as
+ * rows are written, so that it costs a few index entries, not a scan of the
+ * table (12-14 ms for 200k users, whatever the index).  firemode_row_counts
+ * holds, per table and scope ('' for users and workspaces, else the
+ * workspace), the number of live rows (deleted_at IS NULL where rows are
+ * soft deleted) as a sum over slots.  A transaction adds to a slot of its
+ * own session, pid * 16 + (its transaction id mod 16): concurrent writers
+ * never touch the same row (no lock waits, no deadlocks, no serialization
+ * failures under REPEATABLE READ), and a session's writes are spread over
+ * 16 rows, because while any old snapshot is open (a pg_dump, a long
+ * report) no version of a row it may see can be pruned, and each upsert
+ * walks the versions of its row: 16 rows make that walk 16 times shorter.
+ * Slot 0 (pid 0 is no backend) holds the counts this step finds and those
+ * of sessions that have ended (folded at each start: pg.c post_migrate_sql).
+ * Triggers keep the counts, so no write path can forget them (like the seq
+ * trigger of step 3), once per statement (one upsert per scope however
+ * many rows: a row-level trigger made one transaction's updates quadratic,
+ * 20k soft deletes 0.8 s against 0.09 s, 164k 230 s against 5 s).  An
+ * UPDATE of documents or configs, which may soft delete or restore, costs
+ * its statement 20-25 us (pgbench, one-row updates); jobs, which an update
+ * cannot move, count a change of workspace row by row, when one happens
+ * (the WHEN clause, evaluated without a call otherwise).  A TRUNCATE forgets
+ * the table's counts.  Enabled ALWAYS, as the seq trigger: a logical replica
  * keeps its own counts, so firemode_row_counts is not to be published.
  * Creating a trigger locks its table against writes until this step
- * commits, so the counts found are exact.  SQLite counts index cells
- * (step 8) and needs none of this. */
+ * commits, and the migration runs at READ COMMITTED (pg.c), so the fill at
+ * the end of the step sees every row written before: the counts are exact.
+ * SQLite counts index cells (step 8) and needs none of this. */
+#define PG_COUNT_SLOT "pg_backend_pid()::bigint * 16 + pg_current_xact_id()::text::bigint % 16"
 #define PG_COUNT_FN(NAME, BODY)                                                                                       \
     "CREATE OR REPLACE FUNCTION " NAME "() RETURNS trigger LANGUAGE plpgsql AS $fm$ BEGIN" BODY                        \
     " RETURN NULL; END $fm$;"
+#define PG_COUNT_INTO " INSERT INTO firemode_row_counts AS k (tbl, scope, slot, n) "
 #define PG_COUNT_UPSERT " ON CONFLICT (tbl, scope, slot) DO UPDATE SET n = k.n + excluded.n;"
-#define PG_COUNT_ROWS(T, KEY, LIVE, SIGN, ROWS)                                                                         \
-    " INSERT INTO firemode_row_counts AS k (tbl, scope, slot, n) SELECT '" T "', " KEY ", pg_backend_pid(), " SIGN     \
-    "count(*) FROM " ROWS " WHERE " LIVE " GROUP BY 2" PG_COUNT_UPSERT
-#define PG_COUNT_ONE(T, KEY, N)                                                                                       \
-    " INSERT INTO firemode_row_counts AS k (tbl, scope, slot, n) VALUES ('" T "', " KEY ", pg_backend_pid(), " N ")"   \
-    PG_COUNT_UPSERT
+/* the live rows of ROWS (a transition table) per KEY, added (SIGN "") or taken away ("-") */
+#define PG_COUNT_ROWS(T, KEY, LIVE, SIGN, ROWS)                                                                       \
+    PG_COUNT_INTO "SELECT '" T "', " KEY ", " PG_COUNT_SLOT ", " SIGN "count(*) FROM " ROWS " WHERE " LIVE            \
+    " GROUP BY 2" PG_COUNT_UPSERT
 #define PG_COUNT_TRIGGER(T, NAME, WHAT)                                                                               \
     "DROP TRIGGER IF EXISTS " NAME " ON " T ";"                                                                       \
     "CREATE TRIGGER " NAME " " WHAT " EXECUTE FUNCTION " NAME "_" T "();"                                             \
@@ -231,26 +240,37 @@
     PG_COUNT_FN("firemode_count_trunc_" T, " DELETE FROM firemode_row_counts WHERE tbl = '" T "';")                    \
     PG_COUNT_TRIGGER(T, "firemode_count_ins", "AFTER INSERT ON " T " REFERENCING NEW TABLE AS fm_new FOR EACH STATEMENT") \
     PG_COUNT_TRIGGER(T, "firemode_count_del", "AFTER DELETE ON " T " REFERENCING OLD TABLE AS fm_old FOR EACH STATEMENT") \
-    PG_COUNT_TRIGGER(T, "firemode_count_trunc", "AFTER TRUNCATE ON " T " FOR EACH STATEMENT")                          \
-    "INSERT INTO firemode_row_counts (tbl, scope, slot, n) SELECT '" T "', " KEY ", 0, count(*) FROM " T                \
+    PG_COUNT_TRIGGER(T, "firemode_count_trunc", "AFTER TRUNCATE ON " T " FOR EACH STATEMENT")
+/* ... and updates, which may move rows in or out of a count: per scope, the
+ * live rows after the statement less those before it, where they differ */
+#define PG_ROW_COUNT_UPDATES(T, KEY, LIVE)                                                                            \
+    PG_COUNT_FN("firemode_count_upd_" T,                                                                              \
+                PG_COUNT_INTO "SELECT '" T "', s, " PG_COUNT_SLOT ", sum(d) FROM (SELECT " KEY " AS s, 1 AS d"         \
+                " FROM fm_new WHERE " LIVE " UNION ALL SELECT " KEY ", -1 FROM fm_old WHERE " LIVE ") x"                \
+                " GROUP BY s HAVING sum(d) <> 0" PG_COUNT_UPSERT)                                                      \
+    PG_COUNT_TRIGGER(T, "firemode_count_upd",                                                                         \
+                     "AFTER UPDATE ON " T " REFERENCING OLD TABLE AS fm_old NEW TABLE AS fm_new FOR EACH STATEMENT")
+/* ... or, for a table whose updates never move a row (jobs), row by row when one does */
+#define PG_ROW_COUNT_MOVES(T, KEY)                                                                                    \
+    PG_COUNT_FN("firemode_count_upd_" T, PG_COUNT_INTO "VALUES ('" T "', OLD." KEY ", " PG_COUNT_SLOT ", -1), ('" T   \
+                "', NEW." KEY ", " PG_COUNT_SLOT ", 1)" PG_COUNT_UPSERT)                                              \
+    PG_COUNT_TRIGGER(T, "firemode_count_upd", "AFTER UPDATE OF " KEY " ON " T " FOR EACH ROW WHEN (OLD." KEY        \
+                     " <> NEW." KEY ")")
+#define PG_COUNT_FILL(T, KEY, LIVE)                                                                                   \
+    "INSERT INTO firemode_row_counts (tbl, scope, slot, n) SELECT '" T "', " KEY ", 0, count(*) FROM " T              \
     " WHERE " LIVE " GROUP BY 2;"
-/* ... and an update of COLS that moves a row out of a count (OUT: its old
- * values counted) or into one (IN: its new values counted), when MOVED */
-#define PG_ROW_COUNT_MOVES(T, KEY, COLS, OUT, IN, MOVED)                                                               \
-    PG_COUNT_FN("firemode_count_upd_" T, " IF " OUT " THEN" PG_COUNT_ONE(T, "OLD." KEY, "-1") " END IF; IF " IN        \
-                " THEN" PG_COUNT_ONE(T, "NEW." KEY, "1") " END IF;")                                                  \
-    PG_COUNT_TRIGGER(T, "firemode_count_upd", "AFTER UPDATE OF " COLS " ON " T " FOR EACH ROW WHEN (" MOVED ")")
-#define PG_SOFT_COUNT(T, KEY)                                                                                          \
-    PG_ROW_COUNT(T, KEY, "deleted_at IS NULL")                                                                       \
-    PG_ROW_COUNT_MOVES(T, KEY, "deleted_at, " KEY, "OLD.deleted_at IS NULL", "NEW.deleted_at IS NULL",                 \
-                       "(OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL) OR OLD." KEY " <> NEW." KEY)
 #define PG_STEP_ROW_COUNTS                                                                                            \
     "CREATE TABLE IF NOT EXISTS firemode_row_counts (tbl TEXT COLLATE \"C\" NOT NULL, scope TEXT COLLATE \"C\" NOT NULL," \
-    " slot INTEGER NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tbl, scope, slot));"                                     \
+    " slot BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tbl, scope, slot));"                                      \
     PG_ROW_COUNT("users", "''", "true") PG_ROW_COUNT("workspaces", "''", "true")                                      \
-    PG_ROW_COUNT("jobs", "workspace_id", "true")                                                                      \
-    PG_ROW_COUNT_MOVES("jobs", "workspace_id", "workspace_id", "true", "true", "OLD.workspace_id <> NEW.workspace_id") \
-    PG_SOFT_COUNT("documents", "workspace_id") PG_SOFT_COUNT("configs", "workspace_id")
+    PG_ROW_COUNT("documents", "workspace_id", "deleted_at IS NULL")                                                  \
+    PG_ROW_COUNT_UPDATES("documents", "workspace_id", "deleted_at IS NULL")                                          \
+    PG_ROW_COUNT("configs", "workspace_id", "deleted_at IS NULL")                                                    \
+    PG_ROW_COUNT_UPDATES("configs", "workspace_id", "deleted_at IS NULL")                                            \
+    PG_ROW_COUNT("jobs", "workspace_id", "true") PG_ROW_COUNT_MOVES("jobs", "workspace_id")                          \
+    PG_COUNT_FILL("users", "''", "true") PG_COUNT_FILL("workspaces", "''", "true")                                    \
+    PG_COUNT_FILL("documents", "workspace_id", "deleted_at IS NULL")                                                 \
+    PG_COUNT_FILL("configs", "workspace_id", "deleted_at IS NULL") PG_COUNT_FILL("jobs", "workspace_id", "true")
 
 /* SQLite step 9: a deep page-number page walks its OFFSET over the sort
  * index alone (plan.c: keys first).  SQLite reads a row to check a partial

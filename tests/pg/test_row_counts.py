@@ -181,7 +181,18 @@ def test_a_rolled_back_transaction_or_savepoint_counts_nothing(seeded):
     assert kept(db).get(("documents", d[1]), 0) == before_ws + 1
     rows(db, "UPDATE documents SET deleted_at = 1, status = status WHERE document_id = '%s'" % d[0])
     assert kept(db).get(("documents", d[1]), 0) == before_ws
-    assert_counts_exact(db, "after rollbacks, savepoints, hard deletes and restores")
+    # many rows of several workspaces in one statement: soft deleted, half restored, moved
+    rows(db, "UPDATE documents SET deleted_at = 9 WHERE document_id IN (SELECT document_id FROM documents"
+             " WHERE deleted_at IS NULL ORDER BY document_id LIMIT 60)")
+    assert_counts_exact(db, "after 60 soft deletes in one statement")
+    rows(db, "UPDATE documents SET deleted_at = NULL WHERE deleted_at = 9 AND document_id LIKE '%0'"
+             " OR deleted_at = 9 AND document_id LIKE '%5'")
+    ws2 = [w for (w,) in rows(db, "SELECT workspace_id FROM workspaces ORDER BY workspace_id LIMIT 2")]
+    rows(db, "UPDATE documents SET workspace_id = '%s' WHERE workspace_id = '%s' AND document_id IN"
+             " (SELECT document_id FROM documents ORDER BY document_id DESC LIMIT 30)" % (ws2[1], ws2[0]))
+    rows(db, "UPDATE jobs SET workspace_id = '%s' WHERE job_id IN (SELECT job_id FROM jobs WHERE workspace_id = '%s'"
+             " LIMIT 4)" % (ws2[0], ws2[1]))
+    assert_counts_exact(db, "after rollbacks, savepoints, hard deletes, restores and moves")
 
 
 def test_writers_never_wait_on_the_counts(seeded):
@@ -218,14 +229,10 @@ def test_truncate_forgets_the_tables_counts(tmp_path):
     assert_counts_exact(db, "after TRUNCATE jobs")
 
 
-def test_a_database_with_rows_is_counted_when_it_migrates(tmp_path):
-    """A database migrated before step 9 (its rows not counted) gets the
-    counts of the rows it holds from the step itself."""
-    pgfm.ensure_pg_running()
-    db = pgfm.new_pg_db("fm_counts_migrate")
-    pgfm.seed(db, 5, TOKEN, users=30, workspaces=3, documents=200, jobs=50, configs=9, sessions=0)
+def undo_step_9(db):
+    """Takes the database back to before schema step 9 (the last one): no
+    counts, no count triggers or functions."""
     version = int(rows(db, "SELECT value FROM firemode_meta WHERE key = 'schema_version'")[0][0])
-    # undo step 9 (the last one): the counts, their triggers and functions
     drop = ["DROP TABLE firemode_row_counts;"]
     for t in COUNTED:
         for kind in ("ins", "del", "trunc", "upd"):
@@ -233,16 +240,90 @@ def test_a_database_with_rows_is_counted_when_it_migrates(tmp_path):
                         " firemode_count_%s_%s();" % (kind, t, kind, t))
     rows(db, "BEGIN; %s UPDATE firemode_meta SET value = '%d' WHERE key = 'schema_version'; COMMIT;"
          % (" ".join(drop), version - 1))
+    return version
+
+
+def test_a_database_with_rows_is_counted_when_it_migrates(tmp_path):
+    """A database migrated before step 9 (its rows not counted) gets the
+    counts of the rows it holds from the step itself, exact even for a row
+    whose transaction commits while the migration waits for its table, and
+    even where transactions default to REPEATABLE READ (the migration runs
+    at READ COMMITTED: its fill must see what committed before its locks)."""
+    pgfm.ensure_pg_running()
+    db = pgfm.new_pg_db("fm_counts_migrate")
+    pgfm.seed(db, 5, TOKEN, users=30, workspaces=3, documents=200, jobs=50, configs=9, sessions=0)
+    version = undo_step_9(db)
     # rows written while the database was at the old version
     rows(db, USER_ROW % (("old1",) * 3))
     rows(db, "UPDATE documents SET deleted_at = 7 WHERE document_id IN"
              " (SELECT document_id FROM documents WHERE deleted_at IS NULL LIMIT 5)")
+    dbname = db.rsplit("/", 1)[1]
+    rows(db, "ALTER DATABASE \"%s\" SET default_transaction_isolation = 'repeatable read'" % dbname)
+    # a writer that commits while the migration waits for its lock on users
+    holder = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c",
+                               "BEGIN; " + USER_ROW % (("late1",) * 3) + " SELECT pg_sleep(2); COMMIT;"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     s = pgfm.Server(db, tmp_path, node_id="m", admin_token=TOKEN, threads=2)
-    s.start()
     try:
+        deadline = time.time() + 3
+        while time.time() < deadline and rows(db, "SELECT count(*) FROM pg_stat_activity"
+                                                  " WHERE query LIKE '%late1%pg_sleep%' AND state = 'active'"
+                                                  " AND pid <> pg_backend_pid()")[0][0] == "0":
+            time.sleep(0.05)
+        s.start()
+        out, err = holder.communicate(timeout=30)
+        assert holder.returncode == 0, err
         assert rows(db, "SELECT value FROM firemode_meta WHERE key = 'schema_version'")[0][0] == str(version)
+        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'late1'") == [["1"]]
         assert_counts_exact(db, "after the migration")
         assert ["0"] in rows(db, "SELECT DISTINCT slot FROM firemode_row_counts")
         assert_api_totals(s.client(TOKEN), db, "after the migration")
     finally:
+        if holder.poll() is None:
+            holder.kill()
         pgfm.stop_all([s])
+
+
+def test_the_counts_of_ended_sessions_are_folded_at_start(tmp_path):
+    """Each session adds to slots of its own (pid * 16 + its transaction id
+    mod 16); a server's start folds those of sessions that have ended into
+    slot 0, so rows do not pile up with restarts, and leaves a live
+    session's alone."""
+    pgfm.ensure_pg_running()
+    db = pgfm.new_pg_db("fm_counts_fold")
+    pgfm.seed(db, 6, TOKEN, users=10, workspaces=2, documents=20, jobs=5, configs=3, sessions=0)
+    s = pgfm.Server(db, tmp_path, node_id="f1", admin_token=TOKEN, threads=4)
+    s.start()
+    try:
+        c = s.client(TOKEN)
+        ws = rows(db, "SELECT workspace_id FROM workspaces LIMIT 1")[0][0]
+        for i in range(40):
+            c.ok("POST", "/users", {"email": "fold%d@example.com" % i})
+            c.ok("POST", "/workspaces/%s/documents" % ws, {"original_filename": "f", "byte_size": 1})
+        assert int(rows(db, "SELECT count(DISTINCT slot) FROM firemode_row_counts WHERE tbl = 'users'")[0][0]) > 2
+    finally:
+        pgfm.stop_all([s])
+    # a session that has committed a count and is still there (psql reads
+    # its statements from stdin: each commits on its own)
+    live = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    live.stdin.write(USER_ROW % (("live1",) * 3) + "\nSELECT pg_sleep(4);\n")
+    live.stdin.close()
+    s2 = pgfm.Server(db, tmp_path, node_id="f2", admin_token=TOKEN, threads=2)
+    try:
+        deadline = time.time() + 3
+        while time.time() < deadline and rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'")[0][0] == "0":
+            time.sleep(0.05)
+        s2.start()
+        slots = rows(db, "SELECT DISTINCT slot / 16 FROM firemode_row_counts WHERE slot > 0")
+        live_pids = [p for (p,) in rows(db, "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%'"
+                                            " AND pid <> pg_backend_pid()")]
+        assert live_pids and [live_pids[0]] in slots, (slots, live_pids)  # the live session's slot stays
+        assert all(p in live_pids or p in [q for (q,) in rows(db, "SELECT pid FROM pg_stat_activity")]
+                   for (p,) in slots), slots  # no ended session's slot is left
+        assert_counts_exact(db, "after the fold")
+        assert_api_totals(s2.client(TOKEN), db, "after the fold")
+    finally:
+        live.wait(timeout=30)
+        pgfm.stop_all([s2])
+    assert_counts_exact(db, "after the live session ended")
