@@ -32,6 +32,8 @@ static void usage(FILE *f)
           "                        create an active user and print a new API token\n"
           "  token list EMAIL      list a user's API tokens (id, created, last used; never the token)\n"
           "  token revoke TOKEN_ID revoke a token: from then on it is refused (401) by every server\n"
+          "  recount               PostgreSQL: make the kept counts of unfiltered lists (include_total)\n"
+          "                        again from the rows, and say how many scopes were wrong\n"
           "  --version             print the version and build\n"
           "\n"
           "options (flag, or environment variable; a flag wins):\n"
@@ -314,6 +316,26 @@ static int print_token(void *ctx, const char *token_id, int64_t created_at, int6
     return 0;
 }
 
+static int cmd_recount(struct options *o)
+{
+    struct store *st = cli_store(o);
+    if (!st) return 1;
+    struct store_err err = {0};
+    long changed;
+    int rc = store_recount(st, &changed, &err);
+    store_close(st);
+    if (rc < 0) {
+        fprintf(stderr, "firemode: %s\n", err.msg);
+        return 1;
+    }
+    if (changed < 0)
+        printf("nothing to recount: this database counts its rows when asked (SQLite)\n");
+    else
+        printf("kept counts made again from the rows: %ld scope%s had a wrong count\n", changed,
+               changed == 1 ? "" : "s");
+    return 0;
+}
+
 static int cmd_token(struct options *o)
 {
     bool list = o->npos == 2 && strcmp(o->positional[0], "list") == 0;
@@ -390,6 +412,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "token") == 0) {
         if (parse_options(argc, argv, 2, &o, false) < 0) return 2;
         return cmd_token(&o);
+    }
+    if (strcmp(cmd, "recount") == 0) {
+        if (parse_options(argc, argv, 2, &o, false) < 0 || o.npos) {
+            usage(stderr);
+            return 2;
+        }
+        return cmd_recount(&o);
     }
     if (strcmp(cmd, "seed") == 0) {
         if (parse_options(argc, argv, 2, &o, true) < 0) return 2;

@@ -27,7 +27,7 @@
  * With no filter at all, a dialect that keeps counts as rows are written
  * (PostgreSQL, whose count(*) is a scan of the table whatever the index:
  * schema step 9) sums the scope's kept counts instead:
- *   SELECT coalesce(sum(k.n), 0) FROM <row_counts> k
+ *   SELECT coalesce(sum(k.n), 0)::bigint FROM <row_counts> k
  *   WHERE k.tbl = '<table>' AND k.scope = <the workspace, or ''> [AND <membership>]
  * in the same statement, so of the same snapshot as the page.
  * tag_in is a semi-join, t.<pk> IN (SELECT x.<fk> FROM <tag table> x WHERE
@@ -158,8 +158,12 @@ static int scope_clause(struct buf *w, const struct dialect *d, const struct col
 static bool counted(const struct list_query *q, const struct dialect *d, const struct plan_scope *sc)
 {
     enum scope s = q->coll->scope;
-    return d->row_counts && q->nconds == 0 && !q->include_deleted &&
-           (s == SCOPE_GLOBAL || s == SCOPE_WORKSPACE || (s == SCOPE_MEMBER && sc->is_admin));
+    if (!d->row_counts || q->include_deleted ||
+        !(s == SCOPE_GLOBAL || s == SCOPE_WORKSPACE || (s == SCOPE_MEMBER && sc->is_admin)))
+        return false;
+    for (int i = 0; i < q->nconds; i++) /* include_deleted=false is a condition that filters nothing */
+        if (q->conds[i].filter->op != OP_INCLUDE_DELETED) return false;
+    return true;
 }
 
 /* The terms on the kept counts' rows k for c's scope, bound in the order
@@ -606,28 +610,20 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         struct buf cw;
         plan_params_init(&cps);
         buf_init(&cw);
-        int crc = where(q, d, sc, &cps, &cw, true);
+        bool kept = counted(q, d, sc);
+        /* the kept count: the same scope's parameters, on the counts' rows
+         * (plan.h; the membership check names no row of t) */
+        int crc = kept ? counted_scope(&cw, d, c, sc, &cps) : where(q, d, sc, &cps, &cw, true);
         plan_params_free(&cps);
         if (crc < 0) {
             buf_free(&cw);
             goto out;
         }
-        if (counted(q, d, sc)) {
-            /* the kept count: the same scope's parameters, on the counts'
-             * rows (plan.h; the membership check names no row of t) */
-            buf_reset(&cw);
-            plan_params_init(&cps);
-            crc = counted_scope(&cw, d, c, sc, &cps);
-            plan_params_free(&cps);
-            if (crc < 0) {
-                buf_free(&cw);
-                goto out;
-            }
+        if (kept)
             buf_cat(&p->count_sql, "SELECT coalesce(sum(k.n), 0)::bigint FROM ", d->row_counts, " k WHERE k.tbl = '",
                     c->table, "'", NULL);
-        } else {
+        else
             buf_cat(&p->count_sql, "SELECT count(*) FROM ", c->table, " t", NULL);
-        }
         buf_append(&p->count_sql, cw.data, cw.len);
         buf_free(&cw);
         buf_puts(&p->head, ", (");

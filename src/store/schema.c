@@ -213,15 +213,21 @@
  * its statement 20-25 us (pgbench, one-row updates); jobs, which an update
  * cannot move, count a change of workspace row by row, when one happens
  * (the WHEN clause, evaluated without a call otherwise).  A TRUNCATE forgets
- * the table's counts.  Enabled ALWAYS, as the seq trigger: a logical replica
- * keeps its own counts, so firemode_row_counts is not to be published.
+ * the table's counts.  The functions carry the migration's search_path, so
+ * that a writer with another one (pg_dump's restore sets it empty) finds
+ * the counts' table.  Enabled ALWAYS, as the seq trigger; even so a logical
+ * replica does not keep its counts (its apply worker fires row triggers
+ * only) and needs `firemode recount` before a server reads from it, as
+ * does a data-only restore that loaded both rows and counts, or a database
+ * written with these triggers disabled.
  * Creating a trigger locks its table against writes until this step
  * commits, and the migration runs at READ COMMITTED (pg.c), so the fill at
  * the end of the step sees every row written before: the counts are exact.
  * SQLite counts index cells (step 8) and needs none of this. */
 #define PG_COUNT_SLOT "pg_backend_pid()::bigint * 16 + pg_current_xact_id()::text::bigint % 16"
 #define PG_COUNT_FN(NAME, BODY)                                                                                       \
-    "CREATE OR REPLACE FUNCTION " NAME "() RETURNS trigger LANGUAGE plpgsql AS $fm$ BEGIN" BODY                        \
+    "CREATE OR REPLACE FUNCTION " NAME "() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT"           \
+    " AS $fm$ BEGIN" BODY                                                                                              \
     " RETURN NULL; END $fm$;"
 #define PG_COUNT_INTO " INSERT INTO firemode_row_counts AS k (tbl, scope, slot, n) "
 #define PG_COUNT_UPSERT " ON CONFLICT (tbl, scope, slot) DO UPDATE SET n = k.n + excluded.n;"
@@ -259,6 +265,10 @@
 #define PG_COUNT_FILL(T, KEY, LIVE)                                                                                   \
     "INSERT INTO firemode_row_counts (tbl, scope, slot, n) SELECT '" T "', " KEY ", 0, count(*) FROM " T              \
     " WHERE " LIVE " GROUP BY 2;"
+#define PG_COUNT_FILLS                                                                                                \
+    PG_COUNT_FILL("users", "''", "true") PG_COUNT_FILL("workspaces", "''", "true")                                    \
+    PG_COUNT_FILL("documents", "workspace_id", "deleted_at IS NULL")                                                 \
+    PG_COUNT_FILL("configs", "workspace_id", "deleted_at IS NULL") PG_COUNT_FILL("jobs", "workspace_id", "true")
 #define PG_STEP_ROW_COUNTS                                                                                            \
     "CREATE TABLE IF NOT EXISTS firemode_row_counts (tbl TEXT COLLATE \"C\" NOT NULL, scope TEXT COLLATE \"C\" NOT NULL," \
     " slot BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tbl, scope, slot));"                                      \
@@ -267,10 +277,22 @@
     PG_ROW_COUNT_UPDATES("documents", "workspace_id", "deleted_at IS NULL")                                          \
     PG_ROW_COUNT("configs", "workspace_id", "deleted_at IS NULL")                                                    \
     PG_ROW_COUNT_UPDATES("configs", "workspace_id", "deleted_at IS NULL")                                            \
-    PG_ROW_COUNT("jobs", "workspace_id", "true") PG_ROW_COUNT_MOVES("jobs", "workspace_id")                          \
-    PG_COUNT_FILL("users", "''", "true") PG_COUNT_FILL("workspaces", "''", "true")                                    \
-    PG_COUNT_FILL("documents", "workspace_id", "deleted_at IS NULL")                                                 \
-    PG_COUNT_FILL("configs", "workspace_id", "deleted_at IS NULL") PG_COUNT_FILL("jobs", "workspace_id", "true")
+    PG_ROW_COUNT("jobs", "workspace_id", "true") PG_ROW_COUNT_MOVES("jobs", "workspace_id") PG_COUNT_FILLS
+
+/* firemode recount (store_recount): the kept counts made again from the
+ * rows, for a database whose counts drifted (rows written with the count
+ * triggers disabled, a data-only restore that loaded both the rows and
+ * their counts, a logical replica).  The counted tables are locked against
+ * writes (SHARE) until it commits, so what it finds is exact; the counts
+ * before it stay in fm_recount_before for the caller to compare. */
+#define PG_RECOUNT                                                                                                    \
+    "LOCK TABLE users, workspaces, documents, configs, jobs IN SHARE MODE;"                                           \
+    "CREATE TEMP TABLE fm_recount_before ON COMMIT DROP AS SELECT tbl, scope, sum(n) AS n FROM firemode_row_counts"   \
+    " GROUP BY tbl, scope;"                                                                                           \
+    "DELETE FROM firemode_row_counts;" PG_COUNT_FILLS
+#define PG_RECOUNT_CHANGED                                                                                            \
+    "SELECT count(*) FROM fm_recount_before b FULL JOIN (SELECT tbl, scope, sum(n) AS n FROM firemode_row_counts"    \
+    " GROUP BY tbl, scope) a ON a.tbl = b.tbl AND a.scope = b.scope WHERE coalesce(a.n, 0) <> coalesce(b.n, 0)"
 
 /* SQLite step 9: a deep page-number page walks its OFFSET over the sort
  * index alone (plan.c: keys first).  SQLite reads a row to check a partial
@@ -313,6 +335,13 @@ static const char *const steps_pg[] = {
     PG_STEP_COUNT,
     PG_STEP_ROW_COUNTS,
 };
+
+const char *schema_recount_sql(const struct dialect *d, const char **changed_sql)
+{
+    if (!d->row_counts) return NULL;
+    *changed_sql = PG_RECOUNT_CHANGED;
+    return PG_RECOUNT;
+}
 
 const char *const *schema_steps(const struct dialect *d, size_t *n)
 {

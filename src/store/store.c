@@ -206,6 +206,26 @@ fail:
     return -1;
 }
 
+static int read_long(void *ctx, const struct store_row *row)
+{
+    if (row->vals[0]) *(long *)ctx = strtol(row->vals[0], NULL, 10);
+    return 0;
+}
+
+int store_recount(struct store *st, long *changed, struct store_err *err)
+{
+    const char *changed_sql = NULL;
+    const char *sql = schema_recount_sql(st->dialect, &changed_sql);
+    *changed = -1;
+    if (!sql) return 0;
+    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) return -1;
+    if (st->ops->script(st, sql, err) < 0 || store_exec(st, changed_sql, NULL, 0, read_long, changed, err) < 0) {
+        store_rollback(st);
+        return -1;
+    }
+    return store_commit(st, err);
+}
+
 /* ---- positions ------------------------------------------------------------ */
 
 static bool parse_u63(const char **s, const char *end, int64_t *out)

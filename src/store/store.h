@@ -146,7 +146,7 @@ struct dialect {
     const char *keys_column;
     /* The count of a list with no filter (include_total) is kept as rows
      * are written, in this table (PostgreSQL schema step 9): per table and
-     * scope ('' when the list has none, else its workspace or owner), the
+     * scope ('' when the list has none, else its workspace), the
      * live rows, summed over the rows of tbl, scope.  NULL: counted with
      * count(*) (SQLite counts index cells). */
     const char *row_counts;
@@ -222,6 +222,11 @@ void store_rollback(struct store *st);
 /* Creates or migrates the schema to the current version.  Safe to call from
  * several processes at once (PostgreSQL: an advisory lock). */
 int store_migrate(struct store *st, struct store_err *err);
+/* Makes the kept counts of unfiltered lists (dialect.row_counts) again from
+ * the rows, holding writes to the counted tables until it commits, and sets
+ * *changed to the number of scopes whose count was wrong.  Returns 0 (and
+ * *changed = -1) where the dialect keeps no counts, -1 on error. */
+int store_recount(struct store *st, long *changed, struct store_err *err);
 
 /* A cheap round trip: 0 if the database answers. */
 int store_ping(struct store *st, struct store_err *err);

@@ -55,5 +55,9 @@ int store_fail(struct store_err *err, enum store_kind kind, const char *fmt, ...
 /* The schema, as ordered migration steps; step i brings the schema to
  * version i+1.  Instantiated once per dialect from one definition. */
 const char *const *schema_steps(const struct dialect *d, size_t *n);
+/* The script that makes the kept counts again (schema.c, store_recount) and
+ * the query that then counts the scopes whose count changed; NULL where
+ * the dialect keeps no counts. */
+const char *schema_recount_sql(const struct dialect *d, const char **changed_sql);
 
 #endif

@@ -151,6 +151,53 @@ USER_ROW = ("INSERT INTO users (user_id, email, email_canonical, is_active, is_s
             " true, false, false, 0, 0, '{}', 0);")
 
 
+class Session:
+    """A psql session fed statement by statement (each line runs as it
+    arrives), named by application_name so that pg_stat_activity finds it."""
+
+    def __init__(self, db, name):
+        self.db, self.name = db, name
+        self.proc = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                                      db + ("&" if "?" in db else "?") + "application_name=" + name],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+
+    def send(self, sql):
+        self.proc.stdin.write(sql + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, cond, what, timeout=20):
+        """Waits until pg_stat_activity shows this session with cond."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if rows(self.db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                             " AND application_name = '%s' AND %s" % (self.name, cond))[0][0] != "0":
+                return
+            time.sleep(0.02)
+        raise AssertionError("session %s: no %s after %d s" % (self.name, what, timeout))
+
+    def pid(self):
+        return rows(self.db, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                             " AND application_name = '%s'" % self.name)[0][0]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        err = self.proc.stderr.read()
+        self.proc.stderr.close()
+        assert self.proc.returncode == 0, "session %s: %s" % (self.name, err)
+
+
+def waiting_for_a_lock(db):
+    return rows(db, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE NOT l.granted AND a.datname = current_database()")[0][0] != "0"
+
+
 def users_kept(db):
     return kept(db).get(("users", ""), 0)
 
@@ -196,27 +243,55 @@ def test_a_rolled_back_transaction_or_savepoint_counts_nothing(seeded):
 
 
 def test_writers_never_wait_on_the_counts(seeded):
-    """Each session adds to its own slot: a transaction that has counted a
-    row and not committed holds no row another writer of the same table and
-    scope needs (lock_timeout would fail the second insert)."""
+    """Each session adds to slots of its own: a transaction that has counted
+    a row and not committed holds no row another writer of the same table
+    and scope needs (lock_timeout would fail the second insert)."""
     db, _, _ = seeded
-    holder = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c",
-                               "BEGIN; " + USER_ROW % (("hold1",) * 3) + " SELECT pg_sleep(4); COMMIT;"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = Session(db, "fm_hold")
     try:
-        deadline = time.time() + 3
-        while time.time() < deadline and rows(db, "SELECT count(*) FROM pg_stat_activity"
-                                                  " WHERE query LIKE '%hold1%pg_sleep%' AND state = 'active'"
-                                                  " AND pid <> pg_backend_pid()")[0][0] == "0":
-            time.sleep(0.05)
-        t0 = time.time()
+        holder.send("BEGIN;")
+        holder.send(USER_ROW % (("hold1",) * 3))
+        holder.wait_for("backend_xid IS NOT NULL AND state = 'idle in transaction'", "uncommitted insert")
         rows(db, "SET lock_timeout = '500ms'; BEGIN; " + USER_ROW % (("hold2",) * 3) + " COMMIT;")
-        assert time.time() - t0 < 1.5
+        holder.send("COMMIT;")
     finally:
-        out, err = holder.communicate(timeout=30)
-    assert holder.returncode == 0, err
+        holder.close()
+    assert rows(db, "SELECT count(*) FROM users WHERE user_id IN ('hold1', 'hold2')") == [["2"]]
     rows(db, "DELETE FROM users WHERE user_id IN ('hold1', 'hold2')")
     assert_counts_exact(db, "after two concurrent inserts")
+
+
+def test_writes_with_another_search_path_are_counted(seeded):
+    """The count functions carry the migration's search_path: a writer with
+    another one (pg_dump's restore sets it empty) still finds the counts."""
+    db, _, _ = seeded
+    before = users_kept(db)
+    schema = rows(db, "SELECT current_schema()")[0][0]
+    rows(db, "SET search_path = pg_catalog; " + USER_ROW.replace("INSERT INTO users", "INSERT INTO %s.users" % schema)
+         % (("sp-path",) * 3))
+    assert users_kept(db) == before + 1
+    rows(db, "DELETE FROM users WHERE user_id = 'sp-path'")
+    assert_counts_exact(db, "after a write with search_path = pg_catalog")
+
+
+def test_recount_mends_counts_that_drifted(seeded, tmp_path):
+    """Rows written with the count triggers disabled are not counted;
+    firemode recount makes the counts again and says how many were wrong."""
+    db, a, _ = seeded
+    rows(db, "ALTER TABLE users DISABLE TRIGGER firemode_count_ins; " + USER_ROW % (("drift1",) * 3)
+         + " ALTER TABLE users ENABLE ALWAYS TRIGGER firemode_count_ins;")
+    assert users_kept(db) == truth(db)[("users", "")] - 1
+    r = subprocess.run([pgfm.binary(), "recount", "--db", db], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "1 scope had a wrong count" in r.stdout, r.stdout
+    assert_counts_exact(db, "after firemode recount")
+    assert_api_totals(a.client(TOKEN), db, "after firemode recount")
+    r = subprocess.run([pgfm.binary(), "recount", "--db", db], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "0 scopes had a wrong count" in r.stdout, (r.stdout, r.stderr)
+    rows(db, "DELETE FROM users WHERE user_id = 'drift1'")
+    assert_counts_exact(db, "after the drifted row is gone")
 
 
 def test_truncate_forgets_the_tables_counts(tmp_path):
@@ -260,27 +335,28 @@ def test_a_database_with_rows_is_counted_when_it_migrates(tmp_path):
     dbname = db.rsplit("/", 1)[1]
     rows(db, "ALTER DATABASE \"%s\" SET default_transaction_isolation = 'repeatable read'" % dbname)
     # a writer that commits while the migration waits for its lock on users
-    holder = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c",
-                               "BEGIN; " + USER_ROW % (("late1",) * 3) + " SELECT pg_sleep(2); COMMIT;"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = Session(db, "fm_late")
     s = pgfm.Server(db, tmp_path, node_id="m", admin_token=TOKEN, threads=2)
     try:
-        deadline = time.time() + 3
-        while time.time() < deadline and rows(db, "SELECT count(*) FROM pg_stat_activity"
-                                                  " WHERE query LIKE '%late1%pg_sleep%' AND state = 'active'"
-                                                  " AND pid <> pg_backend_pid()")[0][0] == "0":
-            time.sleep(0.05)
-        s.start()
-        out, err = holder.communicate(timeout=30)
-        assert holder.returncode == 0, err
+        holder.send("BEGIN;")
+        holder.send(USER_ROW % (("late1",) * 3))
+        holder.wait_for("backend_xid IS NOT NULL AND state = 'idle in transaction'", "uncommitted insert")
+        s.spawn()
+        deadline = time.time() + 20
+        while not waiting_for_a_lock(db):
+            assert time.time() < deadline, "the migration never waited for the writer's lock"
+            time.sleep(0.02)
+        holder.send("COMMIT;")
+        holder.close()
+        s.wait_healthy()
         assert rows(db, "SELECT value FROM firemode_meta WHERE key = 'schema_version'")[0][0] == str(version)
         assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'late1'") == [["1"]]
         assert_counts_exact(db, "after the migration")
         assert ["0"] in rows(db, "SELECT DISTINCT slot FROM firemode_row_counts")
         assert_api_totals(s.client(TOKEN), db, "after the migration")
     finally:
-        if holder.poll() is None:
-            holder.kill()
+        if holder.proc.poll() is None:
+            holder.proc.kill()
         pgfm.stop_all([s])
 
 
@@ -303,27 +379,28 @@ def test_the_counts_of_ended_sessions_are_folded_at_start(tmp_path):
         assert int(rows(db, "SELECT count(DISTINCT slot) FROM firemode_row_counts WHERE tbl = 'users'")[0][0]) > 2
     finally:
         pgfm.stop_all([s])
-    # a session that has committed a count and is still there (psql reads
-    # its statements from stdin: each commits on its own)
-    live = subprocess.Popen([pgfm.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    live.stdin.write(USER_ROW % (("live1",) * 3) + "\nSELECT pg_sleep(4);\n")
-    live.stdin.close()
+    # a session that has committed a count and is still there
+    live = Session(db, "fm_live")
     s2 = pgfm.Server(db, tmp_path, node_id="f2", admin_token=TOKEN, threads=2)
     try:
-        deadline = time.time() + 3
-        while time.time() < deadline and rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'")[0][0] == "0":
-            time.sleep(0.05)
+        live.send(USER_ROW % (("live1",) * 3))
+        live.wait_for("state = 'idle'", "committed insert")
+        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'") == [["1"]]
+        live_pid = live.pid()
+        # the first server's sessions have ended (a backend leaves a moment after its client)
+        deadline = time.time() + 20
+        while rows(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND application_name <> 'fm_live' AND pid <> pg_backend_pid()")[0][0] != "0":
+            assert time.time() < deadline, "the first server's sessions are still there"
+            time.sleep(0.02)
         s2.start()
-        slots = rows(db, "SELECT DISTINCT slot / 16 FROM firemode_row_counts WHERE slot > 0")
-        live_pids = [p for (p,) in rows(db, "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%'"
-                                            " AND pid <> pg_backend_pid()")]
-        assert live_pids and [live_pids[0]] in slots, (slots, live_pids)  # the live session's slot stays
-        assert all(p in live_pids or p in [q for (q,) in rows(db, "SELECT pid FROM pg_stat_activity")]
-                   for (p,) in slots), slots  # no ended session's slot is left
+        slots = [p for (p,) in rows(db, "SELECT DISTINCT slot / 16 FROM firemode_row_counts WHERE slot > 0")]
+        assert live_pid in slots, (slots, live_pid)  # the live session's slot stays
+        running = [p for (p,) in rows(db, "SELECT pid FROM pg_stat_activity")]
+        assert all(p in running for p in slots), (slots, running)  # no ended session's slot is left
         assert_counts_exact(db, "after the fold")
         assert_api_totals(s2.client(TOKEN), db, "after the fold")
     finally:
-        live.wait(timeout=30)
+        live.close()
         pgfm.stop_all([s2])
     assert_counts_exact(db, "after the live session ended")
