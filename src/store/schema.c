@@ -213,13 +213,15 @@
  * its statement 20-25 us (pgbench, one-row updates); jobs, which an update
  * cannot move, count a change of workspace row by row, when one happens
  * (the WHEN clause, evaluated without a call otherwise).  A TRUNCATE forgets
- * the table's counts.  The functions carry the migration's search_path, so
- * that a writer with another one (pg_dump's restore sets it empty) finds
- * the counts' table.  Enabled ALWAYS, as the seq trigger; even so a logical
+ * the table's counts.  The functions carry the schema of the migration
+ * (its search_path resolved, "$user" included), so that a writer with
+ * another path (pg_dump's restore sets it empty; another role) finds the
+ * counts' table.  Enabled ALWAYS, as the seq trigger; even so a logical
  * replica does not keep its counts (its apply worker fires row triggers
- * only) and needs `firemode recount` before a server reads from it, as
- * does a data-only restore that loaded both rows and counts, or a database
- * written with these triggers disabled.
+ * only, so they drift with every change it applies): no server is to read
+ * lists from a live replica.  A data-only restore that loaded both rows
+ * and counts, or writes with these triggers disabled, need `firemode
+ * recount`.
  * Creating a trigger locks its table against writes until this step
  * commits, and the migration runs at READ COMMITTED (pg.c), so the fill at
  * the end of the step sees every row written before: the counts are exact.
@@ -270,6 +272,7 @@
     PG_COUNT_FILL("documents", "workspace_id", "deleted_at IS NULL")                                                 \
     PG_COUNT_FILL("configs", "workspace_id", "deleted_at IS NULL") PG_COUNT_FILL("jobs", "workspace_id", "true")
 #define PG_STEP_ROW_COUNTS                                                                                            \
+    "SELECT set_config('search_path', quote_ident(current_schema()), true);" /* what the functions keep */            \
     "CREATE TABLE IF NOT EXISTS firemode_row_counts (tbl TEXT COLLATE \"C\" NOT NULL, scope TEXT COLLATE \"C\" NOT NULL," \
     " slot BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tbl, scope, slot));"                                      \
     PG_ROW_COUNT("users", "''", "true") PG_ROW_COUNT("workspaces", "''", "true")                                      \

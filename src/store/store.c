@@ -206,24 +206,27 @@ fail:
     return -1;
 }
 
-static int read_long(void *ctx, const struct store_row *row)
-{
-    if (row->vals[0]) *(long *)ctx = strtol(row->vals[0], NULL, 10);
-    return 0;
-}
-
 int store_recount(struct store *st, long *changed, struct store_err *err)
 {
     const char *changed_sql = NULL;
     const char *sql = schema_recount_sql(st->dialect, &changed_sql);
     *changed = -1;
     if (!sql) return 0;
-    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) return -1;
-    if (st->ops->script(st, sql, err) < 0 || store_exec(st, changed_sql, NULL, 0, read_long, changed, err) < 0) {
+    /* as a migration: no statement deadline (it counts whole tables), and
+     * the migrations' lock, so that no server's start folds counts meanwhile */
+    int saved = store_timeout_ms;
+    store_timeout_ms = -1;
+    int rc = -1;
+    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) goto out;
+    if ((st->ops->migrate_lock_sql && st->ops->script(st, st->ops->migrate_lock_sql, err) < 0) ||
+        st->ops->script(st, sql, err) < 0 || store_exec(st, changed_sql, NULL, 0, read_version, changed, err) < 0) {
         store_rollback(st);
-        return -1;
+        goto out;
     }
-    return store_commit(st, err);
+    rc = store_commit(st, err);
+out:
+    store_timeout_ms = saved;
+    return rc;
 }
 
 /* ---- positions ------------------------------------------------------------ */

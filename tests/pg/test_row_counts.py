@@ -270,6 +270,9 @@ def test_writes_with_another_search_path_are_counted(seeded):
     rows(db, "SET search_path = pg_catalog; " + USER_ROW.replace("INSERT INTO users", "INSERT INTO %s.users" % schema)
          % (("sp-path",) * 3))
     assert users_kept(db) == before + 1
+    # the path they keep is the schema itself, resolved ("$user" would depend on who writes)
+    for (conf,) in rows(db, "SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname LIKE 'firemode_count_%'"):
+        assert conf in ("search_path=%s" % schema, 'search_path="%s"' % schema), conf
     rows(db, "DELETE FROM users WHERE user_id = 'sp-path'")
     assert_counts_exact(db, "after a write with search_path = pg_catalog")
 
@@ -384,13 +387,14 @@ def test_the_counts_of_ended_sessions_are_folded_at_start(tmp_path):
     s2 = pgfm.Server(db, tmp_path, node_id="f2", admin_token=TOKEN, threads=2)
     try:
         live.send(USER_ROW % (("live1",) * 3))
-        live.wait_for("state = 'idle'", "committed insert")
+        live.wait_for("state = 'idle' AND query LIKE 'INSERT%'", "committed insert")
         assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'") == [["1"]]
         live_pid = live.pid()
         # the first server's sessions have ended (a backend leaves a moment after its client)
         deadline = time.time() + 20
         while rows(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                       " AND application_name <> 'fm_live' AND pid <> pg_backend_pid()")[0][0] != "0":
+                       " AND backend_type = 'client backend' AND application_name <> 'fm_live'"
+                       " AND pid <> pg_backend_pid()")[0][0] != "0":
             assert time.time() < deadline, "the first server's sessions are still there"
             time.sleep(0.02)
         s2.start()
