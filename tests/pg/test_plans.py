@@ -604,6 +604,21 @@ def test_count_reads_an_index_not_the_rows(dbs, plan_sql, coll, who, deleted):
     assert not bad, "%s: %s\n  %s\n%s" % (what, "; ".join(bad), count, text)
 
 
+@pytest.mark.parametrize("query,kept", [("include_total=true&include_deleted=false", True),
+                                        ("include_total=true&include_deleted=true", False),
+                                        ("include_total=true&status_in=failed", False)])
+def test_which_counts_are_kept(dbs, plan_sql, query, kept):
+    """PostgreSQL sums the kept counts for a list that filters nothing,
+    include_deleted=false included (it is the default), and counts the rows
+    otherwise; SQLite always counts (it keeps no counts)."""
+    kind, groups = dbs
+    db = groups["scoped"]
+    (ws, uid, admin), _ = scope_for(db, "documents", "member")
+    st = plan_statements(plan_sql, db.url, [{"coll": "documents", "query": query, "ws": ws, "user": uid,
+                                             "admin": admin, "after": None}])[0]
+    assert ("firemode_row_counts" in st["count"]) == (kept and kind == "postgresql"), (query, st["count"])
+
+
 def test_every_collection_table_has_the_count_settings(dbs):
     """PostgreSQL: schema step 8 sets no parallel workers and autovacuum at
     1 % on every collection table, not only the ones the counts above read."""
