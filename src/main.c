@@ -1,5 +1,5 @@
 /*
- * firemode — command line: serve, seed, user add, token list/revoke.
+ * firemode — command line: serve, seed, openapi, user add, token list/revoke, recount.
  *
  * Configuration comes from flags or environment variables (a flag wins);
  * see usage() and README.md.

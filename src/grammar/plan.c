@@ -110,16 +110,31 @@ static int membership(struct buf *b, const struct dialect *d, const char *ws_col
     return 0;
 }
 
-/* count: the clause of a count (include_total), which reads every row in
- * scope, so the membership check must not cost a probe per row: for a
- * workspace's rows it names the workspace's parameter (one probe), for
- * a member's workspaces the rows come from the member's memberships. */
+/* What a scope clause restricts: the page's rows t, the rows t a count
+ * reads, or the kept counts' rows k (their scope column). */
+enum scoped { SCOPED_PAGE, SCOPED_COUNT, SCOPED_KEPT };
+
+/* A count (include_total) reads every row in scope, so the membership
+ * check must not cost a probe per row: for a workspace's rows it names the
+ * workspace's parameter (one probe), for a member's workspaces the rows
+ * come from the member's memberships.  The kept counts' scope is the
+ * workspace or '' (counted() picks the scopes they have); the parameters
+ * are bound in the same order for all three, so a count's numbers are the
+ * page's. */
 static int scope_clause(struct buf *w, const struct dialect *d, const struct collection *c, const struct plan_scope *sc,
-                        struct plan_params *ps, bool count)
+                        struct plan_params *ps, enum scoped what)
 {
+    bool count = what != SCOPED_PAGE;
+    if (what == SCOPED_KEPT && c->scope != SCOPE_WORKSPACE) {
+        buf_puts(w, " AND k.scope = ''");
+        return 0;
+    }
     switch (c->scope) {
     case SCOPE_WORKSPACE: {
-        buf_printf(w, " AND t.%s = ", c->workspace_field->column);
+        if (what == SCOPED_KEPT)
+            buf_puts(w, " AND k.scope = ");
+        else
+            buf_printf(w, " AND t.%s = ", c->workspace_field->column);
         if (bind(w, d, ps, sp_text(sc->workspace_id, strlen(sc->workspace_id))) < 0) return -1;
         int ws_param = ps->n;
         /* a non-admin sees rows of workspaces they are a member of: checked
@@ -166,25 +181,10 @@ static bool counted(const struct list_query *q, const struct dialect *d, const s
     return true;
 }
 
-/* The terms on the kept counts' rows k for c's scope, bound in the order
- * scope_clause binds them (the parameter numbers are the page's). */
-static int counted_scope(struct buf *w, const struct dialect *d, const struct collection *c, const struct plan_scope *sc,
-                         struct plan_params *ps)
-{
-    if (c->scope != SCOPE_WORKSPACE) {
-        buf_puts(w, " AND k.scope = ''");
-        return 0;
-    }
-    buf_puts(w, " AND k.scope = ");
-    if (bind(w, d, ps, sp_text(sc->workspace_id, strlen(sc->workspace_id))) < 0) return -1;
-    if (!sc->is_admin && membership(w, d, NULL, ps->n, sc->user_id, ps) < 0) return -1;
-    return 0;
-}
-
 int plan_scope_clause(struct buf *w, const struct dialect *d, const struct collection *c, const struct plan_scope *sc,
                       struct plan_params *ps)
 {
-    return scope_clause(w, d, c, sc, ps, false);
+    return scope_clause(w, d, c, sc, ps, SCOPED_PAGE);
 }
 
 /* Binds s's in-progress ids as one array parameter, PostgreSQL's text
@@ -249,7 +249,7 @@ static int where(const struct list_query *q, const struct dialect *d, const stru
     /* a count's conditions are " AND <term>"s turned into " WHERE ..." at
      * the end (no 1=1: see plan_list) */
     if (!count) buf_puts(w, " WHERE 1=1");
-    if (scope_clause(w, d, c, sc, ps, count) < 0) return -1;
+    if (scope_clause(w, d, c, sc, ps, count ? SCOPED_COUNT : SCOPED_PAGE) < 0) return -1;
     if (c->soft_delete && !q->include_deleted) buf_cat(w, " AND t.", c->deleted_at->column, " IS NULL", NULL);
 
     for (int ci = 0; ci < q->nconds; ci++) {
@@ -613,7 +613,7 @@ int plan_list(const struct list_query *q, const struct dialect *d, const struct 
         bool kept = counted(q, d, sc);
         /* the kept count: the same scope's parameters, on the counts' rows
          * (plan.h; the membership check names no row of t) */
-        int crc = kept ? counted_scope(&cw, d, c, sc, &cps) : where(q, d, sc, &cps, &cw, true);
+        int crc = kept ? scope_clause(&cw, d, c, sc, &cps, SCOPED_KEPT) : where(q, d, sc, &cps, &cw, true);
         plan_params_free(&cps);
         if (crc < 0) {
             buf_free(&cw);

@@ -259,28 +259,30 @@
     PG_COUNT_TRIGGER(T, "firemode_count_upd",                                                                         \
                      "AFTER UPDATE ON " T " REFERENCING OLD TABLE AS fm_old NEW TABLE AS fm_new FOR EACH STATEMENT")
 /* ... or, for a table whose updates never move a row (jobs), row by row when one does */
-#define PG_ROW_COUNT_MOVES(T, KEY)                                                                                    \
+#define PG_ROW_COUNT_MOVES(T, KEY, LIVE)                                                                              \
     PG_COUNT_FN("firemode_count_upd_" T, PG_COUNT_INTO "VALUES ('" T "', OLD." KEY ", " PG_COUNT_SLOT ", -1), ('" T   \
                 "', NEW." KEY ", " PG_COUNT_SLOT ", 1)" PG_COUNT_UPSERT)                                              \
     PG_COUNT_TRIGGER(T, "firemode_count_upd", "AFTER UPDATE OF " KEY " ON " T " FOR EACH ROW WHEN (OLD." KEY        \
                      " <> NEW." KEY ")")
-#define PG_COUNT_FILL(T, KEY, LIVE)                                                                                   \
+#define PG_NO_MOVES(T, KEY, LIVE) "" /* users, workspaces: an update never moves a row */
+/* The counted tables, parents first (the order writers lock them in), as
+ * X(table, scope key, live condition, what an update may do to a count) */
+#define PG_COUNTED(X)                                                                                                 \
+    X("users", "''", "true", PG_NO_MOVES)                                                                             \
+    X("workspaces", "''", "true", PG_NO_MOVES)                                                                        \
+    X("documents", "workspace_id", "deleted_at IS NULL", PG_ROW_COUNT_UPDATES)                                        \
+    X("configs", "workspace_id", "deleted_at IS NULL", PG_ROW_COUNT_UPDATES)                                          \
+    X("jobs", "workspace_id", "true", PG_ROW_COUNT_MOVES)
+#define PG_COUNT_TRIGGERS(T, KEY, LIVE, MOVES) PG_ROW_COUNT(T, KEY, LIVE) MOVES(T, KEY, LIVE)
+#define PG_COUNT_FILL(T, KEY, LIVE, MOVES)                                                                            \
     "INSERT INTO firemode_row_counts (tbl, scope, slot, n) SELECT '" T "', " KEY ", 0, count(*) FROM " T              \
     " WHERE " LIVE " GROUP BY 2;"
-#define PG_COUNT_FILLS                                                                                                \
-    PG_COUNT_FILL("users", "''", "true") PG_COUNT_FILL("workspaces", "''", "true")                                    \
-    PG_COUNT_FILL("documents", "workspace_id", "deleted_at IS NULL")                                                 \
-    PG_COUNT_FILL("configs", "workspace_id", "deleted_at IS NULL") PG_COUNT_FILL("jobs", "workspace_id", "true")
+#define PG_COUNT_LOCK(T, KEY, LIVE, MOVES) "LOCK TABLE " T " IN SHARE MODE;"
 #define PG_STEP_ROW_COUNTS                                                                                            \
     "SELECT set_config('search_path', quote_ident(current_schema()), true);" /* what the functions keep */            \
     "CREATE TABLE IF NOT EXISTS firemode_row_counts (tbl TEXT COLLATE \"C\" NOT NULL, scope TEXT COLLATE \"C\" NOT NULL," \
     " slot BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tbl, scope, slot));"                                      \
-    PG_ROW_COUNT("users", "''", "true") PG_ROW_COUNT("workspaces", "''", "true")                                      \
-    PG_ROW_COUNT("documents", "workspace_id", "deleted_at IS NULL")                                                  \
-    PG_ROW_COUNT_UPDATES("documents", "workspace_id", "deleted_at IS NULL")                                          \
-    PG_ROW_COUNT("configs", "workspace_id", "deleted_at IS NULL")                                                    \
-    PG_ROW_COUNT_UPDATES("configs", "workspace_id", "deleted_at IS NULL")                                            \
-    PG_ROW_COUNT("jobs", "workspace_id", "true") PG_ROW_COUNT_MOVES("jobs", "workspace_id") PG_COUNT_FILLS
+    PG_COUNTED(PG_COUNT_TRIGGERS) PG_COUNTED(PG_COUNT_FILL)
 
 /* firemode recount (store_recount): the kept counts made again from the
  * rows, for a database whose counts drifted (rows written with the count
@@ -289,10 +291,10 @@
  * writes (SHARE) until it commits, so what it finds is exact; the counts
  * before it stay in fm_recount_before for the caller to compare. */
 #define PG_RECOUNT                                                                                                    \
-    "LOCK TABLE users, workspaces, documents, configs, jobs IN SHARE MODE;"                                           \
+    PG_COUNTED(PG_COUNT_LOCK)                                                                                     \
     "CREATE TEMP TABLE fm_recount_before ON COMMIT DROP AS SELECT tbl, scope, sum(n) AS n FROM firemode_row_counts"   \
     " GROUP BY tbl, scope;"                                                                                           \
-    "DELETE FROM firemode_row_counts;" PG_COUNT_FILLS
+    "DELETE FROM firemode_row_counts;" PG_COUNTED(PG_COUNT_FILL)
 #define PG_RECOUNT_CHANGED                                                                                            \
     "SELECT count(*) FROM fm_recount_before b FULL JOIN (SELECT tbl, scope, sum(n) AS n FROM firemode_row_counts"    \
     " GROUP BY tbl, scope) a ON a.tbl = b.tbl AND a.scope = b.scope WHERE coalesce(a.n, 0) <> coalesce(b.n, 0)"

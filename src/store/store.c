@@ -140,41 +140,58 @@ static int read_version(void *ctx, const struct store_row *row)
     return 0;
 }
 
-static int migrate(struct store *st, struct store_err *err);
+typedef int (*locked_body)(struct store *st, void *ctx, struct store_err *err);
 
-/* Migrations may wait for another server's migration (the advisory lock)
- * and may rewrite large tables: no statement deadline applies.  They run at
- * start, before any other thread uses a store. */
-int store_migrate(struct store *st, struct store_err *err)
+/* Runs body inside one transaction taken as a migration takes it: no
+ * statement deadline (a migration may wait for another server's, rewrite
+ * large tables; a recount counts whole ones) and, after BEGIN, the
+ * migrations' lock (PostgreSQL: an advisory lock), so that servers starting
+ * together, or a start and a recount, take turns.  Commits if body returns
+ * 0, else rolls back.  Used at start, before any other thread uses a store,
+ * and by the command line. */
+static int as_migration(struct store *st, locked_body body, void *ctx, struct store_err *err)
 {
     int saved = store_timeout_ms;
     store_timeout_ms = -1;
-    int rc = migrate(st, err);
+    int rc = -1;
+    if (st->ops->script(st, st->ops->migrate_begin_sql, err) == 0) {
+        if ((!st->ops->migrate_lock_sql || st->ops->script(st, st->ops->migrate_lock_sql, err) == 0) &&
+            body(st, ctx, err) == 0)
+            rc = store_commit(st, err);
+        else
+            store_rollback(st);
+    }
     store_timeout_ms = saved;
     return rc;
 }
 
-static int migrate(struct store *st, struct store_err *err)
+static int migrate(struct store *st, void *ctx, struct store_err *err);
+
+int store_migrate(struct store *st, struct store_err *err)
 {
+    return as_migration(st, migrate, NULL, err);
+}
+
+static int migrate(struct store *st, void *ctx, struct store_err *err)
+{
+    (void)ctx;
     size_t nsteps;
     const char *const *steps = schema_steps(st->dialect, &nsteps);
     long version = 0;
     char vtext[24];
-    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) return -1;
-    if (st->ops->migrate_lock_sql && st->ops->script(st, st->ops->migrate_lock_sql, err) < 0) goto fail;
     if (st->ops->script(st, "CREATE TABLE IF NOT EXISTS firemode_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                         err) < 0)
-        goto fail;
+        return -1;
     if (store_exec(st, "SELECT value FROM firemode_meta WHERE key = 'schema_version'", NULL, 0, read_version, &version,
                    err) < 0)
-        goto fail;
+        return -1;
     if (version > (long)nsteps) {
         store_fail(err, STORE_ERROR, "database schema version %ld is newer than this server (%zu)", version, nsteps);
-        goto fail;
+        return -1;
     }
     for (size_t i = (size_t)version; i < nsteps; i++)
-        if (st->ops->script(st, steps[i], err) < 0) goto fail;
-    if (st->ops->post_migrate_sql && st->ops->script(st, st->ops->post_migrate_sql, err) < 0) goto fail;
+        if (st->ops->script(st, steps[i], err) < 0) return -1;
+    if (st->ops->post_migrate_sql && st->ops->script(st, st->ops->post_migrate_sql, err) < 0) return -1;
     {
         /* The token key: made once, by whichever server migrates first. */
         unsigned char raw[32];
@@ -188,7 +205,7 @@ static int migrate(struct store *st, struct store_err *err)
         snprintf(sql, sizeof sql,
                  "INSERT INTO firemode_meta (key, value) VALUES ('token_key', %c1) ON CONFLICT (key) DO NOTHING",
                  st->dialect->param_prefix);
-        if (store_exec(st, sql, &p, 1, NULL, NULL, err) < 0) goto fail;
+        if (store_exec(st, sql, &p, 1, NULL, NULL, err) < 0) return -1;
     }
     snprintf(vtext, sizeof vtext, "%zu", nsteps);
     {
@@ -198,35 +215,30 @@ static int migrate(struct store *st, struct store_err *err)
                  "INSERT INTO firemode_meta (key, value) VALUES ('schema_version', %c1) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                  st->dialect->param_prefix);
-        if (store_exec(st, sql, &p, 1, NULL, NULL, err) < 0) goto fail;
+        if (store_exec(st, sql, &p, 1, NULL, NULL, err) < 0) return -1;
     }
-    return store_commit(st, err);
-fail:
-    store_rollback(st);
-    return -1;
+    return 0;
+}
+
+struct recount {
+    const char *sql, *changed_sql;
+    long *changed;
+};
+
+static int recount(struct store *st, void *ctx, struct store_err *err)
+{
+    struct recount *r = ctx;
+    if (st->ops->script(st, r->sql, err) < 0) return -1;
+    return store_exec(st, r->changed_sql, NULL, 0, read_version, r->changed, err) < 0 ? -1 : 0;
 }
 
 int store_recount(struct store *st, long *changed, struct store_err *err)
 {
-    const char *changed_sql = NULL;
-    const char *sql = schema_recount_sql(st->dialect, &changed_sql);
+    struct recount r = {.changed = changed};
+    r.sql = schema_recount_sql(st->dialect, &r.changed_sql);
     *changed = -1;
-    if (!sql) return 0;
-    /* as a migration: no statement deadline (it counts whole tables), and
-     * the migrations' lock, so that no server's start folds counts meanwhile */
-    int saved = store_timeout_ms;
-    store_timeout_ms = -1;
-    int rc = -1;
-    if (st->ops->script(st, st->ops->migrate_begin_sql, err) < 0) goto out;
-    if ((st->ops->migrate_lock_sql && st->ops->script(st, st->ops->migrate_lock_sql, err) < 0) ||
-        st->ops->script(st, sql, err) < 0 || store_exec(st, changed_sql, NULL, 0, read_version, changed, err) < 0) {
-        store_rollback(st);
-        goto out;
-    }
-    rc = store_commit(st, err);
-out:
-    store_timeout_ms = saved;
-    return rc;
+    if (!r.sql) return 0;
+    return as_migration(st, recount, &r, err);
 }
 
 /* ---- positions ------------------------------------------------------------ */

@@ -155,3 +155,21 @@ def test_default_node_id_stable_per_host_and_port(spawn):
     k3 = list(s3.admin().post("/workspaces", {"name": "n3"}).json["vector_clock"])
     assert len(k1) == 1 and k1 == k2, (k1, k2)
     assert k3 != k1, (k1, k3)
+
+
+def test_recount(spawn):
+    """`firemode recount`: on PostgreSQL the kept counts of include_total are
+    made again from the rows (none was wrong here); SQLite keeps none. A
+    stray argument is a usage error (2)."""
+    db = spawn.new_db()
+    r = run_cli(["recount", "--db", db])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    if db.startswith("sqlite:"):
+        assert out.startswith("nothing to recount"), out
+    else:
+        assert "0 scopes had a wrong count" in out, out
+    r = run_cli(["recount", "now", "--db", db])
+    assert r.returncode == 2 and b"usage" in r.stderr, r
+    r = run_cli(["recount", "--db", "postgresql://127.0.0.1:1/none"])
+    assert r.returncode == 1 and r.stderr.startswith(b"firemode: "), r
