@@ -57,6 +57,22 @@ def psql(sql, db="postgres", timeout=60):
     return r.stdout
 
 
+def psql_url(url, sql, timeout=120):
+    """Runs sql (statements, psql meta-commands) through psql against the
+    database at url, unaligned and without headers; returns its stdout."""
+    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url],
+                       input=sql, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, "psql failed: %s\n%s" % (r.stderr, sql[:2000])
+    return r.stdout
+
+
+def rows(url, sql):
+    """The rows sql returns from the database at url, as tuples of text
+    (None for NULL)."""
+    out = psql_url(url, "\\pset fieldsep '\\t'\n\\pset null '<NULL>'\n" + sql + ";\n")
+    return [tuple(None if v == "<NULL>" else v for v in line.split("\t")) for line in out.splitlines() if line]
+
+
 def new_pg_db(prefix="fm"):
     """CREATE DATABASE fm_<prefix>_<random> and return its URL."""
     name = "%s_%s" % (prefix, uuid.uuid4().hex[:10])

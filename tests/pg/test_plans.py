@@ -129,14 +129,10 @@ class PgDB:
         self.name = name
 
     def psql(self, sql):
-        r = subprocess.run([pgfm.PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url],
-                           input=sql, capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, "psql failed: %s\n%s" % (r.stderr, sql[:2000])
-        return r.stdout
+        return pgfm.psql_url(self.url, sql)
 
     def rows(self, sql):
-        out = self.psql("\\pset fieldsep '\\t'\n\\pset null '<NULL>'\n" + sql + ";\n")
-        return [tuple(None if v == "<NULL>" else v for v in line.split("\t")) for line in out.splitlines() if line]
+        return pgfm.rows(self.url, sql)
 
     def position(self):
         return self.rows("SELECT pg_current_snapshot()::text")[0][0]

@@ -29,11 +29,7 @@ COUNTED = {
 }
 
 
-def rows(db, sql):
-    r = subprocess.run([pgfm.PSQL, "-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, "psql %r: %s" % (sql, r.stderr)
-    return [line.split("|") for line in r.stdout.splitlines() if line]
+rows = pgfm.rows
 
 
 def kept(db):
@@ -256,7 +252,7 @@ def test_writers_never_wait_on_the_counts(seeded):
         holder.send("COMMIT;")
     finally:
         holder.close()
-    assert rows(db, "SELECT count(*) FROM users WHERE user_id IN ('hold1', 'hold2')") == [["2"]]
+    assert rows(db, "SELECT count(*) FROM users WHERE user_id IN ('hold1', 'hold2')") == [("2",)]
     rows(db, "DELETE FROM users WHERE user_id IN ('hold1', 'hold2')")
     assert_counts_exact(db, "after two concurrent inserts")
 
@@ -353,9 +349,9 @@ def test_a_database_with_rows_is_counted_when_it_migrates(tmp_path):
         holder.close()
         s.wait_healthy()
         assert rows(db, "SELECT value FROM firemode_meta WHERE key = 'schema_version'")[0][0] == str(version)
-        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'late1'") == [["1"]]
+        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'late1'") == [("1",)]
         assert_counts_exact(db, "after the migration")
-        assert ["0"] in rows(db, "SELECT DISTINCT slot FROM firemode_row_counts")
+        assert ("0",) in rows(db, "SELECT DISTINCT slot FROM firemode_row_counts")
         assert_api_totals(s.client(TOKEN), db, "after the migration")
     finally:
         if holder.proc.poll() is None:
@@ -388,7 +384,7 @@ def test_the_counts_of_ended_sessions_are_folded_at_start(tmp_path):
     try:
         live.send(USER_ROW % (("live1",) * 3))
         live.wait_for("state = 'idle' AND query LIKE 'INSERT%'", "committed insert")
-        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'") == [["1"]]
+        assert rows(db, "SELECT count(*) FROM users WHERE user_id = 'live1'") == [("1",)]
         live_pid = live.pid()
         # the first server's sessions have ended (a backend leaves a moment after its client)
         deadline = time.time() + 20
