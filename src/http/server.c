@@ -18,7 +18,8 @@
  *   workers (cfg->threads): each holds the context the app's worker_open
  *     made (the API's database connection: this layer opens none), takes
  *     jobs from a FIFO, and hands the connection back through a done list
- *     and an eventfd.
+ *     and an eventfd.  An idle worker waits on its own semaphore, posted
+ *     after the queue's mutex is released.
  *   one reserved worker (not on sqlite::memory:): /readyz and /metrics,
  *     so an operator's probes never queue behind slow database work.
  *
@@ -51,6 +52,12 @@
  * the oldest lingering, idle or incomplete connection is closed to make
  * room, so slow clients can never keep complete requests out.
  *
+ * System calls per request: a read that took all the socket had (short,
+ * or EAGAIN) is not followed by another until an event comes (c->drained;
+ * Linux's edge-triggered epoll reports every arrival, and an end of stream
+ * an event reported is remembered in c->rdhup), so a keep-alive request
+ * costs one recv, not a second one that finds nothing.
+ *
  * The log: one line per request on stderr, text or JSON (--log-format),
  * with the UTC time the request arrived, the client address, method,
  * target, status, duration and request id.  Every field that came from the
@@ -72,6 +79,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -118,6 +126,11 @@ struct http_conn {
     struct buf out_body; /* then its body, sent with it by one sendmsg */
     size_t out_off;      /* bytes of out, then of out_body, already sent */
     bool close_after, gone, peer_eof, served, worker;
+    /* The last read took all the socket had (a short read or EAGAIN), and
+     * no event has come since: reading again could only find EAGAIN, since
+     * every arrival brings an edge (conn_event clears it). */
+    bool drained;
+    bool rdhup; /* an event said the peer shut down: read to the end of stream */
     int64_t t_accept, t_first, t_last, t_body, t_linger;
     size_t body_in, linger_in;
     uint32_t events;
@@ -126,10 +139,12 @@ struct http_conn {
     struct http_conn *next;
 };
 
-/* An idle worker, on its own stack while it waits. */
+/* A worker, as the idle list knows it: on its own stack for the thread's
+ * life.  It waits on its own semaphore, posted after the queue's mutex is
+ * released (a condition variable would take the mutex again on waking and
+ * mark it contended, so every unlock after would be a futex call). */
 struct idler {
-    pthread_cond_t cv;
-    bool woken;
+    sem_t wake;
     struct idler *next;
 };
 
@@ -751,14 +766,17 @@ static void *worker_main(void *arg)
 {
     struct jobq *q = arg;
     void *worker = g_app->worker_open();
+    struct idler me;
+    sem_init(&me.wake, 0, 0);
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop) {
-            struct idler me = {.woken = false, .next = q->idle};
-            pthread_cond_init(&me.cv, NULL);
+            /* posted exactly once for each time it is on the list */
+            me.next = q->idle;
             q->idle = &me;
-            while (!me.woken) pthread_cond_wait(&me.cv, &q->mu);
-            pthread_cond_destroy(&me.cv);
+            pthread_mutex_unlock(&q->mu);
+            while (sem_wait(&me.wake) != 0) continue; /* EINTR */
+            pthread_mutex_lock(&q->mu);
         }
         struct http_conn *c = q->head;
         if (!c) {
@@ -785,6 +803,7 @@ static void *worker_main(void *arg)
         }
     }
     g_app->worker_close(worker);
+    sem_destroy(&me.wake);
     return NULL;
 }
 
@@ -955,12 +974,9 @@ static void submit(struct http_conn *c, enum job job)
     else q->head = c;
     q->tail = c;
     struct idler *w = q->idle;
-    if (w) {
-        q->idle = w->next;
-        w->woken = true;
-        pthread_cond_signal(&w->cv);
-    }
+    if (w) q->idle = w->next;
     pthread_mutex_unlock(&q->mu);
+    if (w) sem_post(&w->wake);
 }
 
 /* The request head is parsed (rc > 0): the checks that need only the
@@ -1129,6 +1145,7 @@ static bool conn_read_some(struct http_conn *c)
             conn_close(c);
             return false;
         }
+        if (c->drained && !c->rdhup) return got;
         if (c->in_off && c->in_off == c->in.len) buf_reset(&c->in), c->in_off = 0;
         size_t held = c->in.len - c->in_off;
         size_t want = c->state == C_HEAD ? (held < HEAD_CAP ? HEAD_CAP - held : 0) : READ_CHUNK;
@@ -1154,11 +1171,17 @@ static bool conn_read_some(struct http_conn *c)
             }
             /* a short read took all there was; bytes that come later bring
              * a new edge (Linux wakes epoll on every arrival) */
-            if ((size_t)n < want) return true;
+            if ((size_t)n < want) {
+                c->drained = true;
+                return true;
+            }
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return got;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->drained = true;
+            return got;
+        }
         c->peer_eof = true; /* closed or reset */
         return true;
     }
@@ -1192,6 +1215,11 @@ static void conn_run(struct http_conn *c)
 
 static void conn_event(struct http_conn *c, uint32_t ev)
 {
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->drained = false;
+    /* sticky: bytes and the end of stream can come in one event, and a
+     * short read takes the bytes and leaves the end unread, with no event
+     * to come for it */
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->rdhup = true;
     if (c->state == C_AUTH || c->state == C_WORK) {
         /* the worker has the request: only watch for the client going */
         if (ev & (EPOLLHUP | EPOLLERR)) conn_close(c);
@@ -1600,12 +1628,14 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
     for (struct jobq *q = &g_jobs; q; q = q == &g_jobs && g_have_prio ? &g_prio : NULL) {
         pthread_mutex_lock(&q->mu);
         q->stop = true;
-        for (struct idler *w = q->idle; w; w = q->idle) {
-            q->idle = w->next;
-            w->woken = true;
-            pthread_cond_signal(&w->cv);
-        }
+        struct idler *idle = q->idle;
+        q->idle = NULL;
         pthread_mutex_unlock(&q->mu);
+        while (idle) {
+            struct idler *w = idle;
+            idle = w->next; /* read before the post: w may go once woken */
+            sem_post(&w->wake);
+        }
     }
     for (int i = 0; i < nworkers + (g_have_prio ? 1 : 0); i++) pthread_join(tids[i], NULL);
     free(tids);

@@ -414,6 +414,79 @@ def test_pipelined_requests_are_answered_in_order(server):
     assert re.findall(rb"X-Request-Id: (pipe-\d)", data) == [b"pipe-%d" % i for i in range(6)], data
 
 
+def _answers_then_end_of_stream(sock, n, within=3.0):
+    """n answers, then the server's close, all within `within` seconds."""
+    t0 = time.monotonic()
+    data = fm.read_all(sock, timeout=within)
+    took = time.monotonic() - t0
+    assert len(_statuses(data)) == n and took < within, (took, data[:300])
+    return data
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/me"])
+def test_a_request_and_the_end_of_stream_in_one_segment_are_answered_and_closed(server, path):
+    """The request's bytes and the client's FIN arrive as one segment, so as
+    one epoll event: the read that takes the bytes is short and leaves the end
+    of stream unread, and no event comes for it later.  The server must still
+    see it and close after the answer, not wait for the idle timeout."""
+    c = _connect(server.port)
+    try:
+        req = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (path, server.admin_token)).encode()
+        c.send(req, socket.MSG_MORE)  # held back by the kernel until the shutdown: one segment with the FIN
+        c.shutdown(socket.SHUT_WR)
+        data = _answers_then_end_of_stream(c, 1)
+    finally:
+        c.close()
+    assert _statuses(data) == [200], data
+
+
+def test_a_request_pipelined_while_a_worker_has_the_first_is_answered(spawn, tmp_path):
+    """The second request arrives while the only worker still has the first
+    (waiting for a database lock), so its edge comes while the I/O thread is
+    not reading that connection: it must be read once the first is answered."""
+    db = str(tmp_path / "pipelined.db")
+    s = spawn(db_url="sqlite:" + db, threads=1, extra_env={"FIREMODE_DB_TIMEOUT_MS": "8000"})
+    assert s.client(token=s.admin_token).get("/me").status == 200
+    lock = sqlite3.connect(db, timeout=5, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    c = _connect(s.port)
+    try:
+        body = json.dumps({"name": "waits"}).encode()
+        c.sendall(_post_head(s.admin_token, len(body), "/workspaces") + body)
+        time.sleep(0.4)  # the worker has it, waiting for the lock
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(0.3)
+        lock.execute("ROLLBACK")
+        data = _answers_then_end_of_stream(c, 2, within=6)
+    finally:
+        lock.close()
+        c.close()
+    assert _statuses(data) == [201, 200], data
+
+
+def test_bursts_with_idle_workers_between_them_never_lose_a_wakeup(spawn):
+    """Workers go idle between bursts of more requests than workers: every
+    request of every burst is answered (a lost wakeup leaves one waiting until
+    the read times out), and the server still stops at once."""
+    s = spawn(threads=2)
+    conns = [_connect(s.port, timeout=5) for _ in range(3)]
+    req = ("GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % s.admin_token).encode()
+    try:
+        for i in range(300):
+            for c in conns:
+                c.sendall(req)
+            for c in conns:
+                r = read_response(c)
+                assert r is not None and r.status == 200, (i, r)
+            time.sleep((i % 4) * 0.001)
+    finally:
+        for c in conns:
+            c.close()
+    t0 = time.monotonic()
+    s.terminate(timeout=5)
+    assert time.monotonic() - t0 < 3
+
+
 def test_slow_reader_gets_every_byte_of_pipelined_large_answers_in_order(server):
     """An answer is sent as its head and its body (two buffers, one sendmsg):
     two pipelined answers of over 100 KB each, read 1,000 bytes at a time by a
