@@ -53,10 +53,11 @@
  * room, so slow clients can never keep complete requests out.
  *
  * System calls per request: a read that took all the socket had (short,
- * or EAGAIN) is not followed by another until an event comes (c->drained;
- * Linux's edge-triggered epoll reports every arrival, and an end of stream
- * an event reported is remembered in c->rdhup), so a keep-alive request
- * costs one recv, not a second one that finds nothing.
+ * or EAGAIN) is not followed by another until an event comes (c->drained:
+ * Linux's edge-triggered epoll reports every arrival), so a keep-alive
+ * request costs one recv, not a second one that finds nothing.  Once an
+ * event has reported an end of stream, an error or TCP urgent data, a
+ * short read proves nothing and reads go on to EAGAIN (c->eager).
  *
  * The log: one line per request on stderr, text or JSON (--log-format),
  * with the UTC time the request arrived, the client address, method,
@@ -108,6 +109,11 @@
 #define READ_CHUNK (64 * 1024)
 
 enum cstate { C_HEAD, C_AUTH, C_BODY, C_WORK, C_WRITE, C_LINGER };
+
+/* A connection's events that mean there may be something to read, and
+ * those after which a short read no longer means the socket is empty. */
+#define EV_READABLE (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define EV_EAGER (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 enum job { JOB_AUTH, JOB_HANDLE };
 
 struct http_conn {
@@ -128,9 +134,12 @@ struct http_conn {
     bool close_after, gone, peer_eof, served, worker;
     /* The last read took all the socket had (a short read or EAGAIN), and
      * no event has come since: reading again could only find EAGAIN, since
-     * every arrival brings an edge (conn_event clears it). */
-    bool drained;
-    bool rdhup; /* an event said the peer shut down: read to the end of stream */
+     * every arrival brings an edge (conn_event clears it).  Not trusted once
+     * `eager`: an event reported an end of stream, an error or urgent data,
+     * after which a short read may leave something (the end of stream, the
+     * bytes past the urgent mark) that no new event will announce; from
+     * then on every read goes on to EAGAIN or the end. */
+    bool drained, eager;
     int64_t t_accept, t_first, t_last, t_body, t_linger;
     size_t body_in, linger_in;
     uint32_t events;
@@ -141,8 +150,8 @@ struct http_conn {
 
 /* A worker, as the idle list knows it: on its own stack for the thread's
  * life.  It waits on its own semaphore, posted after the queue's mutex is
- * released (a condition variable would take the mutex again on waking and
- * mark it contended, so every unlock after would be a futex call). */
+ * released (a condition variable takes the mutex again on waking and marks
+ * it contended, so the unlock after is a futex call that wakes nobody). */
 struct idler {
     sem_t wake;
     struct idler *next;
@@ -960,6 +969,16 @@ static void conn_linger(struct http_conn *c)
     c->in_off = c->in.len;
 }
 
+/* Posts w, taken off its queue's idle list under the queue's mutex and
+ * released since; returns the idler after it on that list, read before
+ * the post, since w may be gone once woken. */
+static struct idler *wake(struct idler *w)
+{
+    struct idler *next = w->next;
+    sem_post(&w->wake);
+    return next;
+}
+
 static void submit(struct http_conn *c, enum job job)
 {
     assert(c->r && !c->worker && c->fd >= 0 && (c->state == C_HEAD || c->state == C_BODY));
@@ -976,7 +995,7 @@ static void submit(struct http_conn *c, enum job job)
     struct idler *w = q->idle;
     if (w) q->idle = w->next;
     pthread_mutex_unlock(&q->mu);
-    if (w) sem_post(&w->wake);
+    if (w) wake(w);
 }
 
 /* The request head is parsed (rc > 0): the checks that need only the
@@ -1145,7 +1164,7 @@ static bool conn_read_some(struct http_conn *c)
             conn_close(c);
             return false;
         }
-        if (c->drained && !c->rdhup) return got;
+        if (c->drained && !c->eager) return got;
         if (c->in_off && c->in_off == c->in.len) buf_reset(&c->in), c->in_off = 0;
         size_t held = c->in.len - c->in_off;
         size_t want = c->state == C_HEAD ? (held < HEAD_CAP ? HEAD_CAP - held : 0) : READ_CHUNK;
@@ -1165,16 +1184,15 @@ static bool conn_read_some(struct http_conn *c)
             c->t_last = g_now;
             got = true;
             if (c->state == C_HEAD && !c->t_first) c->t_first = g_now;
+            /* a short read took all there was; bytes that come later bring
+             * a new edge (Linux wakes epoll on every arrival) */
+            bool all = (size_t)n < want;
+            if (all) c->drained = true;
             if (c->state == C_BODY) {
                 read_body(c);
                 if (c->state != C_BODY) return true;
             }
-            /* a short read took all there was; bytes that come later bring
-             * a new edge (Linux wakes epoll on every arrival) */
-            if ((size_t)n < want) {
-                c->drained = true;
-                return true;
-            }
+            if (all) return true;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -1215,11 +1233,11 @@ static void conn_run(struct http_conn *c)
 
 static void conn_event(struct http_conn *c, uint32_t ev)
 {
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->drained = false;
-    /* sticky: bytes and the end of stream can come in one event, and a
-     * short read takes the bytes and leaves the end unread, with no event
-     * to come for it */
-    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->rdhup = true;
+    if (ev & EV_READABLE) c->drained = false;
+    /* sticky: bytes and the end of stream (or urgent data and the bytes
+     * after it) can come in one event, and a short read takes the bytes
+     * before and leaves the rest unread, with no event to come for it */
+    if (ev & EV_EAGER) c->eager = true;
     if (c->state == C_AUTH || c->state == C_WORK) {
         /* the worker has the request: only watch for the client going */
         if (ev & (EPOLLHUP | EPOLLERR)) conn_close(c);
@@ -1232,7 +1250,7 @@ static void conn_event(struct http_conn *c, uint32_t ev)
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) conn_run(c);
         return;
     }
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (ev & EV_READABLE) {
         conn_read_some(c);
         conn_run(c);
     }
@@ -1395,7 +1413,7 @@ static void accept_all(int lfd)
         c->idx = g_nconns;
         g_conns[g_nconns++] = c;
         /* edge-triggered, registered once: no epoll_ctl per request */
-        c->events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        c->events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         struct epoll_event e = {.events = c->events, .data.ptr = c};
         epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &e);
     }
@@ -1631,11 +1649,7 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
         struct idler *idle = q->idle;
         q->idle = NULL;
         pthread_mutex_unlock(&q->mu);
-        while (idle) {
-            struct idler *w = idle;
-            idle = w->next; /* read before the post: w may go once woken */
-            sem_post(&w->wake);
-        }
+        while (idle) idle = wake(idle);
     }
     for (int i = 0; i < nworkers + (g_have_prio ? 1 : 0); i++) pthread_join(tids[i], NULL);
     free(tids);
