@@ -37,6 +37,8 @@
  *   AUTH, WORK: the worker owns c->r; the I/O thread watches only for the
  *         client going away (EPOLLRDHUP/HUP): such work is abandoned (not
  *         waited for by the drain; freed when the worker hands it back).
+ *         (Events in these states still clear c->drained and may set
+ *         c->eager, so what arrived meanwhile is read after the answer.)
  *   LINGER: after an answer that closes, the write side is shut and what
  *         the client still sends is read and dropped for a short while, so
  *         the client reads the answer instead of a reset.
@@ -1148,9 +1150,11 @@ static void conn_advance(struct http_conn *c)
     }
 }
 
-/* Reads what the socket has (edge-triggered: until EAGAIN, or until the
- * head buffer is full).  True if there is something new to act on: bytes,
- * or the client's end of stream (c->peer_eof). */
+/* Reads what the socket has (edge-triggered: until a short read, EAGAIN,
+ * or the head buffer is full; nothing while c->drained, unless c->eager,
+ * when only EAGAIN or the end of stream stops it).  True if there is
+ * something new to act on: bytes, or the client's end of stream
+ * (c->peer_eof). */
 static bool conn_read_some(struct http_conn *c)
 {
     bool got = false;
@@ -1184,8 +1188,9 @@ static bool conn_read_some(struct http_conn *c)
             c->t_last = g_now;
             got = true;
             if (c->state == C_HEAD && !c->t_first) c->t_first = g_now;
-            /* a short read took all there was; bytes that come later bring
-             * a new edge (Linux wakes epoll on every arrival) */
+            /* a short read took all there was (unless c->eager: see its
+             * comment); bytes that come later bring a new edge (Linux wakes
+             * epoll on every arrival) */
             bool all = (size_t)n < want;
             if (all) c->drained = true;
             if (c->state == C_BODY) {

@@ -443,26 +443,14 @@ def test_a_request_and_the_end_of_stream_in_one_segment_are_answered_and_closed(
     assert _statuses(data) == [200], data
 
 
-def test_a_request_with_an_urgent_byte_inside_is_answered(server):
-    """TCP urgent data: a read stops short at the urgent mark though more
-    bytes follow in the same segment, so a short read there does not mean the
-    socket is empty (the urgent byte itself is out of band: not part of the
-    request)."""
-    c = _connect(server.port)
-    try:
-        c.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n", socket.MSG_MORE)
-        c.send(b"!", socket.MSG_OOB | socket.MSG_MORE)
-        c.send(b"Connection: close\r\n\r\n")
-        data = _answers_then_end_of_stream(c, 1)
-    finally:
-        c.close()
-    assert _statuses(data) == [200], data
-
-
-def test_a_request_pipelined_while_a_worker_has_the_first_is_answered(spawn, tmp_path):
+@pytest.mark.parametrize("urgent", [False, True], ids=["plain", "urgent-byte"])
+def test_a_request_pipelined_while_a_worker_has_the_first_is_answered(spawn, tmp_path, urgent):
     """The second request arrives while the only worker still has the first
     (waiting for a database lock), so its edge comes while the I/O thread is
-    not reading that connection: it must be read once the first is answered."""
+    not reading that connection: it must be read once the first is answered.
+    With a TCP urgent byte inside it (out of band: not part of the request),
+    the read after the answer stops short at the urgent mark with the rest
+    of the request behind it, and no event is left to come for that rest."""
     db = str(tmp_path / "pipelined.db")
     s = spawn(db_url="sqlite:" + db, threads=1, extra_env={"FIREMODE_DB_TIMEOUT_MS": "8000"})
     assert s.client(token=s.admin_token).get("/me").status == 200
@@ -473,7 +461,10 @@ def test_a_request_pipelined_while_a_worker_has_the_first_is_answered(spawn, tmp
         body = json.dumps({"name": "waits"}).encode()
         c.sendall(_post_head(s.admin_token, len(body), "/workspaces") + body)
         time.sleep(0.4)  # the worker has it, waiting for the lock
-        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if urgent:
+            c.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            c.send(b"!", socket.MSG_OOB)
+        c.sendall(b"%sConnection: close\r\n\r\n" % (b"" if urgent else b"GET /healthz HTTP/1.1\r\nHost: x\r\n"))
         time.sleep(0.3)
         lock.execute("ROLLBACK")
         data = _answers_then_end_of_stream(c, 2, within=6)
@@ -504,9 +495,7 @@ def test_bursts_with_idle_workers_between_them_never_lose_a_wakeup(spawn):
     finally:
         for c in conns:
             c.close()
-    t0 = time.monotonic()
-    s.terminate(timeout=5)
-    assert time.monotonic() - t0 < 3
+    s.terminate(timeout=5)  # a worker left waiting at shutdown would hang the join
 
 
 def test_slow_reader_gets_every_byte_of_pipelined_large_answers_in_order(server):
