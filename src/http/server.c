@@ -111,12 +111,12 @@
 #define READ_CHUNK (64 * 1024)
 
 enum cstate { C_HEAD, C_AUTH, C_BODY, C_WORK, C_WRITE, C_LINGER };
+enum job { JOB_AUTH, JOB_HANDLE };
 
 /* A connection's events that mean there may be something to read, and
  * those after which a short read no longer means the socket is empty. */
 #define EV_READABLE (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 #define EV_EAGER (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
-enum job { JOB_AUTH, JOB_HANDLE };
 
 struct http_conn {
     int fd; /* -1 once closed */

@@ -133,10 +133,11 @@ int store_bulk_mode(struct store *st, struct store_err *err)
     return st->ops->bulk_mode(st, err);
 }
 
-static int read_version(void *ctx, const struct store_row *row)
+/* The first column of a one-row answer, as an integer (0 if NULL). */
+static int read_i64(void *ctx, const struct store_row *row)
 {
-    long *v = ctx;
-    if (row->vals[0]) *v = strtol(row->vals[0], NULL, 10);
+    int64_t *v = ctx;
+    *v = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
     return 0;
 }
 
@@ -177,16 +178,17 @@ static int migrate(struct store *st, void *ctx, struct store_err *err)
     (void)ctx;
     size_t nsteps;
     const char *const *steps = schema_steps(st->dialect, &nsteps);
-    long version = 0;
+    int64_t version = 0;
     char vtext[24];
     if (st->ops->script(st, "CREATE TABLE IF NOT EXISTS firemode_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                         err) < 0)
         return -1;
-    if (store_exec(st, "SELECT value FROM firemode_meta WHERE key = 'schema_version'", NULL, 0, read_version, &version,
+    if (store_exec(st, "SELECT value FROM firemode_meta WHERE key = 'schema_version'", NULL, 0, read_i64, &version,
                    err) < 0)
         return -1;
-    if (version > (long)nsteps) {
-        store_fail(err, STORE_ERROR, "database schema version %ld is newer than this server (%zu)", version, nsteps);
+    if (version > (int64_t)nsteps) {
+        store_fail(err, STORE_ERROR, "database schema version %lld is newer than this server (%zu)", (long long)version,
+                   nsteps);
         return -1;
     }
     for (size_t i = (size_t)version; i < nsteps; i++)
@@ -222,23 +224,25 @@ static int migrate(struct store *st, void *ctx, struct store_err *err)
 
 struct recount {
     const char *sql, *changed_sql;
-    long *changed;
+    int64_t changed;
 };
 
 static int recount(struct store *st, void *ctx, struct store_err *err)
 {
     struct recount *r = ctx;
     if (st->ops->script(st, r->sql, err) < 0) return -1;
-    return store_exec(st, r->changed_sql, NULL, 0, read_version, r->changed, err) < 0 ? -1 : 0;
+    return store_exec(st, r->changed_sql, NULL, 0, read_i64, &r->changed, err) < 0 ? -1 : 0;
 }
 
 int store_recount(struct store *st, long *changed, struct store_err *err)
 {
-    struct recount r = {.changed = changed};
+    struct recount r = {.changed = -1};
     r.sql = schema_recount_sql(st->dialect, &r.changed_sql);
     *changed = -1;
     if (!r.sql) return 0;
-    return as_migration(st, recount, &r, err);
+    int rc = as_migration(st, recount, &r, err);
+    if (rc == 0) *changed = (long)r.changed;
+    return rc;
 }
 
 /* ---- positions ------------------------------------------------------------ */
@@ -289,13 +293,6 @@ bool wpos_old(const struct wpos *p, int64_t seq)
     for (int i = 0; i < p->nxip; i++)
         if (p->xip[i] == seq) return false;
     return true;
-}
-
-static int read_i64(void *ctx, const struct store_row *row)
-{
-    int64_t *v = ctx;
-    *v = row->vals[0] ? strtoll(row->vals[0], NULL, 10) : 0;
-    return 0;
 }
 
 int store_write_position(struct store *st, int64_t *pos, struct store_err *err)
