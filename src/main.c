@@ -265,7 +265,7 @@ static int cmd_user_add(struct options *o)
     api_init(node_id);
     struct store_err err = {0};
     struct store *st = store_open(db, &err);
-    if (!st || store_migrate(st, &err) < 0 || api_prepare(st, &err) < 0) {
+    if (!st || store_migrate(st, &err) < 0) {
         fprintf(stderr, "firemode: %s\n", err.msg);
         store_close(st);
         return 1;

@@ -69,8 +69,7 @@ void api_set_require_if_match(bool on)
 
 int api_prepare(struct store *st, struct store_err *err)
 {
-    if (store_token_key(st, api_token_key, err) < 0) return -1;
-    return store_register_node(st, api_node_id, err); /* before its first write */
+    return store_token_key(st, api_token_key, err);
 }
 
 #define COLL_METHODS (M_GET | M_HEAD | M_POST | M_OPTIONS)

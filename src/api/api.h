@@ -17,8 +17,7 @@ void api_init(const char *node_id);
 /* --require-if-match: PUT, PATCH and DELETE need If-Match (else 428). */
 void api_set_require_if_match(bool on);
 /* Once at start, after the migration: reads what the API keeps in the
- * database (the token key) and registers this node id as a writer of
- * vector clocks (store_register_node).  0 or -1. */
+ * database (the token key).  0 or -1. */
 int api_prepare(struct store *st, struct store_err *err);
 
 /* What the HTTP layer serves: the routes, auth and collections of this API,

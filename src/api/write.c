@@ -208,86 +208,38 @@ int write_check_workspace(struct wtx *w, struct ctx *x, const char *ws, struct s
     return workspace_found(w, x, sql, &p, 1, "no such workspace", err);
 }
 
-struct node_set {
-    const struct vclock *ahead; /* the client entries ahead of the stored clock, or NULL */
-    const char *server;         /* the first of them a registered node: set */
-    int absent;                 /* registered nodes the merged clock has no entry for */
-    const struct vclock *merged;
-};
-
-static bool clock_has(const struct vclock *vc, const char *node, size_t n)
-{
-    for (int i = 0; i < vc->n; i++)
-        if (strlen(vc->e[i].node) == n && memcmp(vc->e[i].node, node, n) == 0) return true;
-    return false;
-}
-
-static int on_node(void *ctx, const struct store_row *row)
-{
-    struct node_set *ns = ctx;
-    const char *node = row->vals[0];
-    size_t n = row->lens[0];
-    if (!node) return 0;
-    if (!ns->server) {
-        for (int i = 0; i < ns->ahead->n; i++)
-            if (strlen(ns->ahead->e[i].node) == n && memcmp(ns->ahead->e[i].node, node, n) == 0) {
-                ns->server = ns->ahead->e[i].node;
-                break;
-            }
-    }
-    if (!clock_has(ns->merged, node, n)) ns->absent++;
-    return 0;
-}
-
-/* What a client's clock C may say, beyond S ≤ C (precond_check), with S the
- * stored clock.  Only servers (and commands) count writes under their node
- * ids, each registered in the database before its first write
- * (store_register_node), and every write of an item merges into its one
- * stored clock: so a C that counts more writes by a registered node than S
- * does names writes that never happened (a made-up clock, or another
- * item's ETag).  Merged in, it would wedge that node's counter for the item
- * (at 2^53 - 1 no tick is left), through whichever server took the write:
- * 412.  The entries of other ids (a client's own, FireMode v1 devices') are
- * merged as the contract says, but not so many that a registered node could
- * no longer add its own entry to the 64 a clock holds: 409.  The registry
- * is read only when C is ahead somewhere other than this server's entry
- * (a client that only sends back what it read never is).  W_DONE: go on. */
+/* What a client's clock C may bring into the stored one S beyond S <= C
+ * (precond_check), checked before the comparison's answer.  A counter
+ * ahead of S's names writes nobody saw on this item.  On this server's own
+ * entry that is certain (a made-up or corrupted clock, or another item's
+ * ETag) and merging it would wedge this server's counter: 412.  On another
+ * entry it may be a client's or a device's own count (FireMode v1), which
+ * the contract merges; but a server of the same database (there is no
+ * telling which ids are servers') would be wedged the same way by a count
+ * near 2^53 merged in through any other: so no counter C raises may pass
+ * VCLOCK_CLIENT_MAX_COUNTER (412); and the entries C adds may not take a
+ * clock past VCLOCK_CLIENT_MAX of its 64 (409, at the merge, once C is
+ * known to apply), which leaves the servers room for their own first
+ * writes of the item.  W_DONE: go on. */
 static int check_client_clock(struct wtx *w, struct ctx *x, const struct collection *c, const char *id,
                               const struct vclock *stored, const struct vclock *client, struct store_err *err)
 {
-    struct vclock ahead = {0}, merged = *stored;
-    bool adds = false; /* C has an entry S lacks, or one ahead of S's */
     for (int i = 0; i < client->n; i++) {
         int64_t mine = 0;
-        bool has = false;
         for (int k = 0; k < stored->n; k++)
-            if (strcmp(stored->e[k].node, client->e[i].node) == 0) mine = stored->e[k].counter, has = true;
-        if (!has) adds = true;
+            if (strcmp(stored->e[k].node, client->e[i].node) == 0) mine = stored->e[k].counter;
         if (client->e[i].counter <= mine) continue;
-        adds = true;
         if (strcmp(client->e[i].node, api_node_id) == 0)
             return write_answer_conflict(w, x, c, id, 412,
                                          "Invalid vector clock in If-Match header: it counts more writes by this "
                                          "server than the item has",
                                          err);
-        ahead.e[ahead.n++] = client->e[i];
+        if (client->e[i].counter > VCLOCK_CLIENT_MAX_COUNTER)
+            return write_answer_conflict(w, x, c, id, 412,
+                                         "Invalid vector clock in If-Match header: a counter it raises is over "
+                                         "2^32",
+                                         err);
     }
-    if (!adds) return W_DONE; /* merge(S, C) = S */
-    if (!vclock_merge(&merged, client)) return W_DONE; /* over 64 entries: the caller's 409 */
-    struct node_set ns = {.ahead = &ahead, .merged = &merged};
-    if (store_nodes(w->st, on_node, &ns, err) < 0) return W_FAIL;
-    if (ns.server) {
-        char detail[160];
-        snprintf(detail, sizeof detail,
-                 "Invalid vector clock in If-Match header: it counts more writes by the server '%s' than the item has",
-                 ns.server);
-        return write_answer_conflict(w, x, c, id, 412, detail, err);
-    }
-    if (merged.n + ns.absent > VCLOCK_MAX)
-        return write_answer_conflict(w, x, c, id, 409,
-                                     "Conflict: the vector clock of this item would leave no room for the entry of "
-                                     "every server",
-                                     err);
     return W_DONE;
 }
 
@@ -351,6 +303,8 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
     }
     const struct vclock *client = NULL;
     enum precond_result pr = pre ? precond_check(pre, &vc, &client) : PRECOND_APPLY;
+    if (client && (rc = check_client_clock(w, x, c, id, &vc, client, err)) != W_DONE) goto out;
+    rc = W_FAIL;
     if (pr == PRECOND_STALE) {
         rc = write_answer_conflict(w, x, c, id, 412,
                                    "Precondition failed: this item was changed since the version in If-Match", err);
@@ -361,13 +315,22 @@ int write_lock_item(struct wtx *w, struct ctx *x, const struct collection *c, co
                                    "Conflict: the version in If-Match is concurrent with the stored one", err);
         goto out;
     }
-    if (client && (rc = check_client_clock(w, x, c, id, &vc, client, err)) != W_DONE) goto out;
-    rc = W_FAIL;
     /* stored := merge(stored, client), then this server's entry + 1.  A
      * clock may hold at most 64 entries: a write that would pass that is
      * refused (409) rather than dropping an entry, which could make an old
-     * version look new. */
-    if ((client && !vclock_merge(&vc, client)) || !vclock_tick(&vc, api_node_id)) {
+     * version look new; and the entries a client adds may take it to 48 at
+     * most (check_client_clock). */
+    if (client) {
+        int before = vc.n;
+        if (!vclock_merge(&vc, client) || (vc.n > before && vc.n > VCLOCK_CLIENT_MAX)) {
+            rc = write_answer_conflict(w, x, c, id, 409,
+                                       "Conflict: the entries this vector clock adds would take the item's past 48, "
+                                       "the last 16 of its 64 being for servers' own",
+                                       err);
+            goto out;
+        }
+    }
+    if (!vclock_tick(&vc, api_node_id)) {
         rc = write_answer_conflict(w, x, c, id, 409,
                                    "Conflict: the vector clock of this item would exceed 64 entries or its "
                                    "counter limit",

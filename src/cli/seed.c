@@ -411,7 +411,7 @@ int cli_seed(int argc, char **argv, const char *db_url, const char *node_id)
     long *cfg_ws = xcalloc((size_t)(n_cfg ? n_cfg : 1), sizeof(long));
     char (*job_ids)[37] = xcalloc((size_t)(n_jobs ? n_jobs : 1), 37);
     long *first_job_of_ws = xcalloc((size_t)n_ws, sizeof(long));
-    if (store_migrate(s.st, &s.err) < 0 || store_register_node(s.st, node_id, &s.err) < 0) goto fail;
+    if (store_migrate(s.st, &s.err) < 0) goto fail;
     int bulk = store_bulk_mode(s.st, &s.err);
     if (bulk < 0) goto fail;
     s.shared = bulk == 1;

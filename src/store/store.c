@@ -331,27 +331,3 @@ int store_token_key(struct store *st, unsigned char key[32], struct store_err *e
     memcpy(key, k, 32);
     return 0;
 }
-
-#define NODE_KEY "node:"
-
-int store_register_node(struct store *st, const char *node, struct store_err *err)
-{
-    char key[sizeof NODE_KEY + 64];
-    size_t n = strlen(node);
-    if (n > 64) return store_fail(err, STORE_ERROR, "a node id longer than 64 bytes");
-    memcpy(key, NODE_KEY, sizeof NODE_KEY - 1);
-    memcpy(key + sizeof NODE_KEY - 1, node, n + 1);
-    struct store_param p = sp_text(key, sizeof NODE_KEY - 1 + n);
-    char sql[120];
-    snprintf(sql, sizeof sql, "INSERT INTO firemode_meta (key, value) VALUES (%c1, '') ON CONFLICT (key) DO NOTHING",
-             st->dialect->param_prefix);
-    return store_exec(st, sql, &p, 1, NULL, NULL, err) < 0 ? -1 : 0;
-}
-
-long store_nodes(struct store *st, store_row_fn fn, void *ctx, struct store_err *err)
-{
-    /* substr, not LIKE or a range: the same bytes on both backends whatever
-     * the database's collation (node ids hold '_', LIKE's wildcard) */
-    return store_exec(st, "SELECT substr(key, 6) FROM firemode_meta WHERE substr(key, 1, 5) = '" NODE_KEY "'",
-                      NULL, 0, fn, ctx, err);
-}

@@ -291,16 +291,6 @@ int store_write_position(struct store *st, int64_t *pos, struct store_err *err);
  * has the same one.  0 or -1. */
 int store_token_key(struct store *st, unsigned char key[32], struct store_err *err);
 
-/* The writers of vector clocks: every server (and command) that counts
- * writes under a node id registers it once, in firemode_meta ("node:" +
- * id), before its first write.  A client's If-Match clock may then be
- * checked against them: nobody can have seen writes by a registered node
- * that the item's clock does not count (write_lock_item).  0 or -1. */
-int store_register_node(struct store *st, const char *node, struct store_err *err);
-/* Calls fn with each registered node id (column 0), in no order; the
- * count, or -1. */
-long store_nodes(struct store *st, store_row_fn fn, void *ctx, struct store_err *err);
-
 /* Helpers to build parameters. */
 static inline struct store_param sp_text(const char *s, size_t len)
 {

@@ -20,6 +20,12 @@
 
 #define VCLOCK_MAX 64
 #define VCLOCK_MAX_COUNTER 9007199254740991LL
+/* What a client's clock may bring into a stored one (write_lock_item):
+ * counters up to 2^32 (a server whose entry a client raised that far still
+ * has 2^53 - 2^32 writes to count), and new entries up to 48 of the 64 (the
+ * last 16 are for servers' own first writes of the item). */
+#define VCLOCK_CLIENT_MAX_COUNTER 4294967296LL
+#define VCLOCK_CLIENT_MAX 48
 /* The longest ETag: 64 entries of a 64-byte id, '=', 16 digits, ';'. */
 #define VCLOCK_ETAG_MAX (2 + VCLOCK_MAX * (64 + 1 + 16 + 1))
 
