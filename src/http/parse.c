@@ -161,6 +161,9 @@ static int parse_fields(const char *buf, size_t len, size_t i, struct http_head 
     size_t fields_start = i;
     for (;;) {
         if (i - fields_start > HTTP_MAX_FIELD_BYTES) return fail(h, 431, "Request headers too large");
+        /* a line that is only an LF ends the head for http_head_ready: it
+         * is malformed now, not incomplete until the header timeout */
+        if (i < len && buf[i] == '\n') return fail(h, 400, "Malformed header line: LF without CR");
         if (len - i < 2) return 0;
         if (buf[i] == '\r') {
             if (buf[i + 1] != '\n') return fail(h, 400, "Malformed header line: CR without LF");
@@ -168,7 +171,9 @@ static int parse_fields(const char *buf, size_t len, size_t i, struct http_head 
         }
         size_t n0 = i;
         while (i < len && is_tchar((unsigned char)buf[i])) i++;
-        if (i == len) return 0;
+        /* past the limit in a name: too large now (else every byte after
+         * it would parse the whole head again, up to the buffer's end) */
+        if (i == len) return i - fields_start > HTTP_MAX_FIELD_BYTES ? fail(h, 431, "Request headers too large") : 0;
         if (buf[i] != ':' || i == n0) return fail(h, 400, "Malformed header line: want Name: value");
         size_t n1 = i++;
         while (i < len && (buf[i] == ' ' || buf[i] == '\t')) i++;

@@ -104,6 +104,10 @@
 #define HTTP_MIN_BODY_RATE 1024          /* bytes/s a body must average after header_timeout_s */
 #define HTTP_WRITE_TIMEOUT_US (30 * 1000000LL) /* an answer the client does not read */
 #define HTTP_LINGER_US (2 * 1000000LL)
+/* A connection closed to make room has had its state this long at least: a
+ * pool's connections opened together, or an answer just begun, are not the
+ * slow clients the limits are for. */
+#define HTTP_EVICT_AFTER_US (1000000LL)
 #define HTTP_LINGER_MAX (8 * 1024 * 1024)
 #define HTTP_DRAIN_US (10 * 1000000LL)
 #define HEAD_CAP (HTTP_MAX_LINE + HTTP_MAX_FIELD_BYTES + 64)
@@ -1107,6 +1111,7 @@ static void conn_advance(struct http_conn *c)
             if (!avail) {
                 buf_reset(&c->in);
                 c->in_off = 0;
+                c->t_first = 0; /* empty lines are not a head: its deadline starts with its first byte */
                 return;
             }
             if (!c->t_first) c->t_first = g_now;
@@ -1137,7 +1142,9 @@ static void conn_advance(struct http_conn *c)
         case C_WRITE:
             if (!conn_flush(c)) return;
             request_finish(c, false);
-            if (c->close_after || c->peer_eof || atomic_load(&g_draining)) {
+            /* after the client's end of stream (read: nothing is left in
+             * the socket), what it sent before is still answered */
+            if (c->close_after || (c->peer_eof && c->in.len == c->in_off) || atomic_load(&g_draining)) {
                 conn_linger(c);
                 return;
             }
@@ -1245,8 +1252,11 @@ static void conn_event(struct http_conn *c, uint32_t ev)
     if (ev & EV_EAGER) c->eager = true;
     if (c->state == C_AUTH || c->state == C_WORK) {
         /* the worker has the request: only watch for the client going */
+        /* a half close (EPOLLRDHUP) is not c->peer_eof yet: requests the
+         * client sent before it may still be unread, and closing with
+         * them unread would reset the connection and lose the answers
+         * on their way; the reads after the answer (eager) find the end */
         if (ev & (EPOLLHUP | EPOLLERR)) conn_close(c);
-        else if (ev & EPOLLRDHUP) c->peer_eof = true;
         return;
     }
     if ((ev & EPOLLOUT) && c->out.len + c->out_body.len > c->out_off && c->state != C_WRITE) conn_flush(c); /* 100 Continue */
@@ -1314,8 +1324,11 @@ static int64_t since(const struct http_conn *c)
 }
 
 /* The connection to close to make room: lingering ones first, then idle
- * keep-alive ones, then incomplete requests, oldest first; among those of
- * address key if key, among incomplete requests only if only_incomplete. */
+ * keep-alive ones, then incomplete requests, then answers the client is
+ * slow to take, oldest first; among those of address key if key, among
+ * incomplete requests only if only_incomplete.  Incomplete requests and
+ * answers are closed only after HTTP_EVICT_AFTER_US in their state; a
+ * request a worker has is never closed. */
 static struct http_conn *victim(const unsigned char *key, bool only_incomplete)
 {
     struct http_conn *best = NULL;
@@ -1328,7 +1341,9 @@ static struct http_conn *victim(const unsigned char *key, bool only_incomplete)
         else if (only_incomplete) continue;
         else if (c->state == C_LINGER) rank = 0;
         else if (c->state == C_HEAD) rank = 1;
+        else if (c->state == C_WRITE) rank = 3;
         else continue;
+        if (rank >= 2 && g_now - since(c) < HTTP_EVICT_AFTER_US) continue;
         if (rank < best_rank || (rank == best_rank && since(c) < since(best))) best = c, best_rank = rank;
     }
     return best;

@@ -142,6 +142,52 @@ def test_header_deadline_is_408_and_close(spawn):
         c.close()
 
 
+def test_a_head_ended_by_a_bare_lf_line_is_400_at_once(server):
+    """"\r\n\n" ends a head as the scanner sees it (a malformed blank line):
+    the answer is a 400 now, not a 408 at the header deadline."""
+    c = _connect(server.port)
+    try:
+        t0 = time.monotonic()
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\n")
+        data = fm.read_all(c, timeout=5)
+        assert _statuses(data) == [400] and time.monotonic() - t0 < 1, data
+    finally:
+        c.close()
+
+
+def test_a_header_name_past_the_limit_is_431_at_once(server):
+    """A name with no colon yet, past the 16 KiB of header fields: too large
+    now.  (It waited for more, and every byte after made the server parse
+    the whole head again: 150 such clients took the I/O thread's core.)"""
+    c = _connect(server.port)
+    try:
+        t0 = time.monotonic()
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"A" * (17 * 1024))
+        data = fm.read_all(c, timeout=5)
+        assert _statuses(data) == [431] and time.monotonic() - t0 < 1, data
+    finally:
+        c.close()
+
+
+def test_empty_lines_between_requests_do_not_start_the_next_heads_deadline(spawn):
+    """RFC 9112 §2.2: empty lines before a request line are ignored; so is
+    their time.  The next head's deadline runs from its own first byte."""
+    s = spawn(extra_env={"FIREMODE_HEADER_TIMEOUT": "1"})
+    c = _connect(s.port)
+    try:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(c).status == 200
+        c.sendall(b"\r\n")
+        time.sleep(1.6)  # past the header timeout, within the idle one
+        c.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.3)
+        c.sendall(b"Host: x\r\n\r\n")
+        r = read_response(c)
+        assert r is not None and r.status == 200, r
+    finally:
+        c.close()
+
+
 def test_slow_body_is_408_and_close(spawn):
     s = spawn(extra_env={"FIREMODE_HEADER_TIMEOUT": "1"})
     c = _connect(s.port)
@@ -153,6 +199,52 @@ def test_slow_body_is_408_and_close(spawn):
         assert time.monotonic() - t0 < 5
     finally:
         c.close()
+
+
+def test_a_pool_opened_at_once_loses_no_connection(spawn):
+    """A client that opens its connections together (a pool warming up, a
+    browser's preconnects) and then sends on each: every one is answered.
+    Connections not sent on yet count as incomplete requests, whose share
+    per address is half its cap; the oldest used to be closed at once to make
+    room, a millisecond old.  Now only one over HTTP_EVICT_AFTER_US."""
+    s = spawn(extra_env={"FIREMODE_MAX_CONN_PER_IP": "4"})
+    for n in (3, 4):
+        socks = [_connect(s.port) for _ in range(n)]
+        try:
+            for c in socks:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answers = [read_response(c) for c in socks]
+            assert [r.status if r else None for r in answers] == [200] * n, answers
+        finally:
+            for c in socks:
+                c.close()
+
+
+def test_clients_that_do_not_read_their_answers_do_not_lock_their_address_out(spawn):
+    """Connections whose answers are not being read (a client gone quiet with
+    a long pipeline) at the address's cap: a new connection from it closes the
+    oldest of them, if it has been writing for a second, instead of being
+    refused itself until the 30 s write timeout."""
+    s = spawn(extra_env={"FIREMODE_MAX_CONN_PER_IP": "4"})
+    stuck = []
+    try:
+        for _ in range(4):
+            c = _connect(s.port)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 40)
+            stuck.append(c)
+        time.sleep(1.5)
+        c = _connect(s.port)
+        try:
+            t0 = time.monotonic()
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = read_response(c)
+            assert r is not None and r.status == 200 and time.monotonic() - t0 < 1, r
+        finally:
+            c.close()
+    finally:
+        for c in stuck:
+            _reset(c)
 
 
 def test_slowloris_300_connections_do_not_slow_a_normal_client(spawn):
@@ -292,6 +384,7 @@ def test_bad_chunks_are_answered_at_once(server, chunks, status):
     b"GET /me HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
     b"GET /me HTTP/1.1\r\nHost : x\r\n\r\n",
     b"GET /me HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+    b"GET /me HTTP/1.1\r\nHost: x\r\n\n",
     b"GET /me HTTP/1.1\r\n\r\n",
     b"GET /me HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
     b"GET  /me HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -441,6 +534,27 @@ def test_a_request_and_the_end_of_stream_in_one_segment_are_answered_and_closed(
     finally:
         c.close()
     assert _statuses(data) == [200], data
+
+
+@pytest.mark.parametrize("delay", [0, 0.05], ids=["fin-with-the-requests", "fin-later"])
+def test_pipelined_requests_then_a_half_close_are_all_answered(server, delay):
+    """A client sends many requests, then shuts its side (as `printf … | nc`
+    does) and reads: every request arrived before the end of stream and is
+    answered, then the server closes.  The half close used to be taken for
+    "nothing more to read" while a worker had a request: the rest went
+    unanswered, and the close with them unread reset the connection,
+    losing answers already on their way."""
+    n = 600
+    c = _connect(server.port)
+    try:
+        c.sendall(_get_head(server.admin_token) * n)
+        time.sleep(delay)
+        c.shutdown(socket.SHUT_WR)
+        data = fm.read_all(c, timeout=20)
+    finally:
+        c.close()
+    assert _statuses(data) == [200] * n, (len(_statuses(data)), data[-200:])
+    assert data.endswith(b"}"), data[-200:]
 
 
 @pytest.mark.parametrize("urgent", [False, True], ids=["plain", "urgent-byte"])
