@@ -35,8 +35,10 @@
  *         authenticates its token from the headers alone; only then is
  *         100 Continue sent and a body byte read (issue 11 point 1).
  *   AUTH, WORK: the worker owns c->r; the I/O thread watches only for the
- *         client going away (EPOLLRDHUP/HUP): such work is abandoned (not
- *         waited for by the drain; freed when the worker hands it back).
+ *         client going away (EPOLLHUP/ERR): such work is abandoned (freed
+ *         when the worker hands it back).  A half close (EPOLLRDHUP) is not
+ *         that: the client may still read, and what it sent before is
+ *         answered; the reads after the answer find the end of stream.
  *         (Events in these states still clear c->drained and may set
  *         c->eager, so what arrived meanwhile is read after the answer.)
  *   LINGER: after an answer that closes, the write side is shut and what
@@ -51,8 +53,9 @@
  * keep-alive connection is closed after conn_timeout_s.  Requests not yet
  * complete (a silent or partial head, a body arriving) have their own
  * budget, in all and per address; past it, and at the connection caps,
- * the oldest lingering, idle or incomplete connection is closed to make
- * room, so slow clients can never keep complete requests out.
+ * the oldest lingering, idle or incomplete connection, or answer a client
+ * is slow to take, is closed to make room (victim), so slow clients can
+ * never keep complete requests out.
  *
  * System calls per request: a read that took all the socket had (short,
  * or EAGAIN) is not followed by another until an event comes (c->drained:
@@ -1299,8 +1302,7 @@ static void process_done(void)
                 conn_run(c);
             }
         } else {
-            if (c->peer_eof) c->r->close = true;
-            conn_answer(c);
+            conn_answer(c); /* after the client's end of stream, the C_WRITE step decides */
             conn_run(c);
         }
         c = next;
@@ -1319,17 +1321,34 @@ static int64_t since(const struct http_conn *c)
 {
     if (c->state == C_LINGER) return c->t_linger;
     if (c->state == C_BODY) return c->t_body;
+    if (c->state == C_WRITE) return c->t_last; /* the answer's last progress */
     if (c->t_first) return c->t_first;
     return c->served ? c->t_last : c->t_accept;
+}
+
+/* Not closed to make room while another can be: a connection opened less
+ * than HTTP_EVICT_AFTER_US ago that has sent no request yet (a pool's
+ * connections opened together), or an answer that moved that recently. */
+static bool young(const struct http_conn *c)
+{
+    if (c->state == C_WRITE) return g_now - c->t_last < HTTP_EVICT_AFTER_US;
+    return c->state == C_HEAD && !c->served && c->in.len == c->in_off && g_now - c->t_accept < HTTP_EVICT_AFTER_US;
 }
 
 /* The connection to close to make room: lingering ones first, then idle
  * keep-alive ones, then incomplete requests, then answers the client is
  * slow to take, oldest first; among those of address key if key, among
- * incomplete requests only if only_incomplete.  Incomplete requests and
- * answers are closed only after HTTP_EVICT_AFTER_US in their state; a
- * request a worker has is never closed. */
-static struct http_conn *victim(const unsigned char *key, bool only_incomplete)
+ * incomplete requests only if only_incomplete.  young() ones only when
+ * there is no other, and then only if spare_young is false; a request a
+ * worker has is never closed. */
+static struct http_conn *victim_of(const unsigned char *key, bool only_incomplete, bool spare_young);
+static struct http_conn *victim(const unsigned char *key, bool only_incomplete, bool spare_young)
+{
+    struct http_conn *v = victim_of(key, only_incomplete, true);
+    return v || spare_young ? v : victim_of(key, only_incomplete, false);
+}
+
+static struct http_conn *victim_of(const unsigned char *key, bool only_incomplete, bool spare_young)
 {
     struct http_conn *best = NULL;
     int best_rank = 9;
@@ -1343,7 +1362,7 @@ static struct http_conn *victim(const unsigned char *key, bool only_incomplete)
         else if (c->state == C_HEAD) rank = 1;
         else if (c->state == C_WRITE) rank = 3;
         else continue;
-        if (rank >= 2 && g_now - since(c) < HTTP_EVICT_AFTER_US) continue;
+        if (spare_young && young(c)) continue;
         if (rank < best_rank || (rank == best_rank && since(c) < since(best))) best = c, best_rank = rank;
     }
     return best;
@@ -1402,23 +1421,34 @@ static void accept_all(int lfd)
             a_conns += same;
             a_inc += same && inc;
         }
+        /* Both victims are chosen before either is closed: a connection
+         * refused at its address's cap costs nobody else theirs.  At a cap
+         * someone always goes (young ones too, last), so nobody is locked
+         * out; the budgets of incomplete requests spare young connections,
+         * so a pool opened at once keeps all of its own (the hard caps
+         * still bound them). */
         struct http_conn *v = NULL;
-        if (g_nconns >= HTTP_MAX_CONNS && !(v = victim(NULL, false))) {
+        if (per_ip && a_conns >= per_ip && !(v = victim(key, false, false))) {
             close(fd);
             continue;
         }
-        if (v) evict(v), g_inc -= incomplete(v);
-        if (per_ip && a_conns >= per_ip) {
-            if (!(v = victim(key, false))) {
-                close(fd);
-                continue;
-            }
+        if (!v && g_nconns >= HTTP_MAX_CONNS && !(v = victim(NULL, false, false))) {
+            close(fd);
+            continue;
+        }
+        if (v) {
+            bool same = memcmp(v->key, key, 17) == 0, inc = incomplete(v); /* before evict moves it on */
+            g_inc -= inc;
+            a_inc -= same && inc;
             evict(v);
         }
         /* the budget of incomplete requests: in all, and per address */
         int inc_per_ip = per_ip ? (per_ip / 2 > 0 ? per_ip / 2 : 1) : 0;
-        if (g_inc >= HTTP_MAX_INCOMPLETE && (v = victim(NULL, true))) evict(v);
-        if (inc_per_ip && a_inc >= inc_per_ip && (v = victim(key, true))) evict(v);
+        if (g_inc >= HTTP_MAX_INCOMPLETE && (v = victim(NULL, true, true))) {
+            a_inc -= memcmp(v->key, key, 17) == 0;
+            evict(v);
+        }
+        if (inc_per_ip && a_inc >= inc_per_ip && (v = victim(key, true, true))) evict(v);
 
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1482,7 +1512,8 @@ static void sweep(void)
 }
 
 /* Requests the drain waits for: headers in, answer not yet written, and a
- * client that is still there. */
+ * client that has not gone (a half-closed one may still read its answer;
+ * the drain's deadline bounds the wait either way). */
 static int live_in_flight(void)
 {
     int n = 0;

@@ -247,6 +247,35 @@ def test_clients_that_do_not_read_their_answers_do_not_lock_their_address_out(sp
             _reset(c)
 
 
+def test_connections_that_keep_beginning_requests_do_not_lock_their_address_out(spawn):
+    """At the address's cap, its four connections each keep a request begun
+    and finish it before a second has passed, again and again: a fifth
+    connection from it still gets in (one of the four is closed), for only
+    never-used connections are spared, and at a cap someone always goes
+    (helper-32)."""
+    s = spawn(extra_env={"FIREMODE_MAX_CONN_PER_IP": "4"})
+    held = [_connect(s.port) for _ in range(4)]
+    try:
+        for c in held:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nG")
+            assert read_response(c).status == 200
+        for _ in range(3):
+            time.sleep(0.4)
+            for c in held:
+                c.sendall(b"ET /healthz HTTP/1.1\r\nHost: x\r\n\r\nG")
+                assert read_response(c).status == 200
+        c = _connect(s.port)
+        try:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = read_response(c)
+            assert r is not None and r.status == 200, r
+        finally:
+            c.close()
+    finally:
+        for c in held:
+            _reset(c)
+
+
 def test_slowloris_300_connections_do_not_slow_a_normal_client(spawn):
     s = spawn()
     token = s.admin_token
@@ -536,25 +565,41 @@ def test_a_request_and_the_end_of_stream_in_one_segment_are_answered_and_closed(
     assert _statuses(data) == [200], data
 
 
-@pytest.mark.parametrize("delay", [0, 0.05], ids=["fin-with-the-requests", "fin-later"])
-def test_pipelined_requests_then_a_half_close_are_all_answered(server, delay):
+def _requests_of_exactly(token, total):
+    """/me requests that fill exactly `total` bytes (the last one padded)."""
+    one = _get_head(token)
+    n = total // len(one) - 2  # the last one takes what is left: 2 to 3 requests' worth
+    rest = total - n * len(one)
+    last = _get_head(token, extra="X-Pad: %s\r\n" % ("p" * (rest - len(one) - len("X-Pad: \r\n"))))
+    assert len(last) == rest
+    return one * n + last, n + 1
+
+
+@pytest.mark.parametrize("shape", ["600-fin-with-the-requests", "600-fin-later", "16384-bytes", "32768-bytes"])
+def test_pipelined_requests_then_a_half_close_are_all_answered(server, shape):
     """A client sends many requests, then shuts its side (as `printf … | nc`
     does) and reads: every request arrived before the end of stream and is
     answered, then the server closes.  The half close used to be taken for
     "nothing more to read" while a worker had a request: the rest went
     unanswered, and the close with them unread reset the connection,
-    losing answers already on their way."""
-    n = 600
+    losing answers already on their way.  Requests that end exactly where a
+    read of 16 KiB ends make the read after them find the end of stream
+    while they wait in the buffer (helper-32)."""
+    if shape.startswith("600"):
+        data, n = _get_head(server.admin_token) * 600, 600
+    else:
+        data, n = _requests_of_exactly(server.admin_token, int(shape.split("-")[0]))
     c = _connect(server.port)
     try:
-        c.sendall(_get_head(server.admin_token) * n)
-        time.sleep(delay)
+        c.sendall(data)
+        if shape == "600-fin-later":
+            time.sleep(0.05)
         c.shutdown(socket.SHUT_WR)
-        data = fm.read_all(c, timeout=20)
+        got = fm.read_all(c, timeout=20)
     finally:
         c.close()
-    assert _statuses(data) == [200] * n, (len(_statuses(data)), data[-200:])
-    assert data.endswith(b"}"), data[-200:]
+    assert _statuses(got) == [200] * n, (len(_statuses(got)), n, got[-200:])
+    assert got.endswith(b"}"), got[-200:]
 
 
 @pytest.mark.parametrize("urgent", [False, True], ids=["plain", "urgent-byte"])
