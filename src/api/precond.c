@@ -72,12 +72,14 @@ enum precond_result precond_check(const struct precond *p, const struct vclock *
     bool concurrent = false;
     for (int i = 0; i < p->n; i++) {
         enum vc_order o = vclock_compare(s, &p->c[i]);
-        if (o == VC_EQUAL || o == VC_BEFORE) {
+        if (o == VC_EQUAL) { /* the version stored: nothing to merge, nothing to doubt */
             *use = &p->c[i];
             return PRECOND_APPLY;
         }
+        if (o == VC_BEFORE && !*use) *use = &p->c[i];
         if (o == VC_CONCURRENT) concurrent = true;
     }
+    if (*use) return PRECOND_APPLY;
     return concurrent ? PRECOND_CONCURRENT : PRECOND_STALE;
 }
 

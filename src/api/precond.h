@@ -6,8 +6,9 @@
  * as bare JSON (FireMode v1 clients send that).  Entity-tags are compared
  * strongly (RFC 9110 §13.1.1): a weak tag W/"…" never satisfies If-Match.
  * With C a client clock and S the stored one: S <= C applies; C < S is a
- * 412; concurrent is a 409.  With several tags, the first that applies
- * wins; else any concurrent one makes it a 409, else a 412.
+ * 412; concurrent is a 409.  With several tags, one equal to S wins, else
+ * the first that applies (a made-up tag before the one read cannot spoil
+ * it); else any concurrent one makes it a 409, else a 412.
  *
  * If-None-Match (GET, HEAD) is `*` or a list of entity-tags, compared weakly.
  */

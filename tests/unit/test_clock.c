@@ -164,6 +164,13 @@ static void if_match(void **state)
     assert_int_equal(precond_check(&p, &s, &use), PRECOND_APPLY);
     precond_parse_if_match("\"a=1;b=1\", \"a=1;b=2\"", &p);
     assert_int_equal(precond_check(&p, &s, &use), PRECOND_CONCURRENT);
+    /* a tag ahead of S before the one equal to it: the equal one is used */
+    precond_parse_if_match("\"a=9;b=1\", \"a=2;b=1\"", &p);
+    assert_int_equal(precond_check(&p, &s, &use), PRECOND_APPLY);
+    assert_ptr_equal(use, &p.c[1]);
+    precond_parse_if_match("\"a=3;b=1\", \"a=9;b=1\"", &p); /* none equal: the first that applies */
+    assert_int_equal(precond_check(&p, &s, &use), PRECOND_APPLY);
+    assert_ptr_equal(use, &p.c[0]);
     static const char *const bad[] = {"", "garbage", "\"a=x\"", "{\"a\":-1}", "{bad", "\"a=1\" \"b=1\"",
                                       "\"unterminated", "\"a=1\",,x", "{\"a\":1.5}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
