@@ -141,6 +141,7 @@ struct http_conn {
     struct buf out_body; /* then its body, sent with it by one sendmsg */
     size_t out_off;      /* bytes of out, then of out_body, already sent */
     bool close_after, gone, peer_eof, served, worker;
+    bool ready; /* in g_ready (once at most: the list has a place for every connection) */
     /* The last read took all the socket had (a short read or EAGAIN), and
      * no event has come since: reading again could only find EAGAIN, since
      * every arrival brings an edge (conn_event clears it).  Not trusted once
@@ -1239,7 +1240,7 @@ static void conn_run(struct http_conn *c)
             return;
         }
         if (turn == 32) {
-            if (g_nready < HTTP_MAX_CONNS + 1) g_ready[g_nready++] = c;
+            if (!c->ready && g_nready < HTTP_MAX_CONNS + 1) c->ready = true, g_ready[g_nready++] = c;
             return;
         }
         if (!conn_read_some(c)) return; /* wait for the next edge */
@@ -1677,8 +1678,11 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
          * they are on the free list until the end of this turn) */
         int nr = g_nready;
         g_nready = 0;
-        for (int i = 0; i < nr; i++)
-            if (g_ready[i]->fd >= 0 && !g_ready[i]->worker) conn_run(g_ready[i]);
+        for (int i = 0; i < nr; i++) {
+            struct http_conn *c = g_ready[i];
+            c->ready = false; /* before conn_run, which may put it back */
+            if (c->fd >= 0 && !c->worker) conn_run(c);
+        }
         if (g_now - last_sweep >= 100000) {
             sweep();
             last_sweep = g_now;
