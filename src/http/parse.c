@@ -281,7 +281,7 @@ const char *http_head_field(const struct http_head *h, const char *name, size_t 
 /* ---- chunked bodies (RFC 9112 §7.1) ---------------------------------- */
 
 enum { CK_SIZE0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER0, CK_TRAILER,
-       CK_TRAILER_LF, CK_END_LF, CK_DONE };
+       CK_TRAILER_LF, CK_END_LF, CK_DONE, CK_BWS };
 
 static int hexval(unsigned char c)
 {
@@ -305,8 +305,10 @@ int http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t
                 c->size = c->size * 16 + (uint64_t)d;
                 if (c->size > max || out->len + c->size > max) rc = -413;
                 c->state = CK_SIZE;
-            } else if (c->state == CK_SIZE && (ch == ';' || ch == ' ' || ch == '\t')) {
+            } else if (c->state == CK_SIZE && ch == ';') {
                 c->state = CK_EXT;
+            } else if (c->state == CK_SIZE && (ch == ' ' || ch == '\t')) {
+                c->state = CK_BWS;
             } else if (c->state == CK_SIZE && ch == '\r') {
                 c->state = CK_SIZE_LF;
             } else {
@@ -316,6 +318,13 @@ int http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t
             i++;
             break;
         }
+        case CK_BWS: /* after the size, only whitespace before ';' or the line's end: "2 5" is no size */
+            if (ch == ';') c->state = CK_EXT;
+            else if (ch == '\r') c->state = CK_SIZE_LF;
+            else if (ch != ' ' && ch != '\t') rc = -400;
+            if (++c->line > HTTP_MAX_CHUNK_LINE) rc = -400;
+            i++;
+            break;
         case CK_EXT:
             if (ch == '\r') c->state = CK_SIZE_LF;
             else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) rc = -400;

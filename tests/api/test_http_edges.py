@@ -381,6 +381,7 @@ def test_ambiguous_framing_is_refused_and_closed(server, framing, status):
     (b"FFFFFFFFFFFFFFFF\r\n", 413),
     (b"100001\r\n", 413),
     (b"zz\r\n", 400),
+    (b"2 5\r\n{}\r\n0\r\n\r\n", 400),  # a size, a space, more digits: not a size 2 with an extension
     (b"-1\r\n", 400),
     (b"5\r\nabcdefgh\r\n", 400),
     (b"5\nabcde\r\n0\r\n\r\n", 400),
