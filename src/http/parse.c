@@ -114,6 +114,19 @@ static void conn_elem(void *ctx, const char *s, size_t n)
     else if (ieq(s, n, "keep-alive")) c->keep_alive = true;
 }
 
+/* A Host value (RFC 9112 §3.2: uri-host [ ":" port ], or empty): the
+ * bytes of a reg-name, an IP literal or a port; a space, '/', '@' or any
+ * other is not a host, and a request naming one is a 400. */
+static bool host_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+        if (!strchr("-._~!$&'()*+,;=%:[]", c) || c == 0) return false;
+    }
+    return true;
+}
+
 /* The framing and connection fields; 0 or -STATUS. */
 static int derive(struct http_head *h)
 {
@@ -133,6 +146,7 @@ static int derive(struct http_head *h)
             list_each(f->value, f->value_len, te_elem, &te);
         } else if (ieq(f->name, f->name_len, "Host")) {
             nhost++;
+            if (!host_ok(f->value, f->value_len)) return fail(h, 400, "Malformed Host header");
         } else if (ieq(f->name, f->name_len, "Connection")) {
             list_each(f->value, f->value_len, conn_elem, &cs);
         } else if (ieq(f->name, f->name_len, "Expect")) {

@@ -417,6 +417,7 @@ def test_bad_chunks_are_answered_at_once(server, chunks, status):
     b"GET /me HTTP/1.1\r\nHost: x\r\n\n",
     b"GET /me HTTP/1.1\r\n\r\n",
     b"GET /me HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: a b/c@d\r\n\r\n",
     b"GET  /me HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GARBAGE\r\n\r\n",
 ])
