@@ -107,9 +107,9 @@
 #define HTTP_MIN_BODY_RATE 1024          /* bytes/s a body must average after header_timeout_s */
 #define HTTP_WRITE_TIMEOUT_US (30 * 1000000LL) /* an answer the client does not read */
 #define HTTP_LINGER_US (2 * 1000000LL)
-/* A connection closed to make room has had its state this long at least: a
- * pool's connections opened together, or an answer just begun, are not the
- * slow clients the limits are for. */
+/* Spared when a connection must be closed to make room, while another can
+ * go (young()): a pool's connections opened together, or an answer that
+ * moved this recently, are not the slow clients the limits are for. */
 #define HTTP_EVICT_AFTER_US (1000000LL)
 #define HTTP_LINGER_MAX (8 * 1024 * 1024)
 #define HTTP_DRAIN_US (10 * 1000000LL)
@@ -1342,13 +1342,6 @@ static bool young(const struct http_conn *c)
  * incomplete requests only if only_incomplete.  young() ones only when
  * there is no other, and then only if spare_young is false; a request a
  * worker has is never closed. */
-static struct http_conn *victim_of(const unsigned char *key, bool only_incomplete, bool spare_young);
-static struct http_conn *victim(const unsigned char *key, bool only_incomplete, bool spare_young)
-{
-    struct http_conn *v = victim_of(key, only_incomplete, true);
-    return v || spare_young ? v : victim_of(key, only_incomplete, false);
-}
-
 static struct http_conn *victim_of(const unsigned char *key, bool only_incomplete, bool spare_young)
 {
     struct http_conn *best = NULL;
@@ -1367,6 +1360,12 @@ static struct http_conn *victim_of(const unsigned char *key, bool only_incomplet
         if (rank < best_rank || (rank == best_rank && since(c) < since(best))) best = c, best_rank = rank;
     }
     return best;
+}
+
+static struct http_conn *victim(const unsigned char *key, bool only_incomplete, bool spare_young)
+{
+    struct http_conn *v = victim_of(key, only_incomplete, true);
+    return v || spare_young ? v : victim_of(key, only_incomplete, false);
 }
 
 /* Closes c to make room.  A request it had begun is told so (408, best
