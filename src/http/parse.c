@@ -213,6 +213,32 @@ static int parse_fields(const char *buf, size_t len, size_t i, struct http_head 
 
 /* A request line that is wrong: the fields after it are still read, as
  * far as they parse, so that the answer can echo X-Request-Id. */
+/* The request target's form (RFC 9112 §3.2): origin-form "/path?query";
+ * absolute-form "http://authority/path?query" (scheme case-insensitive),
+ * which a server must accept: the route is what follows the authority,
+ * and the authority, like a Host value, must be a host; asterisk-form "*"
+ * for OPTIONS alone.  NULL, or why the target is refused. */
+static const char *target_form(struct http_head *h)
+{
+    const char *t = h->target;
+    size_t n = h->target_len;
+    h->path_off = 0;
+    if (t[0] == '/') return NULL;
+    if (n == 1 && t[0] == '*') {
+        if (h->method_len != 7 || memcmp(h->method, "OPTIONS", 7) != 0)
+            return "Malformed request target: '*' is for OPTIONS only";
+        h->asterisk = true;
+        return NULL;
+    }
+    size_t s = n >= 7 && strncasecmp(t, "http://", 7) == 0 ? 7 : n >= 8 && strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+    if (!s) return "Malformed request target: want /path, http://host/path, or * for OPTIONS";
+    size_t a = s;
+    while (a < n && t[a] != '/' && t[a] != '?') a++;
+    if (a == s || !host_ok(t + s, a - s)) return "Malformed request target: the authority of an absolute target is no host";
+    h->path_off = a;
+    return NULL;
+}
+
 static int line_fail(const char *buf, size_t len, struct http_head *h, int status, const char *why)
 {
     const char *nl = memchr(buf, '\n', len);
@@ -247,17 +273,21 @@ int http_parse_head(const char *buf, size_t len, struct http_head *h)
     i++;
     /* target */
     size_t t0 = i;
-    while (i < len && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f) i++;
+    while (i < len && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f && buf[i] != '#') i++;
     h->target = buf + t0, h->target_len = i - t0;
     if (i == len) return len > HTTP_MAX_LINE ? fail(h, 414, "Request line too long") : 0;
     if (buf[i] != ' ' || i == t0) {
+        bool fragment = buf[i] == '#';
         /* for the log: the target as sent, up to the last space of the line */
         const char *nl = memchr(buf + t0, '\n', len - t0);
         size_t e = nl ? (size_t)(nl - buf) : len, sp = e;
         while (sp > t0 && buf[sp - 1] != ' ') sp--;
         h->target_len = (sp > t0 + 1 ? sp - 1 : e) - t0;
-        return line_fail(buf, len, h, 400, "Malformed request line: bad target");
+        return line_fail(buf, len, h, 400, fragment ? "Malformed request target: a fragment ('#') is never sent"
+                                                    : "Malformed request line: bad target");
     }
+    const char *why = target_form(h);
+    if (why) return line_fail(buf, len, h, 400, why);
     i++;
     /* version */
     if (len - i < 10) {

@@ -44,6 +44,11 @@ struct http_head {
     size_t method_len;
     const char *target;
     size_t target_len;
+    /* where the route starts in the target: 0 for "/path?query"; after the
+     * authority for "http://host/path?query", where what follows may be
+     * empty or start with '?' (the route is then "/" and that query) */
+    size_t path_off;
+    bool asterisk; /* "OPTIONS *": the server in general, no route */
     int minor; /* HTTP/1.<minor>: 0 or 1 */
     struct http_field fields[HTTP_MAX_FIELDS];
     int nfields;

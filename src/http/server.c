@@ -1008,6 +1008,23 @@ static void submit(struct http_conn *c, enum job job)
     if (w) wake(w);
 }
 
+/* The route of r's target from path_off on (the parser's: after the
+ * authority of an absolute target), where an absolute target's empty path
+ * is "/" (RFC 9112 §3.2.2: "http://host" and "http://host?q" are "/" and
+ * "/?q"). */
+static enum url_status parse_route(struct request *r, size_t path_off)
+{
+    const char *p = r->target + path_off;
+    size_t n = r->target_len - path_off;
+    if (!path_off || (n && p[0] == '/')) return url_parse(p, n, &r->url);
+    char *root = xmalloc(n + 1);
+    root[0] = '/';
+    memcpy(root + 1, p, n);
+    enum url_status us = url_parse(root, n + 1, &r->url);
+    free(root);
+    return us;
+}
+
 /* The request head is parsed (rc > 0): the checks that need only the
  * head, then where the request goes next. */
 static void start_request(struct http_conn *c, const struct http_head *h)
@@ -1022,7 +1039,7 @@ static void start_request(struct http_conn *c, const struct http_head *h)
         conn_fail(c, h, 414, "Request target longer than %d bytes", HTTP_MAX_TARGET);
         return;
     }
-    enum url_status us = url_parse(r->target, r->target_len, &r->url);
+    enum url_status us = h->asterisk ? URL_OK : parse_route(r, h->path_off);
     if (us == URL_BAD_ENCODING) {
         conn_fail(c, h, 400, "Malformed percent-encoding in the request target");
         return;
@@ -1031,7 +1048,11 @@ static void start_request(struct http_conn *c, const struct http_head *h)
         conn_fail(c, h, 413, "Request body larger than %d bytes", HTTP_MAX_BODY);
         return;
     }
-    if (us == URL_BAD_PATH || us == URL_TOO_MANY) {
+    if (h->asterisk) {
+        /* "OPTIONS *" asks about the server in general (RFC 9110 §9.3.7) */
+        resp_header(r, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        resp_empty(r, 204);
+    } else if (us == URL_BAD_PATH || us == URL_TOO_MANY) {
         resp_error(r, 404, "Not Found");
     } else if (us == URL_TOO_MANY_PAIRS) {
         resp_invalid(r, "query", NULL, "Too many query parameters", "too_long");

@@ -420,6 +420,12 @@ def test_bad_chunks_are_answered_at_once(server, chunks, status):
     b"GET /healthz HTTP/1.1\r\nHost: a b/c@d\r\n\r\n",
     b"GET  /me HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GARBAGE\r\n\r\n",
+    b"GET /healthz#top HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET ftp://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http:///healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://u@x/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
 ])
 def test_malformed_requests_get_one_json_400(server, data):
     c = _connect(server.port)
@@ -433,6 +439,57 @@ def test_malformed_requests_get_one_json_400(server, data):
     assert b"X-Request-Id: " in head and b"Content-Type: application/json" in head, raw
     assert isinstance(json.loads(body)["detail"], str), raw
     assert server.client().request("GET", "/healthz").status == 200
+
+
+def _one(port, data):
+    c = _connect(port)
+    try:
+        c.sendall(data)
+        return read_response(c, "GET")
+    finally:
+        c.close()
+
+
+def test_an_absolute_target_is_served_as_its_path(server):
+    """RFC 9112 §3.2.2: a server must accept the absolute form; the route is
+    what follows the authority, whatever the Host header says, and an empty
+    path is "/" (before: every absolute target was a 404)."""
+    tok = server.admin_token
+    want = _one(server.port, _get_head(tok, "/me"))
+    assert want.status == 200, want
+    for target in ("http://api.example.com/me", "HTTPS://[::1]:8443/me", "http://x:1/me?"):
+        r = _one(server.port, _get_head(tok, target))
+        assert r.status == 200 and json.loads(r.body) == json.loads(want.body), (target, r)
+    r = _one(server.port, _get_head(tok, "http://x/workspaces?page_size=1&sort=-name"))
+    assert r.status == 200 and len(json.loads(r.body)["items"]) <= 1, r
+    r = _one(server.port, _get_head(tok, "http://x/workspaces?page_size=0"))
+    assert r.status == 422, r
+    # an empty path is the root, with or without a query: the same answer as "/"
+    root = _one(server.port, _get_head(tok, "/"))
+    for target in ("http://x", "http://x?a=1"):
+        r = _one(server.port, _get_head(tok, target))
+        assert r.status == root.status, (target, r, root)
+    rid = "abs-" + uuid.uuid4().hex
+    assert _one(server.port, _get_head(tok, "http://x/healthz", "X-Request-Id: %s\r\n" % rid)).status == 200
+    deadline = time.monotonic() + 5
+    while not any(rid in ln for ln in server.stderr().splitlines()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = [ln for ln in server.stderr().splitlines() if rid in ln]
+    assert len(line) == 1 and "http://x/healthz" in line[0], line  # the log has the target as sent
+
+
+def test_options_asterisk_asks_about_the_server(server):
+    r = _one(server.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert r.status == 204 and r.body == b"", r
+    allow = {m.strip() for m in r.header("Allow").split(",")}
+    assert allow == {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, allow
+    # a body the server does not read closes the connection after the answer
+    c = _connect(server.port)
+    try:
+        c.sendall(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _statuses(fm.read_all(c)) == [204]
+    finally:
+        c.close()
 
 
 # ---- 5. logs cannot be forged --------------------------------------------------------

@@ -29,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(memchr(h.fields[i].value, 0, h.fields[i].value_len) == NULL);
         }
         assert(!(h.chunked && h.content_length >= 0));
+        /* the route starts inside the target; "*" only for OPTIONS; no fragment */
+        assert(h.path_off <= h.target_len);
+        assert(!h.asterisk || (h.target_len == 1 && h.method_len == 7));
+        assert(memchr(h.target, '#', h.target_len) == NULL);
+        assert(h.path_off || h.asterisk || h.target[0] == '/');
         /* the scan finds the end no later than the parser's */
         struct http_scan sc = {0};
         bool ready = false;

@@ -42,6 +42,10 @@ static const struct head_case heads[] = {
     {"host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 0, -400, -1, false, true},
     {"host with userinfo", "GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", 0, -400, -1, false, true},
     {"obs-text value", "GET / HTTP/1.1\r\nHost: x\r\nX: caf\xc3\xa9\r\n\r\n", 0, OK, -1, false, true},
+    {"absolute-form", "GET http://api.example.com:8080/me?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", 0, OK, -1, false, true},
+    {"absolute-form https, upper scheme", "GET HTTPS://[::1]/me HTTP/1.1\r\nHost: x\r\n\r\n", 0, OK, -1, false, true},
+    {"absolute-form, empty path", "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", 0, OK, -1, false, true},
+    {"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 0, OK, -1, false, true},
     {"huge length saturates", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0,
      OK, -2, false, true},
     /* incomplete */
@@ -61,6 +65,15 @@ static const struct head_case heads[] = {
     {"1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 0, -505, 0, false, false},
     {"NUL in target", "GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 31, -400, 0, false, false},
     {"NUL in method", "GE\0T / HTTP/1.1\r\nHost: x\r\n\r\n", 29, -400, 0, false, false},
+    {"fragment", "GET /me#top HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"fragment alone", "GET # HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"relative target", "GET me HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"other scheme", "GET ftp://h/me HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"absolute, no host", "GET http:///me HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"absolute, userinfo", "GET http://u@h/me HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"scheme alone", "GET http: HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"asterisk for GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
+    {"asterisk and more", "OPTIONS *x HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
     {"control in target", "GET /\x1b HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
     {"bare LF line", "GET / HTTP/1.1\nHost: x\r\n\r\n", 0, -400, 0, false, false},
     {"CR in method", "G\rET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, -400, 0, false, false},
@@ -164,6 +177,41 @@ static void test_request_line_error_keeps_fields(void **state)
     assert_non_null(v);
     assert_memory_equal(v, "r1", 2);
     assert_memory_equal(h.method, "GET", 3);
+}
+
+/* Where the route starts in each form of target, and the log's view of a refused one */
+static void test_target_forms(void **state)
+{
+    (void)state;
+    static struct http_head h;
+    static const struct {
+        const char *req;
+        size_t path_off;
+        bool asterisk;
+    } forms[] = {
+        {"GET /me?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", 0, false},
+        {"GET http://h:1/me?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", 10, false},
+        {"GET hTTpS://h.example HTTP/1.1\r\nHost: x\r\n\r\n", 17, false},
+        {"GET http://h?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", 8, false},
+        {"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 0, true},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        int rc = http_parse_head(forms[i].req, strlen(forms[i].req), &h);
+        if (rc <= 0) fail_msg("%s: %d (%s)", forms[i].req, rc, h.error ? h.error : "");
+        if (h.path_off != forms[i].path_off || h.asterisk != forms[i].asterisk)
+            fail_msg("%s: path_off %zu, asterisk %d", forms[i].req, h.path_off, h.asterisk);
+    }
+    /* a refused target keeps the method, the target for the log and the fields for the answer */
+    const char *req = "GET /me#top HTTP/1.1\r\nHost: x\r\nX-Request-Id: r2\r\n\r\n";
+    assert_int_equal(http_parse_head(req, strlen(req), &h), -400);
+    assert_non_null(strstr(h.error, "fragment"));
+    assert_int_equal(h.target_len, 7);
+    assert_memory_equal(h.target, "/me#top", 7);
+    size_t n;
+    assert_non_null(http_head_field(&h, "X-Request-Id", &n));
+    req = "GET ftp://h/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(http_parse_head(req, strlen(req), &h), -400);
+    assert_memory_equal(h.target, "ftp://h/", 8);
 }
 
 static void test_limits(void **state)
@@ -281,6 +329,7 @@ int test_parse_run(void)
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_fields_and_values),
         cmocka_unit_test(test_request_line_error_keeps_fields),
+        cmocka_unit_test(test_target_forms),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_scan_is_incremental),
         cmocka_unit_test(test_chunked),
