@@ -211,8 +211,6 @@ static int parse_fields(const char *buf, size_t len, size_t i, struct http_head 
     }
 }
 
-/* A request line that is wrong: the fields after it are still read, as
- * far as they parse, so that the answer can echo X-Request-Id. */
 /* The request target's form (RFC 9112 §3.2): origin-form "/path?query";
  * absolute-form "http://authority/path?query" (scheme case-insensitive),
  * which a server must accept: the route is what follows the authority,
@@ -222,8 +220,7 @@ static const char *target_form(struct http_head *h)
 {
     const char *t = h->target;
     size_t n = h->target_len;
-    h->path_off = 0;
-    if (t[0] == '/') return NULL;
+    if (t[0] == '/') return NULL; /* path_off stays 0 */
     if (n == 1 && t[0] == '*') {
         if (h->method_len != 7 || memcmp(h->method, "OPTIONS", 7) != 0)
             return "Malformed request target: '*' is for OPTIONS only";
@@ -239,6 +236,8 @@ static const char *target_form(struct http_head *h)
     return NULL;
 }
 
+/* A request line that is wrong: the fields after it are still read, as
+ * far as they parse, so that the answer can echo X-Request-Id. */
 static int line_fail(const char *buf, size_t len, struct http_head *h, int status, const char *why)
 {
     const char *nl = memchr(buf, '\n', len);

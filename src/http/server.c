@@ -1050,7 +1050,10 @@ static void start_request(struct http_conn *c, const struct http_head *h)
     }
     if (h->asterisk) {
         /* "OPTIONS *" asks about the server in general (RFC 9110 §9.3.7) */
-        resp_header(r, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        char allow[sizeof methods / sizeof methods[0] * 9 + 1] = ""; /* names of at most 7 bytes, ", " */
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+            strcat(strcat(allow, i ? ", " : ""), methods[i].name);
+        resp_header(r, "Allow", allow);
         resp_empty(r, 204);
     } else if (us == URL_BAD_PATH || us == URL_TOO_MANY) {
         resp_error(r, 404, "Not Found");
