@@ -323,8 +323,8 @@ const char *http_head_field(const struct http_head *h, const char *name, size_t 
 
 /* ---- chunked bodies (RFC 9112 §7.1) ---------------------------------- */
 
-enum { CK_SIZE0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER0, CK_TRAILER,
-       CK_TRAILER_LF, CK_END_LF, CK_DONE, CK_BWS };
+enum { CK_SIZE0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER0, CK_TRAILER_NAME,
+       CK_TRAILER, CK_TRAILER_LF, CK_END_LF, CK_DONE, CK_BWS };
 
 static int hexval(unsigned char c)
 {
@@ -406,8 +406,21 @@ int http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t
                 i++;
                 break;
             }
-            c->state = CK_TRAILER;
-            /* fall through */
+            /* a trailer field is a field line (RFC 9112 §7.1.2): a token,
+             * then ':' with nothing between, then the value; a line that
+             * starts with whitespace (obs-fold) or has no name is refused,
+             * as it would be in the head */
+            if (!is_tchar(ch)) rc = -400;
+            c->state = CK_TRAILER_NAME;
+            if (++c->trailers > HTTP_MAX_TRAILERS) rc = -400;
+            i++;
+            break;
+        case CK_TRAILER_NAME:
+            if (ch == ':') c->state = CK_TRAILER;
+            else if (!is_tchar(ch)) rc = -400;
+            if (++c->trailers > HTTP_MAX_TRAILERS) rc = -400;
+            i++;
+            break;
         case CK_TRAILER:
             if (ch == '\r') c->state = CK_TRAILER_LF;
             else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) rc = -400;

@@ -840,7 +840,10 @@ static void request_finish(struct http_conn *c, bool aborted)
     log_line(&line, r, status, dur, aborted);
     fwrite(line.data, 1, line.len, stderr);
     buf_free(&line);
-    g_app->observe(r, aborted && !r->responded ? 0 : status, dur);
+    /* an answer the client did not get in full (it went away, or the
+     * connection was closed for room) is counted as none, as the log marks
+     * it aborted */
+    g_app->observe(r, aborted ? 0 : status, dur);
     if (r->in_flight) atomic_fetch_sub(&g_in_flight, 1);
     request_free(r);
     c->r = NULL;

@@ -268,6 +268,16 @@ def test_chunked_body_is_accepted(server, user):
     assert json.loads(r.body)["name"] == "chunked"
 
 
+def test_chunked_body_with_trailer_fields_is_accepted(server, user):
+    body = json.dumps({"name": "trailed"}).encode()
+    data = ("POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % user.token).encode()
+    data += _chunked(body, 5)[:-2] + b"X-Checksum: abc\r\nX-Empty:\r\n\r\n"
+    r = raw_request(server.port, data, method_hint="POST")
+    assert r is not None and r.status == 201, r
+    assert json.loads(r.body)["name"] == "trailed"
+
+
 def test_chunked_body_over_1mib_is_413(server, user):
     body = _padded_workspace_body(1024 * 1024 + 100)
     data = ("POST /workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"

@@ -385,6 +385,11 @@ def test_ambiguous_framing_is_refused_and_closed(server, framing, status):
     (b"-1\r\n", 400),
     (b"5\r\nabcdefgh\r\n", 400),
     (b"5\nabcde\r\n0\r\n\r\n", 400),
+    # a trailer line is a field line: a name, then ':' with nothing between
+    (b"2\r\n{}\r\n0\r\nX-T 1\r\n\r\n", 400),
+    (b"2\r\n{}\r\n0\r\n: 1\r\n\r\n", 400),
+    (b"2\r\n{}\r\n0\r\nX-T : 1\r\n\r\n", 400),
+    (b"2\r\n{}\r\n0\r\nX-T: 1\r\n folded\r\n\r\n", 400),
 ])
 def test_bad_chunks_are_answered_at_once(server, chunks, status):
     c = _connect(server.port)

@@ -8,7 +8,9 @@ arrived as a space."""
 import datetime
 import json
 import re
+import socket
 import sqlite3
+import struct
 import time
 import uuid
 
@@ -152,6 +154,34 @@ def test_metrics_per_route_status_class_and_histogram(spawn):
         assert m['firemode_db_errors_total{kind="%s"}' % kind] == 0
     assert "# TYPE firemode_http_request_duration_seconds histogram" in r.text
     assert any(k.startswith("firemode_build_info{") for k in m)
+
+
+def test_an_answer_the_client_never_took_in_full_counts_as_none(spawn):
+    """A client that pipelines requests for 1.7 MB each, reads a little and
+    resets the connection did not get the answer the server was sending (the
+    ones before it fit in the socket's buffers): its log line says aborted,
+    and the metrics count it under code "none", not "2xx"."""
+    s = spawn()
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", s.port))
+    c.sendall(b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
+    assert c.recv(1024).startswith(b"HTTP/1.1 200 ")
+    deadline = time.monotonic() + 5
+    while not log_lines(s, "/docs/swagger-ui-bundle.js", wait=0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the server is blocked on the full socket
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()  # a reset
+    lines = log_lines(s, " aborted", wait=5)
+    assert len(lines) == 1 and "/docs/swagger-ui-bundle.js 200 " in lines[0], lines
+    sent = [ln for ln in log_lines(s, "/docs/swagger-ui-bundle.js", wait=0) if not ln.endswith(" aborted")]
+    assert len(sent) < 8
+    route = 'route="/docs/{file}"'
+    m = _samples(s.admin().get("/metrics").text)
+    assert m.get('firemode_http_requests_total{%s,code="none"}' % route) == 1, \
+        {k: v for k, v in m.items() if "docs" in k}
+    assert m.get('firemode_http_requests_total{%s,code="2xx"}' % route, 0) == len(sent)
 
 
 def test_metrics_count_database_errors(spawn):
