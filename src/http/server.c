@@ -68,8 +68,10 @@
  * with the UTC time the request arrived, the client address, method,
  * target, status, duration and request id.  Every field that came from the
  * client is escaped and cut to a bound, so a line is at most LOG_LINE_MAX
- * bytes (one write(2), never interleaved) and a request can neither forge
- * a line nor make one huge.  Headers and bodies are never logged.
+ * bytes and a request can neither forge a line nor make one huge.  The
+ * lines of a loop turn go out together, in writes of whole lines of at
+ * most PIPE_BUF bytes (log_flush), never interleaved with another writer's.
+ * Headers and bodies are never logged.
  */
 #include "server.h"
 
@@ -81,6 +83,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -828,6 +831,32 @@ static void *worker_main(void *arg)
 
 /* ---- connections (I/O thread only) ---------------------------------------- */
 
+/* The request log lines of this loop turn (I/O thread only), written
+ * when the turn ends, before the thread waits for events (so a line is
+ * never held while the server is idle): one write(2) per turn, not one
+ * per request.  A write holds whole lines and at most PIPE_BUF bytes, so
+ * that on a pipe it is atomic too: another writer's line (a worker's
+ * database error) never lands inside one. */
+_Static_assert(LOG_LINE_MAX <= PIPE_BUF, "a line fits in one atomic write");
+static struct buf g_log;
+
+static void log_write(size_t n)
+{
+    for (size_t off = 0; off < n;) { /* one write, unless a signal cuts it short */
+        ssize_t w = write(STDERR_FILENO, g_log.data + off, n - off);
+        if (w > 0) off += (size_t)w;
+        else if (w < 0 && errno == EINTR) continue;
+        else break; /* stderr closed or full: the lines are lost, not the server */
+    }
+    memmove(g_log.data, g_log.data + n, g_log.len - n);
+    g_log.len -= n;
+}
+
+static void log_flush(void)
+{
+    if (g_log.len) log_write(g_log.len);
+}
+
 /* Logs r, records it in the metrics and frees it. */
 static void request_finish(struct http_conn *c, bool aborted)
 {
@@ -835,11 +864,9 @@ static void request_finish(struct http_conn *c, bool aborted)
     if (!r) return;
     int64_t dur = mono_us() - r->start_us;
     int status = r->responded ? r->status : 0;
-    struct buf line;
-    buf_init(&line);
-    log_line(&line, r, status, dur, aborted);
-    fwrite(line.data, 1, line.len, stderr);
-    buf_free(&line);
+    size_t before = g_log.len;
+    log_line(&g_log, r, status, dur, aborted);
+    if (g_log.len > PIPE_BUF) log_write(before); /* the lines before this one */
     /* an answer the client did not get in full (it went away, or the
      * connection was closed for room) is counted as none, as the log marks
      * it aborted */
@@ -1672,6 +1699,7 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
     int64_t drain_until = 0, last_sweep = 0;
     struct epoll_event evs[256];
     for (;;) {
+        log_flush();
         int n = epoll_wait(g_epfd, evs, 256, g_nready ? 0 : 100);
         g_now = mono_us();
         for (int i = 0; i < n; i++) {
@@ -1686,6 +1714,7 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
             } else if (p == &tag_signal) {
                 struct signalfd_siginfo si;
                 if (read(sfd, &si, sizeof si) != sizeof si || drain_until) continue;
+                log_flush(); /* the lines of requests answered before it come first */
                 fprintf(stderr, "firemode: %s received, draining\n", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                 atomic_store(&g_draining, true);
                 drain_until = g_now + HTTP_DRAIN_US;
@@ -1740,6 +1769,8 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
         g_free_list = c->next;
         conn_free(c);
     }
+    log_flush();
+    buf_free(&g_log);
     close(g_epfd);
     close(g_evfd);
     close(sfd);

@@ -46,6 +46,47 @@ def test_text_log_line_fields(server, user):
     assert user.token not in server.stderr()
 
 
+def test_every_request_of_a_burst_has_one_whole_line(spawn):
+    """The lines of a loop turn go out together, in writes of whole lines of
+    at most PIPE_BUF bytes: 600 pipelined requests on two connections, some
+    with long targets (lines of 1.5 KB), leave 600 lines, each whole and
+    each once."""
+    s = spawn()
+    conns = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
+    want = {}
+    for k, c in enumerate(conns):
+        reqs = []
+        for i in range(300):
+            rid = "burst-%d-%03d" % (k, i)
+            target = "/healthz" if i % 7 else "/healthz?" + "x" * 1400
+            want[rid] = target
+            reqs.append(("GET %s HTTP/1.1\r\nHost: x\r\nX-Request-Id: %s\r\n\r\n" % (target, rid)).encode())
+        c.sendall(b"".join(reqs))
+    for c in conns:
+        got = b""
+        deadline = time.monotonic() + 20
+        while got.count(b"HTTP/1.1 ") < 300 and time.monotonic() < deadline:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+        c.close()
+        assert got.count(b"HTTP/1.1 ") == 300
+    lines = log_lines(s, " rid=burst-", want=600)
+    assert len(lines) == 600
+    seen = set()
+    for ln in lines:
+        m = TEXT_LINE_RE.match(ln)
+        assert m, ln[:200]
+        rid = m.group(7)
+        assert rid in want and rid not in seen and m.group(4) == want[rid], ln[:200]
+        seen.add(rid)
+    # in order on each connection
+    for k in range(2):
+        mine = [TEXT_LINE_RE.match(ln).group(7) for ln in lines if " rid=burst-%d-" % k in ln]
+        assert mine == sorted(mine)
+
+
 def _json_server(spawn, how):
     if how == "flag":
         return spawn(args_fn=lambda srv: ["--db", srv.db_url, "--listen", "127.0.0.1:%d" % srv.port,
