@@ -866,6 +866,7 @@ static void request_finish(struct http_conn *c, bool aborted)
     int status = r->responded ? r->status : 0;
     size_t before = g_log.len;
     log_line(&g_log, r, status, dur, aborted);
+    assert(g_log.len - before <= LOG_LINE_MAX);
     if (g_log.len > PIPE_BUF) log_write(before); /* the lines before this one */
     /* an answer the client did not get in full (it went away, or the
      * connection was closed for room) is counted as none, as the log marks
@@ -1751,8 +1752,12 @@ int server_run(const struct server_config *cfg, const struct http_app *app)
         }
         if (drain_until && (live_in_flight() == 0 || g_now > drain_until)) break;
     }
-    /* stop: close what is left; workers finish the job in hand and exit */
+    /* stop: close what is left; workers finish the job in hand and exit.
+     * The last turn's lines and those of the requests closed here go out
+     * now, not after the workers are joined (which may wait for a slow
+     * statement) */
     while (g_nconns) conn_close(g_conns[g_nconns - 1]);
+    log_flush();
     for (struct jobq *q = &g_jobs; q; q = q == &g_jobs && g_have_prio ? &g_prio : NULL) {
         pthread_mutex_lock(&q->mu);
         q->stop = true;

@@ -207,7 +207,10 @@ def test_an_answer_the_client_never_took_in_full_counts_as_none(spawn):
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.connect(("127.0.0.1", s.port))
     c.sendall(b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
-    assert c.recv(1024).startswith(b"HTTP/1.1 200 ")
+    first = c.recv(1024)
+    if first.startswith(b"HTTP/1.1 404 "):
+        pytest.skip("build/docs is missing (make docs): the 1.7 MB answer this test needs is Swagger UI's")
+    assert first.startswith(b"HTTP/1.1 200 "), first[:200]
     deadline = time.monotonic() + 5
     while not log_lines(s, "/docs/swagger-ui-bundle.js", wait=0) and time.monotonic() < deadline:
         time.sleep(0.05)
