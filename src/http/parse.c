@@ -429,6 +429,7 @@ int http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t
             break;
         case CK_TRAILER_LF:
             if (ch != '\n') rc = -400;
+            if (++c->trailers > HTTP_MAX_TRAILERS) rc = -400;
             c->state = CK_TRAILER0;
             i++;
             break;

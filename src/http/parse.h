@@ -30,7 +30,7 @@
 #define HTTP_MAX_FIELD_BYTES (16 * 1024) /* header fields: past it, 431 */
 #define HTTP_MAX_FIELDS 128         /* header fields: more is a 431 */
 #define HTTP_MAX_CHUNK_LINE 1024    /* a chunk-size line with its extensions */
-#define HTTP_MAX_TRAILERS 8192      /* bytes of a chunked body's trailer fields, in all */
+#define HTTP_MAX_TRAILERS 8192      /* bytes of a chunked body's trailer lines (CRLFs included), in all */
 
 struct http_field {
     const char *name;

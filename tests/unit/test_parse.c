@@ -318,6 +318,27 @@ static void test_chunked(void **state)
             buf_free(&out);
         }
     }
+    /* the trailer lines' bound, CRLFs included: 8 lines of 1024 bytes
+     * ("X:" and 1020 bytes of value, CRLF) are in; one byte more is not */
+    for (int extra = 0; extra < 2; extra++) {
+        struct buf in;
+        buf_init(&in);
+        buf_puts(&in, "0\r\n");
+        for (int line = 0; line < 8; line++) {
+            buf_puts(&in, "X:");
+            for (int k = 0; k < 1020 + (line == 7 ? extra : 0); k++) buf_putc(&in, 'v');
+            buf_puts(&in, "\r\n");
+        }
+        buf_puts(&in, "\r\n");
+        _Static_assert(HTTP_MAX_TRAILERS == 8 * 1024, "the case above is made for this bound");
+        struct http_chunked c = {0};
+        struct buf out;
+        buf_init(&out);
+        size_t used;
+        assert_int_equal(http_chunked_feed(&c, in.data, in.len, &used, &out, 1024), extra ? -400 : 1);
+        buf_free(&out);
+        buf_free(&in);
+    }
     /* what follows the body is left for the next request */
     struct http_chunked c = {0};
     struct buf out;
