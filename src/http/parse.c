@@ -410,11 +410,11 @@ int http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t
              * then ':' with nothing between, then the value; a line that
              * starts with whitespace (obs-fold) or has no name is refused,
              * as it would be in the head */
+            /* a first byte that is no tchar (':' among them) fails here,
+             * so below it is never taken as the colon */
             if (!is_tchar(ch)) rc = -400;
             c->state = CK_TRAILER_NAME;
-            if (++c->trailers > HTTP_MAX_TRAILERS) rc = -400;
-            i++;
-            break;
+            /* fall through */
         case CK_TRAILER_NAME:
             if (ch == ':') c->state = CK_TRAILER;
             else if (!is_tchar(ch)) rc = -400;
