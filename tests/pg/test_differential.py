@@ -11,7 +11,6 @@ each one with its status and item count).
 """
 import datetime
 import json
-import re
 import math
 import os
 import random
@@ -139,19 +138,10 @@ def short(v):
     return s if len(s) <= 160 else s[:160] + "..."
 
 
-TOKEN_RE = re.compile(rb'"(next_cursor|sync_token|next_since)":"[A-Za-z0-9_-]+"')
-
-
-def without_tokens(body):
-    """Cursor and feed tokens are opaque and differ by design (each database
-    has its own key and positions): compare everything else byte for byte."""
-    return TOKEN_RE.sub(rb'"\1":"<token>"', body)
-
-
 class _Body:
     def __init__(self, r):
         self.status = r.status
-        self.body = without_tokens(r.body)
+        self.body = pgfm.without_tokens(r.body)
         self.header = r.header
 
 
