@@ -114,6 +114,7 @@ def test_workspace_and_documents_listed_identically(cluster):
     for d in docs:
         assert d["vector_clock"] == {"a": 1}, d
     assert cb.ok("GET", "/workspaces/%s" % ws["workspace_id"]) == ws
+    first_tokens = []
     for q in ("?page_size=100", "?page_size=5&page=2&include_total=true&sort=original_filename",
               "?tag_in=t1&sort=-byte_size", "?q=PLAN-0&include_total=true"):
         ra, rb = ca.get(base + "/documents" + q), cb.get(base + "/documents" + q)
@@ -123,19 +124,28 @@ def test_workspace_and_documents_listed_identically(cluster):
         # cannot. Each server must take the other's tokens as its own.
         assert pgfm.without_tokens(ra.body) == pgfm.without_tokens(rb.body), (q, ra.body[:300], rb.body[:300])
         pa, pb = json.loads(ra.body), json.loads(rb.body)
+        first_tokens = first_tokens or [pa["sync_token"], pb["sync_token"]]
         for t in (pa["sync_token"], pb["sync_token"]):
             fa, fb = ca.get(base + "/documents/changes?since=" + t), cb.get(base + "/documents/changes?since=" + t)
             assert fa.status == fb.status == 200, (q, fa, fb)
             ja, jb = json.loads(fa.body), json.loads(fb.body)
             assert ja["items"] == jb["items"] == [] and ja["has_more"] is jb["has_more"] is False, (q, ja, jb)
-        assert (pa["next_cursor"] is None) == (pb["next_cursor"] is None), q
-        for t in (pa["next_cursor"], pb["next_cursor"]) if pa["next_cursor"] else ():
+        for t, first in ((pa["next_cursor"], pa), (pb["next_cursor"], pb)) if pa["next_cursor"] else ():
+            # a cursor page keeps its walk's position: the same cursor gives the same bytes everywhere
             na, nb = ca.get(base + "/documents?cursor=" + t), cb.get(base + "/documents?cursor=" + t)
             assert na.status == nb.status == 200, (q, na, nb)
-            assert pgfm.without_tokens(na.body) == pgfm.without_tokens(nb.body), (q, na.body[:300], nb.body[:300])
-            assert json.loads(na.body)["items"], (q, na.body[:300])
+            assert na.body == nb.body, (q, na.body[:300], nb.body[:300])
+            pn = json.loads(na.body)
+            assert pn["items"] and pn["sync_token"] == first["sync_token"], (q, na.body[:300])
     listed = json.loads(cb.get(base + "/documents?page_size=100&sort=id").body)["items"]
     assert sorted(d["document_id"] for d in docs) == [d["document_id"] for d in listed]
+    # either server's token is a position: a write after it is exactly what its feed gives, on both
+    patched = cb.ok("PATCH", base + "/documents/" + docs[3]["document_id"], {"status": "processed"})
+    for t in first_tokens:
+        for c in (ca, cb):
+            feed = c.ok("GET", base + "/documents/changes?since=" + t)
+            assert [i["document_id"] for i in feed["items"]] == [patched["document_id"]], feed
+            assert feed["items"][0] == dict(patched, deleted=False) and feed["has_more"] is False, feed
 
 
 def test_patch_through_b_of_item_made_on_a(cluster):
